@@ -1,0 +1,246 @@
+"""The error model: domain errors with a stable code and HTTP status, and startup errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "BootstrapError",
+    "CompilationError",
+    "ConfigError",
+    "Conflict",
+    "DomainError",
+    "ErrorCode",
+    "FilterPathError",
+    "Forbidden",
+    "InterfaceCompilationError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "LoomError",
+    "NotFound",
+    "ParameterBindingError",
+    "ResolutionError",
+    "RuleViolation",
+    "RuleViolations",
+    "SystemError",
+    "UnsafeFilterError",
+    "ValidationError",
+    "Violation",
+    "BadRequest",
+    "status_for_code",
+]
+
+
+class ErrorCode(StrEnum):
+    """Stable machine-readable error codes shared by every door."""
+
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+    RULE_VIOLATION = "rule_violation"
+    RULE_VIOLATIONS = "rule_violations"
+    VALIDATION_ERROR = "validation_error"
+    BAD_REQUEST = "bad_request"
+    SYSTEM_ERROR = "system_error"
+    JOB_TIMEOUT = "job_timeout"
+    JOB_FAILED = "job_failed"
+
+
+_STATUS_BY_CODE: dict[str, int] = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.RULE_VIOLATION: 422,
+    ErrorCode.RULE_VIOLATIONS: 422,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.SYSTEM_ERROR: 500,
+    ErrorCode.JOB_TIMEOUT: 500,
+    ErrorCode.JOB_FAILED: 500,
+}
+
+
+def status_for_code(code: str) -> int:
+    """Return the HTTP status of an error code (500 for codes nobody registered)."""
+    return _STATUS_BY_CODE.get(code, 500)
+
+
+class LoomError(Exception):
+    """Base of every error a use case may raise on purpose; carries a code and a message."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    @property
+    def status_code(self) -> int:
+        """HTTP status that transports use for this error."""
+        return status_for_code(self.code)
+
+
+class DomainError(LoomError):
+    """An expected business outcome (missing entity, broken rule, conflict)."""
+
+
+class SystemError(LoomError):
+    """An unexpected failure of infrastructure the caller cannot fix (HTTP 500)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=ErrorCode.SYSTEM_ERROR)
+
+
+class NotFound(DomainError):
+    """The entity looked up does not exist (HTTP 404)."""
+
+    def __init__(self, entity: str, *, id: Any) -> None:
+        super().__init__(f"{entity} with id={id!r} not found", code=ErrorCode.NOT_FOUND)
+        self.entity = entity
+        self.id = id
+
+
+class Forbidden(DomainError):
+    """The caller may not perform this action (HTTP 403)."""
+
+    def __init__(self, message: str = "Forbidden") -> None:
+        super().__init__(message, code=ErrorCode.FORBIDDEN)
+
+
+class Conflict(DomainError):
+    """The write clashes with existing data, e.g. a unique constraint (HTTP 409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=ErrorCode.CONFLICT)
+
+
+class BadRequest(DomainError):
+    """The request is malformed in a way no field-level violation describes (HTTP 400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=ErrorCode.BAD_REQUEST)
+
+
+class RuleViolation(DomainError):
+    """One business rule failed for one field; ``str()`` is ``"<field>: <message>"``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, code=ErrorCode.RULE_VIOLATION)
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"RuleViolation({self.field!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuleViolation):
+            return NotImplemented
+        return (self.field, self.message) == (other.field, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.field, self.message))
+
+
+class RuleViolations(DomainError):
+    """Every rule that failed in one execution, in declaration order (HTTP 422)."""
+
+    def __init__(self, violations: Iterable[RuleViolation]) -> None:
+        self.violations: tuple[RuleViolation, ...] = tuple(violations)
+        super().__init__("; ".join(str(v) for v in self.violations), code=ErrorCode.RULE_VIOLATIONS)
+
+
+class Violation(tuple[str, str]):
+    """A ``(field, message)`` pair describing one invalid input value."""
+
+    __slots__ = ()
+
+    def __new__(cls, field: str, message: str) -> Violation:
+        return super().__new__(cls, (field, message))
+
+    @property
+    def field(self) -> str:
+        """Offending path in Python naming (``price``, ``items[0].qty``)."""
+        return self[0]
+
+    @property
+    def message(self) -> str:
+        """Human-readable reason."""
+        return self[1]
+
+
+class ValidationError(DomainError, ValueError):
+    """Input did not decode into the declared types; one violation per problem (HTTP 422)."""
+
+    def __init__(
+        self, violations: Sequence[tuple[str, str]], message: str | None = None
+    ) -> None:
+        self.violations: tuple[Violation, ...] = tuple(Violation(f, m) for f, m in violations)
+        summary = message or "; ".join(f"{v.field}: {v.message}" for v in self.violations)
+        super().__init__(summary or "Invalid input", code=ErrorCode.VALIDATION_ERROR)
+
+
+class ParameterBindingError(ValidationError):
+    """A primitive ``execute`` parameter could not be converted to its annotation."""
+
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__([(param, message)], message)
+        self.param = param
+
+
+class JobTimeoutError(LoomError):
+    """Waiting for a job's result took longer than allowed."""
+
+    def __init__(self, job_id: str, timeout: float | None = None) -> None:
+        suffix = f" after {timeout}s" if timeout is not None else ""
+        super().__init__(f"Job '{job_id}' timed out{suffix}", code=ErrorCode.JOB_TIMEOUT)
+        self.job_id = job_id
+        self.timeout = timeout
+
+
+class JobFailedError(LoomError):
+    """A job ended in failure; ``cause`` is the worker's error text when known."""
+
+    def __init__(self, job_id: str, cause: str | None = None) -> None:
+        suffix = f": {cause}" if cause else ""
+        super().__init__(f"Job '{job_id}' failed{suffix}", code=ErrorCode.JOB_FAILED)
+        self.job_id = job_id
+        self.cause = cause
+
+
+class CompilationError(Exception):
+    """A use case, job or interface is structurally invalid; raised at startup."""
+
+
+class InterfaceCompilationError(CompilationError):
+    """A REST interface declaration is invalid."""
+
+
+class BootstrapError(Exception):
+    """Startup failed; chains the underlying cause."""
+
+
+class ResolutionError(Exception):
+    """The DI container cannot provide a requested dependency."""
+
+
+class ConfigError(Exception):
+    """Configuration files or sections are missing, malformed or invalid."""
+
+
+class FilterPathError(ValueError):
+    """A filter or sort names a field path the model does not have (HTTP 400)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"Unknown filter field path: '{path}'")
+        self.path = path
+
+
+class UnsafeFilterError(ValueError):
+    """A filter or sort names a field outside the repository's allow-list (HTTP 400)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"Filtering on field '{field}' is not allowed by this repository.")
+        self.field = field
