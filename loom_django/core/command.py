@@ -65,7 +65,7 @@ else:
 class _CommandInfo:
     """Per-class facts ``from_payload`` needs, computed once."""
 
-    __slots__ = ("encoded_by_key", "fill_with_none", "markers", "python_by_encoded")
+    __slots__ = ("encoded_by_key", "fill_with_none", "markers", "python_by_encoded", "required")
 
     def __init__(self, cls: type[Command]) -> None:
         hints = typing.get_type_hints(cls, include_extras=True)
@@ -74,6 +74,7 @@ class _CommandInfo:
         self.python_by_encoded: dict[str, str] = {}
         self.markers: dict[str, CommandField | None] = {}
         fill: list[str] = []
+        required: list[str] = []
         for field in info:
             self.encoded_by_key[field.encode_name] = field.encode_name
             self.encoded_by_key[field.name] = field.encode_name
@@ -82,7 +83,10 @@ class _CommandInfo:
             self.markers[field.name] = marker
             if marker is not None and field.required:
                 fill.append(field.encode_name)
+            elif field.required:
+                required.append(field.encode_name)
         self.fill_with_none: tuple[str, ...] = tuple(fill)
+        self.required: tuple[str, ...] = tuple(required)
 
 
 def _marker_of(annotation: Any) -> CommandField | None:
@@ -131,6 +135,9 @@ class Command(
                 data[encoded] = value
         python_by_encoded = info.python_by_encoded
         fields_set = frozenset([python_by_encoded[encoded] for encoded in data])
+        missing = [python_by_encoded[e] for e in info.required if e not in data]
+        if missing:
+            raise ValidationError([(name, "field required") for name in missing])
         for encoded in info.fill_with_none:
             data.setdefault(encoded, None)
         try:
