@@ -174,9 +174,7 @@ class Violation(tuple[str, str]):
 class ValidationError(DomainError, ValueError):
     """Input did not decode into the declared types; one violation per problem (HTTP 422)."""
 
-    def __init__(
-        self, violations: Sequence[tuple[str, str]], message: str | None = None
-    ) -> None:
+    def __init__(self, violations: Sequence[tuple[str, str]], message: str | None = None) -> None:
         self.violations: tuple[Violation, ...] = tuple(Violation(f, m) for f, m in violations)
         summary = message or "; ".join(f"{v.field}: {v.message}" for v in self.violations)
         super().__init__(summary or "Invalid input", code=ErrorCode.VALIDATION_ERROR)

@@ -1,0 +1,82 @@
+"""Parameter coercion: converts caller values (often strings) to ``execute`` annotations."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+__all__ = ["CoercionFailed", "build_coercer"]
+
+
+class CoercionFailed(ValueError):
+    """The value cannot be converted to the annotation."""
+
+
+def build_coercer(annotation: Any) -> Callable[[Any], Any] | None:
+    """Return a converter for ``annotation``, or ``None`` when values pass through unchanged."""
+    if annotation is Any or annotation is object or isinstance(annotation, typing.TypeVar):
+        return None
+    if annotation is str:
+        return _to_str
+    if isinstance(annotation, type):
+        if _is_struct_like(annotation):
+            return _passthrough_instances(annotation)
+        return _plain(annotation)
+    try:
+        msgspec.inspect.type_info(annotation)
+    except Exception:
+        return None
+    return _lax(annotation)
+
+
+def _is_struct_like(cls: type[Any]) -> bool:
+    return issubclass(cls, msgspec.Struct) or hasattr(cls, "__dataclass_fields__")
+
+
+def _to_str(value: Any) -> Any:
+    if type(value) is str:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise CoercionFailed
+
+
+def _plain(cls: type[Any]) -> Callable[[Any], Any]:
+    def coerce(value: Any) -> Any:
+        if type(value) is cls:
+            return value
+        if isinstance(value, cls) and not (cls is int and isinstance(value, bool)):
+            return value
+        try:
+            return msgspec.convert(value, cls, strict=False)
+        except (msgspec.ValidationError, TypeError) as exc:
+            raise CoercionFailed from exc
+
+    return coerce
+
+
+def _passthrough_instances(cls: type[Any]) -> Callable[[Any], Any]:
+    def coerce(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        try:
+            return msgspec.convert(value, cls, strict=False)
+        except (msgspec.ValidationError, TypeError) as exc:
+            raise CoercionFailed from exc
+
+    return coerce
+
+
+def _lax(annotation: Any) -> Callable[[Any], Any]:
+    def coerce(value: Any) -> Any:
+        try:
+            return msgspec.convert(value, annotation, strict=False)
+        except (msgspec.ValidationError, TypeError) as exc:
+            raise CoercionFailed from exc
+
+    return coerce

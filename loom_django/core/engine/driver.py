@@ -1,0 +1,53 @@
+"""Runs an engine coroutine to completion on the calling thread without an event loop.
+
+The engine's repositories complete without suspending, so a whole execution, including an
+``async def execute``, finishes in one ``send``: no loop, no thread hop per query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["EventLoopRequired", "drive", "ensure_no_running_loop"]
+
+T = TypeVar("T")
+
+
+class EventLoopRequired(RuntimeError):
+    """Code inside a synchronously driven execution awaited real asynchronous I/O."""
+
+
+_GUIDANCE = (
+    "{name} awaited an object that needs a running event loop, but executions are run as "
+    "one synchronous unit on the database connection that holds their transaction. Await "
+    "only loom repositories and invokers inside execute(), use the synchronous Django ORM "
+    "for custom queries (it is safe there), and wrap other asynchronous I/O with "
+    "asgiref.sync.async_to_sync."
+)
+
+
+def drive(coro: Coroutine[Any, Any, T], name: str = "execution") -> T:
+    """Run ``coro`` to completion on this thread; raise ``EventLoopRequired`` if it suspends."""
+    try:
+        while True:
+            yielded = coro.send(None)
+            if yielded is not None:
+                coro.throw(EventLoopRequired(_GUIDANCE.format(name=name)))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    except RuntimeError as exc:
+        if "no running event loop" in str(exc) and not isinstance(exc, EventLoopRequired):
+            raise EventLoopRequired(_GUIDANCE.format(name=name)) from exc
+        raise
+
+
+def ensure_no_running_loop(what: str) -> None:
+    """Refuse synchronous entry points inside a running event loop, with a clear message."""
+    if asyncio._get_running_loop() is not None:
+        raise RuntimeError(
+            f"{what} was called from a running event loop; use the awaitable form "
+            "(await executor.execute(...) / await app.invoke(...)) in async code."
+        )

@@ -1,0 +1,106 @@
+"""ExecutionPlan: the immutable, pre-computed description of how to run one use case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
+
+__all__ = [
+    "NO_DEFAULT",
+    "ComputeStep",
+    "ExecutionPlan",
+    "ExistsStep",
+    "InputBinding",
+    "LoadStep",
+    "ParamBinding",
+    "RuleStep",
+]
+
+
+class _NoDefault:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
+@dataclass(frozen=True, slots=True)
+class ParamBinding:
+    """A primitive ``execute`` parameter supplied by the caller, in declaration order."""
+
+    name: str
+    annotation: Any
+    default: Any = field(default=NO_DEFAULT, compare=False)
+    coerce: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InputBinding:
+    """The ``Input()`` parameter: the command type and the parameter name it is bound to."""
+
+    name: str
+    command_type: type[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadStep:
+    """Fetch an entity before ``execute`` (``LoadById`` or ``Load``)."""
+
+    name: str
+    entity_type: type[Any]
+    source_kind: SourceKind
+    source_name: str
+    lookup_kind: LookupKind
+    against: str
+    profile: str = "default"
+    on_missing: OnMissing = OnMissing.RAISE
+
+
+@dataclass(frozen=True, slots=True)
+class ExistsStep:
+    """Check whether a matching entity exists and inject a bool."""
+
+    name: str
+    entity_type: type[Any]
+    source_kind: SourceKind
+    source_name: str
+    against: str
+    on_missing: OnMissing = OnMissing.RETURN_FALSE
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeStep:
+    """A compute callable: ``fn(command, fields_set[, context]) -> command``."""
+
+    fn: Callable[..., Any]
+    accepts_context: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStep:
+    """A rule callable: ``fn(command, fields_set[, context])`` returning or raising a violation."""
+
+    fn: Callable[..., Any]
+    accepts_context: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPlan:
+    """Everything the executor needs, computed once at startup; nothing is inspected later."""
+
+    use_case_type: type[Any]
+    param_bindings: tuple[ParamBinding, ...]
+    input_binding: InputBinding | None
+    load_steps: tuple[LoadStep, ...]
+    exists_steps: tuple[ExistsStep, ...]
+    compute_steps: tuple[ComputeStep, ...]
+    rule_steps: tuple[RuleStep, ...]
+    read_only: bool = False
+    is_async: bool = field(default=True, compare=False)
+    name: str = field(default="", compare=False)

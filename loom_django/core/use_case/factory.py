@@ -1,0 +1,147 @@
+"""UseCaseFactory: builds use cases, jobs and callbacks with their dependencies injected."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from loom_django.core.di import LoomContainer
+from loom_django.core.errors import ResolutionError
+
+__all__ = ["UseCaseFactory"]
+
+_Resolver = Callable[[], Any]
+
+
+class _Recipe:
+    """How to build one class: constructor arguments and whether to attach ``main_repo``."""
+
+    __slots__ = ("arguments", "cls", "main_repo")
+
+    def __init__(
+        self,
+        cls: type[Any],
+        arguments: tuple[tuple[str, _Resolver], ...],
+        main_repo: _Resolver | None,
+    ) -> None:
+        self.cls = cls
+        self.arguments = arguments
+        self.main_repo = main_repo
+
+
+class UseCaseFactory:
+    """Creates a fresh instance per invocation from a recipe validated at startup."""
+
+    def __init__(self, container: LoomContainer) -> None:
+        self._container = container
+        self._recipes: dict[type[Any], _Recipe] = {}
+
+    @property
+    def container(self) -> LoomContainer:
+        """The container dependencies are resolved from."""
+        return self._container
+
+    def register(self, cls: type[Any]) -> None:
+        """Work out (and validate) how to build ``cls``.
+
+        Raises:
+            ResolutionError: a constructor parameter has no binding, or no annotation.
+        """
+        if cls not in self._recipes:
+            self._recipes[cls] = self._recipe(cls)
+
+    def build(self, cls: type[Any]) -> Any:
+        """A new instance of ``cls`` with its dependencies resolved."""
+        recipe = self._recipes.get(cls)
+        if recipe is None:
+            recipe = self._recipes[cls] = self._recipe(cls)
+        if recipe.arguments:
+            instance = cls(**{name: resolve() for name, resolve in recipe.arguments})
+        else:
+            instance = cls()
+        if recipe.main_repo is not None and getattr(instance, "_main_repo", None) is None:
+            instance._main_repo = recipe.main_repo()
+        return instance
+
+    def _recipe(self, cls: type[Any]) -> _Recipe:
+        main_repo = self._main_repo_resolver(cls)
+        init = cls.__init__
+        if _is_framework_init(init):
+            return _Recipe(cls, (), main_repo)
+        try:
+            hints = typing.get_type_hints(init)
+        except Exception as exc:
+            raise ResolutionError(
+                f"Cannot resolve the constructor annotations of {cls.__qualname__}: {exc}"
+            ) from exc
+        arguments: list[tuple[str, _Resolver]] = []
+        for index, parameter in enumerate(inspect.signature(init).parameters.values()):
+            if index == 0 or parameter.kind in (
+                inspect.Parameter.VAR_POSITIONAL,
+                inspect.Parameter.VAR_KEYWORD,
+            ):
+                continue
+            if parameter.name == "main_repo" and main_repo is not None:
+                arguments.append((parameter.name, main_repo))
+                continue
+            annotation = hints.get(parameter.name)
+            if annotation is None:
+                if parameter.default is not inspect.Parameter.empty:
+                    continue
+                raise ResolutionError(
+                    f"{cls.__qualname__}.__init__: parameter '{parameter.name}' has no "
+                    "annotation, so it cannot be injected"
+                )
+            resolver = self._resolver_for(annotation)
+            if resolver is None:
+                if parameter.default is not inspect.Parameter.empty:
+                    continue
+                raise ResolutionError(
+                    f"{cls.__qualname__}.__init__: no binding registered for parameter "
+                    f"'{parameter.name}: {_describe(annotation)}'"
+                )
+            arguments.append((parameter.name, resolver))
+        return _Recipe(cls, tuple(arguments), main_repo)
+
+    def _resolver_for(self, annotation: Any) -> _Resolver | None:
+        container = self._container
+        if container.is_registered(annotation):
+            return lambda: container.resolve(annotation)
+        args = typing.get_args(annotation)
+        if args and isinstance(args[0], type) and container.has_repo_mapping(args[0]):
+            model = args[0]
+            return lambda: container.resolve_repo(model)
+        return None
+
+    def _main_repo_resolver(self, cls: type[Any]) -> _Resolver | None:
+        describe = getattr(cls, "describe_main_repo", None)
+        if describe is None:
+            return None
+        model, contract = describe()
+        if contract is not None:
+            resolver = self._resolver_for(contract)
+            if resolver is None:
+                raise ResolutionError(
+                    f"{cls.__qualname__}: no binding registered for its repository contract "
+                    f"{_describe(contract)}"
+                )
+            return resolver
+        if model is None:
+            return None
+        container = self._container
+        if not container.has_repo_mapping(model):
+            return None
+        return lambda: container.resolve_repo(model)
+
+
+def _is_framework_init(init: Any) -> bool:
+    if init is object.__init__:
+        return True
+    module = getattr(init, "__module__", "") or ""
+    return module.startswith("loom_django.core.")
+
+
+def _describe(annotation: Any) -> str:
+    return getattr(annotation, "__qualname__", None) or repr(annotation)
