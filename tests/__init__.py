@@ -1,0 +1,1 @@
+"""The loom_django test suite (pytest-django)."""

@@ -1,0 +1,1 @@
+"""A Django app whose ``models`` module holds the loom models the ORM tests map."""
