@@ -245,9 +245,8 @@ def test_section_is_not_strict_about_strings_from_env():
 
 def test_missing_section_raises_section_not_found_naming_the_segment():
     cfg = ConfigContext.from_dict({"app": {"name": "x"}}).config
-    with pytest.raises(
-        ConfigError, match=r"Config section not found: 'app.rest.title' \(failed at segment 'rest'\)"
-    ):
+    expected = r"Config section not found: 'app.rest.title' \(failed at segment 'rest'\)"
+    with pytest.raises(ConfigError, match=expected):
         section(cfg, "app.rest.title", str)
 
 
@@ -312,7 +311,8 @@ class Step:
 
 
 def test_resolve_binding_builds_plain_class_from_section_with_overrides():
-    ctx = ConfigContext.from_dict({"streaming": {"bindings": {"s": {"prefix": "y", "rate": "2.5"}}}})
+    bindings = {"s": {"prefix": "y", "rate": "2.5"}}
+    ctx = ConfigContext.from_dict({"streaming": {"bindings": bindings}})
     step = ctx.resolve(ConfigBinding(Step, "streaming.bindings.s", {"prefix": "o"}))
     assert (step.prefix, step.rate) == ("o", 2.5)
 

@@ -170,7 +170,8 @@ def test_resolve_repo_resolves_through_the_mapped_key():
 def test_resolve_repo_without_mapping_raises_naming_the_model():
     container = LoomContainer()
     assert not container.has_repo_mapping(Product)
-    with pytest.raises(ResolutionError, match="No repository mapping registered for model: Product"):
+    expected = "No repository mapping registered for model: Product"
+    with pytest.raises(ResolutionError, match=expected):
         container.resolve_repo(Product)
 
 
