@@ -1,0 +1,1 @@
+"""Project package of the example store: settings, URLs, WSGI/ASGI entry points."""

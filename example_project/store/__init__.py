@@ -1,0 +1,1 @@
+"""The store of the seed demo: users, addresses, products and orders."""

@@ -1,0 +1,1 @@
+"""Loom models of the store (users, addresses, products, orders) go here."""
