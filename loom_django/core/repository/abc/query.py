@@ -89,8 +89,9 @@ class FilterGroup(msgspec.Struct, frozen=True):
 def _node(entry: Any) -> FilterSpec | FilterGroup:
     if not isinstance(entry, Mapping):
         return entry  # type: ignore[no-any-return]
-    kind = FilterGroup if "filters" in entry else FilterSpec
-    return msgspec.convert(entry, kind)
+    if "filters" in entry:
+        return msgspec.convert(entry, FilterGroup)
+    return msgspec.convert(entry, FilterSpec)
 
 
 class SortSpec(msgspec.Struct, frozen=True):
