@@ -15,11 +15,16 @@ from loom_django.core.config import (
     ConfigContext,
     ConfigError,
     ConfigKey,
+    MetricsSettings,
+    SsmResolver,
+    app_name,
     database_from_url,
     databases_from_yaml,
     load_config,
+    metrics_settings,
     register_resolver,
     section,
+    trace_enabled,
 )
 
 
@@ -402,3 +407,49 @@ def test_databases_from_yaml_without_database_url_raises(tmp_path):
     f = write(tmp_path / "api.yaml", "app: {name: x}\n")
     with pytest.raises(ConfigError, match="Config section not found: 'database.url'"):
         databases_from_yaml(f)
+
+
+# -- aliased keys (§15.3) ----------------------------------------------------------------
+
+
+def test_app_name_defaults_to_loom():
+    assert app_name(ConfigContext.from_dict({}).config) == "loom"
+
+
+def test_metrics_default_to_disabled_on_slash_metrics():
+    assert metrics_settings({}) == MetricsSettings(enabled=False, path="/metrics")
+
+
+def test_seed_metrics_keys_are_aliases_of_observability_prometheus():
+    cfg = ConfigContext.from_dict({"metrics": {"enabled": "true", "path": "/m"}}).config
+    assert metrics_settings(cfg) == MetricsSettings(enabled=True, path="/m")
+
+
+def test_observability_key_wins_over_the_metrics_alias():
+    cfg = ConfigContext.from_dict(
+        {
+            "metrics": {"enabled": True, "path": "/seed"},
+            "observability": {"prometheus": {"enabled": False, "config": {"path": "/obs"}}},
+        }
+    ).config
+    assert metrics_settings(cfg) == MetricsSettings(enabled=False, path="/obs")
+
+
+def test_trace_is_enabled_by_default():
+    assert trace_enabled({}) is True
+    assert trace_enabled({"trace": {"enabled": False}}) is False
+
+
+def test_ssm_resolver_reads_the_parameter_once():
+    calls = []
+
+    class FakeSsm:
+        def get_parameter(self, Name, WithDecryption):
+            calls.append((Name, WithDecryption))
+            return {"Parameter": {"Value": f"v:{Name}"}}
+
+    resolver = SsmResolver(client=FakeSsm())
+    cfg = ConfigContext.from_dict({"a": "${ssm:/db/pw}", "b": "${ssm:/db/pw}"})
+    register_resolver(resolver)
+    assert (cfg.section("a", str), cfg.section("b", str)) == ("v:/db/pw", "v:/db/pw")
+    assert calls == [("/db/pw", True)]
