@@ -23,7 +23,6 @@ ensure_venv() {
         "$python" -m venv "$venv"
     fi
     say "installing loom-django[dev] $* into $venv"
-    "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q -e "$ROOT[dev]" "$@"
     echo "$want" >"$stamp"
 }
