@@ -351,7 +351,27 @@ def test_unknown_mode_raises_unsupported_discovery_mode():
         discover({"mode": "magic"}, kinds=KINDS)
 
 
-def test_default_kinds_find_the_real_use_case_base():
+def test_default_kinds_are_the_real_loom_base_classes():
+    from loom_django.core.job.job import Job as RealJob
+    from loom_django.core.model import BaseModel as RealBaseModel
     from loom_django.core.use_case.use_case import UseCase as RealUseCase
 
-    assert default_kinds().use_case is RealUseCase
+    kinds = default_kinds()
+    assert (kinds.model, kinds.use_case, kinds.job) == (RealBaseModel, RealUseCase, RealJob)
+
+
+def test_modules_mode_with_default_kinds_collects_real_use_cases(package):
+    mod = package(
+        "real",
+        """
+        from loom_django.core.use_case.use_case import UseCase as LoomUseCase
+
+        class Echo(LoomUseCase[object, str]):
+            def execute(self, value: str) -> str:
+                return value
+
+        class Abstract(LoomUseCase[object, str]):
+            pass
+        """,
+    )
+    assert names(discover_modules([mod]).use_cases) == ["Echo"]
