@@ -37,7 +37,32 @@ _EXPORTS: dict[str, str] = {
     "invoke_sync": "loom_django.runtime",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "ApplicationInvoker",
+    "BaseModel",
+    "ColumnField",
+    "Command",
+    "Compute",
+    "Exists",
+    "F",
+    "Input",
+    "Job",
+    "JobService",
+    "Load",
+    "LoadById",
+    "OnDelete",
+    "OnMissing",
+    "PaginationMode",
+    "Patch",
+    "RestInterface",
+    "RestRoute",
+    "Rule",
+    "TimestampedModel",
+    "UseCase",
+    "__version__",
+    "get_runtime",
+    "invoke_sync",
+]
 
 if TYPE_CHECKING:
     from loom_django.core.command import Command, Patch

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (see .ci/run). Lanes:
-#   1. Python 3.11 + Django 5.2, every test on SQLite (in memory);
+#   0. Python 3.11, tests/core without Django (proves the core imports no Django);
+#   1. Python 3.11 + Django 5.2, every other test on SQLite (in memory);
 #   2. the same venv, the DB-backed suites (all but tests/core) on PostgreSQL;
 #   3. the example project passes `manage.py check`;
 #   4. Python 3.12 + Django 6.x (scripts/test-lane312.sh).
@@ -17,6 +18,7 @@ if [[ $# -gt 0 ]]; then
     exit
 fi
 
+
 # Test directories that may touch a database: everything except the Django-free core.
 db_suites() {
     local dir
@@ -31,16 +33,16 @@ db_suites() {
 failed=()
 start=$SECONDS
 
-(unset DATABASE_URL; run_pytest "py3.11 django5.2 sqlite" "$PY" -q -p no:cacheprovider) \
-    || failed+=("sqlite")
+run_pytest "py3.11 core (no Django)" "$PY" -q -p no:cacheprovider -p no:django \
+    -W ignore::pytest.PytestConfigWarning tests/core \
+    || failed+=("core")
 
-mapfile -t suites < <(db_suites)
-if [[ ${#suites[@]} -gt 0 ]]; then
-    DATABASE_URL="$PG_URL" run_pytest "py3.11 django5.2 postgres" "$PY" -q -p no:cacheprovider \
-        "${suites[@]}" || failed+=("postgres")
-else
-    say "postgres lane: no DB-backed suites yet (only tests/core exists)"
-fi
+mapfile -t django_suites < <(db_suites)
+(unset DATABASE_URL; run_pytest "py3.11 django5.2 sqlite" "$PY" -q -p no:cacheprovider \
+    "${django_suites[@]}") || failed+=("sqlite")
+
+DATABASE_URL="$PG_URL" run_pytest "py3.11 django5.2 postgres" "$PY" -q -p no:cacheprovider \
+    "${django_suites[@]}" || failed+=("postgres")
 
 say "example_project: manage.py check"
 (cd example_project && env -u DATABASE_URL "$PY" manage.py check) || failed+=("example_project check")

@@ -23,6 +23,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     On CI (``CI`` set) a missing Redis or RabbitMQ is a failure, never a silent skip.
     """
+    if not config.pluginmanager.has_plugin("django"):
+        return
     from django.conf import settings
 
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

@@ -1,0 +1,219 @@
+"""Engine overhead: a reference use case through the executor vs the same logic by hand.
+
+The reference use case has an Input command of 3 fields, one LoadById, one Exists, two
+chained Computes and two Rules over in-memory repositories. The hand-written baseline does
+the same work (decode, load, exists, compute, check, return) as a plain function over the
+same repositories, measured in the same run. Prints µs per call and the ratios.
+
+    python bench/engine.py [--calls 20000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+
+from loom_django.core.command import Command, Computed
+from loom_django.core.engine import RuntimeExecutor, UseCaseCompiler
+from loom_django.core.errors import NotFound, RuleViolation, RuleViolations
+from loom_django.core.model import BaseModel, ColumnField
+from loom_django.core.use_case import Compute, Exists, F, Input, LoadById, Rule, UseCase
+from loom_django.testing import InMemoryRepository, build_test_runtime
+
+
+class Customer(BaseModel):
+    __tablename__ = "bench_customers"
+
+    id: int = ColumnField(primary_key=True, autoincrement=True)
+    email: str = ColumnField(length=120)
+
+
+class Quote(Command, frozen=True):
+    unit_price: float
+    quantity: int
+    coupon: str
+    subtotal: Computed[float] = None
+    total: Computed[float] = None
+
+
+def _subtotal(unit_price: float, quantity: int) -> float:
+    return unit_price * quantity
+
+
+def _total(subtotal: float, quantity: int) -> float:
+    return subtotal * 0.9 if quantity > 10 else subtotal
+
+
+def _positive_price(unit_price: float) -> str | None:
+    return None if unit_price > 0 else "unit_price must be > 0"
+
+
+def _known_coupon(coupon: str) -> bool:
+    return coupon not in ("", "WELCOME", "SPRING")
+
+
+class QuoteUseCase(UseCase[Customer, float]):
+    computes = (
+        Compute.set(F(Quote).subtotal).from_command(
+            F(Quote).unit_price, F(Quote).quantity, via=_subtotal
+        ),
+        Compute.set(F(Quote).total).from_command(F(Quote).subtotal, F(Quote).quantity, via=_total),
+    )
+    rules = (
+        Rule.check(F(Quote).unit_price, via=_positive_price),
+        Rule.check(F(Quote).coupon, via=_known_coupon, message="unknown coupon"),
+    )
+
+    async def execute(
+        self,
+        customer_id: int,
+        cmd: Quote = Input(),
+        customer: Customer = LoadById(Customer, by="customer_id"),
+        has_email: bool = Exists(Customer, from_param="customer_id", against="id"),
+    ) -> float:
+        assert cmd.total is not None
+        return cmd.total
+
+
+def _now(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Finish a coroutine that never suspends (the cheapest possible way to await it)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("unexpected suspension")
+
+
+class _Decoded(msgspec.Struct, frozen=True, rename="camel"):
+    unit_price: float
+    quantity: int
+    coupon: str
+
+
+def _check(cmd: _Decoded) -> None:
+    violations = []
+    problem = _positive_price(cmd.unit_price)
+    if problem:
+        violations.append(RuleViolation("unit_price", problem))
+    if _known_coupon(cmd.coupon):
+        violations.append(RuleViolation("coupon", "unknown coupon"))
+    if violations:
+        raise RuleViolations(violations)
+
+
+def handwritten_sync(repo: InMemoryRepository, customer_id: Any, payload: dict[str, Any]) -> float:
+    """The reference logic by hand, for synchronous callers."""
+    customer_id = int(customer_id)
+    cmd = msgspec.convert(payload, _Decoded)
+    customer = _now(repo.get_by_id(customer_id))
+    if customer is None:
+        raise NotFound("Customer", id=customer_id)
+    _now(repo.exists_by("id", customer_id))
+    subtotal = _subtotal(cmd.unit_price, cmd.quantity)
+    total = _total(subtotal, cmd.quantity)
+    _check(cmd)
+    return total
+
+
+async def handwritten_async(
+    repo: InMemoryRepository, customer_id: Any, payload: dict[str, Any]
+) -> float:
+    """The reference logic by hand, for async callers."""
+    customer_id = int(customer_id)
+    cmd = msgspec.convert(payload, _Decoded)
+    customer = await repo.get_by_id(customer_id)
+    if customer is None:
+        raise NotFound("Customer", id=customer_id)
+    await repo.exists_by("id", customer_id)
+    subtotal = _subtotal(cmd.unit_price, cmd.quantity)
+    total = _total(subtotal, cmd.quantity)
+    _check(cmd)
+    return total
+
+
+def _time_sync(fn: Callable[[], Any], calls: int) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+async def _time_async(fn: Callable[[], Coroutine[Any, Any, Any]], calls: int) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        await fn()
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def main() -> None:
+    """Run every target for several rounds and print the medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    runtime = build_test_runtime(models=[Customer], use_cases=[QuoteUseCase], transactional=False)
+    repo: InMemoryRepository = runtime.container.resolve_repo(Customer)
+    _now(repo.create({"email": "ada@example.com"}))
+    executor = RuntimeExecutor(UseCaseCompiler())
+    instance = QuoteUseCase(repo)
+    deps = {Customer: repo}
+    params = {"customer_id": "1"}
+    payload = {"unitPrice": 12.5, "quantity": 12, "coupon": "WELCOME"}
+    expected = handwritten_sync(repo, "1", payload)
+    assert (
+        executor.execute_sync(instance, params=params, payload=payload, dependencies=deps)
+        == expected
+    )
+
+    targets_sync: dict[str, Callable[[], Any]] = {
+        "hand-written (sync)": lambda: handwritten_sync(repo, "1", payload),
+        "executor.execute_sync": lambda: executor.execute_sync(
+            instance, params=params, payload=payload, dependencies=deps
+        ),
+        "runtime.invoke_sync (factory + executor)": lambda: runtime.invoke_sync(
+            QuoteUseCase, params=params, payload=payload
+        ),
+    }
+    results: dict[str, list[float]] = {name: [] for name in targets_sync}
+    results["hand-written (async)"] = []
+    results["await executor.execute"] = []
+
+    async def async_round() -> None:
+        results["hand-written (async)"].append(
+            await _time_async(lambda: handwritten_async(repo, "1", payload), args.calls)
+        )
+        results["await executor.execute"].append(
+            await _time_async(
+                lambda: executor.execute(
+                    instance, params=params, payload=payload, dependencies=deps
+                ),
+                args.calls,
+            )
+        )
+
+    for _ in range(args.rounds):
+        for name, fn in targets_sync.items():
+            results[name].append(_time_sync(fn, args.calls))
+        asyncio.run(async_round())
+
+    median = {name: statistics.median(values) for name, values in results.items()}
+    print(f"engine overhead, {args.calls} calls x {args.rounds} rounds (median µs per call)")
+    for name, value in median.items():
+        print(f"  {name:<44} {value:8.2f} µs")
+    sync_ratio = median["executor.execute_sync"] / median["hand-written (sync)"]
+    async_ratio = median["await executor.execute"] / median["hand-written (async)"]
+    full_ratio = median["runtime.invoke_sync (factory + executor)"] / median["hand-written (sync)"]
+    print(f"ratio sync  (executor / hand-written): {sync_ratio:.2f}x  (aim <= 1.5x)")
+    print(f"ratio async (executor / hand-written): {async_ratio:.2f}x  (aim <= 2.0x)")
+    print(f"ratio sync incl. factory build:        {full_ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
