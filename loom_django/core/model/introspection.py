@@ -36,7 +36,8 @@ class ColumnFieldInfo:
 
     ``python_type`` is the annotation with ``Annotated`` and ``Optional`` removed;
     ``nullable`` is resolved (explicit option, else "annotation admits None and not a
-    primary key"); ``encode_name`` is the JSON (camelCase) name.
+    primary key"); ``encode_name`` is the JSON (camelCase) name; ``required`` is true
+    when the struct has no default for the field (it must be given on construction).
     """
 
     name: str
@@ -46,6 +47,7 @@ class ColumnFieldInfo:
     nullable: bool = False
     annotation: Any = None
     encode_name: str = ""
+    required: bool = False
 
     @property
     def primary_key(self) -> bool:
@@ -113,6 +115,7 @@ def _build_columns(cls: type) -> dict[str, ColumnFieldInfo]:
             nullable=nullable,
             annotation=info.type,
             encode_name=info.encode_name,
+            required=info.required,
         )
     return result
 
