@@ -105,7 +105,8 @@ def _build(spec: RuntimeSpec) -> LoomRuntime:
     for module in spec.di_modules:
         module(container)
     if spec.config is not None:
-        container.register_instance_if_absent(type(spec.config), spec.config)
+        config_key: Any = type(spec.config)
+        container.register_instance_if_absent(config_key, spec.config)
 
     compiler = UseCaseCompiler(metrics=spec.metrics)
     executor = RuntimeExecutor(

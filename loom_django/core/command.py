@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Protocol, Self, TypeVar
+from typing import Annotated, Any, Protocol, Self, TypeVar
 
 import msgspec
 
@@ -32,6 +32,7 @@ __all__ = [
 T = TypeVar("T")
 
 _FIELDS_SET_ATTR = "_loom_fields_set"
+_MAX_SHAPES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,14 @@ else:
 class _CommandInfo:
     """Per-class facts ``from_payload`` needs, computed once."""
 
-    __slots__ = ("encoded_by_key", "fill_with_none", "markers", "python_by_encoded", "required")
+    __slots__ = (
+        "encoded_by_key",
+        "fill_with_none",
+        "markers",
+        "python_by_encoded",
+        "required",
+        "shapes",
+    )
 
     def __init__(self, cls: type[Command]) -> None:
         hints = typing.get_type_hints(cls, include_extras=True)
@@ -87,6 +95,27 @@ class _CommandInfo:
                 required.append(field.encode_name)
         self.fill_with_none: tuple[str, ...] = tuple(fill)
         self.required: tuple[str, ...] = tuple(required)
+        self.shapes: dict[tuple[str, ...], tuple[frozenset[str], dict[str, str]]] = {}
+
+    def learn_shape(self, payload: dict[str, Any]) -> tuple[frozenset[str], dict[str, str]]:
+        """The fields_set and snake→camel renames of a payload's key set, cached by keys.
+
+        Payloads of one endpoint come in a handful of shapes, so decoding a known shape
+        costs one dict lookup instead of a loop over its keys.
+        """
+        sent: set[str] = set()
+        renames: dict[str, str] = {}
+        for key in payload:
+            encoded = self.encoded_by_key.get(key)
+            if encoded is None:
+                continue
+            sent.add(self.python_by_encoded[encoded])
+            if encoded != key:
+                renames[key] = encoded
+        shape = (frozenset(sent), renames)
+        if len(self.shapes) < _MAX_SHAPES and all(type(k) is str for k in payload):
+            self.shapes[tuple(payload)] = shape
+        return shape
 
 
 def _marker_of(annotation: Any) -> CommandField | None:
@@ -95,6 +124,9 @@ def _marker_of(annotation: Any) -> CommandField | None:
             if isinstance(meta, CommandField):
                 return meta
     return None
+
+
+_INFOS: dict[type[Any], _CommandInfo] = {}
 
 
 class Command(
@@ -106,14 +138,11 @@ class Command(
     (``fields_set``) so partial updates can tell "absent" from "explicitly null".
     """
 
-    __loom_command_info__: ClassVar[_CommandInfo | None] = None
-
     @classmethod
     def _command_info(cls) -> _CommandInfo:
-        info = cls.__dict__.get("__loom_command_info__")
+        info = _INFOS.get(cls)
         if info is None:
-            info = _CommandInfo(cls)
-            cls.__loom_command_info__ = info
+            info = _INFOS[cls] = _CommandInfo(cls)
         return info
 
     @classmethod
@@ -126,24 +155,29 @@ class Command(
         """
         if not isinstance(payload, dict):
             raise ValidationError([("$", "payload must be a JSON object")])
-        info = cls._command_info()
-        encoded_by_key = info.encoded_by_key
-        data: dict[str, Any] = {}
-        for key, value in payload.items():
-            encoded = encoded_by_key.get(key)
-            if encoded is not None:
-                data[encoded] = value
-        python_by_encoded = info.python_by_encoded
-        fields_set = frozenset([python_by_encoded[encoded] for encoded in data])
-        missing = [python_by_encoded[e] for e in info.required if e not in data]
-        if missing:
-            raise ValidationError([(name, "field required") for name in missing])
-        for encoded in info.fill_with_none:
-            data.setdefault(encoded, None)
+        info = _INFOS.get(cls) or cls._command_info()
+        shape = info.shapes.get(tuple(payload))
+        if shape is None:
+            shape = info.learn_shape(payload)
+        fields_set, renames = shape
+        data = payload
+        if renames:
+            data = {renames.get(key, key): value for key, value in payload.items()}
+        if info.fill_with_none:
+            data = data if renames else dict(data)
+            for encoded in info.fill_with_none:
+                data.setdefault(encoded, None)
         try:
             command = msgspec.convert(data, cls, strict=True)
         except msgspec.ValidationError as exc:
-            raise validation_error_from(exc, python_by_encoded) from exc
+            missing = [
+                info.python_by_encoded[e]
+                for e in info.required
+                if e not in data and not any(renames.get(k) == e for k in payload)
+            ]
+            if missing:
+                raise ValidationError([(name, "field required") for name in missing]) from exc
+            raise validation_error_from(exc, info.python_by_encoded) from exc
         command.__dict__[_FIELDS_SET_ATTR] = fields_set
         return command, fields_set
 

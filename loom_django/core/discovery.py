@@ -32,10 +32,21 @@ __all__ = [
 ]
 
 DEFAULT_APP_SUBMODULES: tuple[str, ...] = (
-    "models", "use_cases", "interfaces", "jobs", "callbacks", "streams",
+    "models",
+    "use_cases",
+    "interfaces",
+    "jobs",
+    "callbacks",
+    "streams",
 )
 _MANIFEST_LISTS = (
-    "MODELS", "USE_CASES", "INTERFACES", "REPOSITORIES", "JOBS", "CALLBACKS", "STREAM_FLOWS",
+    "MODELS",
+    "USE_CASES",
+    "INTERFACES",
+    "REPOSITORIES",
+    "JOBS",
+    "CALLBACKS",
+    "STREAM_FLOWS",
 )
 
 
@@ -94,8 +105,15 @@ class DiscoveryResult:
     def is_empty(self) -> bool:
         """Whether no component of any kind was found."""
         return not any(
-            (self.models, self.use_cases, self.interfaces, self.jobs, self.callbacks,
-             self.repositories, self.stream_flows)
+            (
+                self.models,
+                self.use_cases,
+                self.interfaces,
+                self.jobs,
+                self.callbacks,
+                self.repositories,
+                self.stream_flows,
+            )
         )
 
 
@@ -216,9 +234,7 @@ def _is_abstract(cls: type[Any]) -> bool:
 def _is_callback(cls: type[Any]) -> bool:
     if getattr(cls, "_is_protocol", False):
         return False
-    return callable(getattr(cls, "on_success", None)) and callable(
-        getattr(cls, "on_failure", None)
-    )
+    return callable(getattr(cls, "on_success", None)) and callable(getattr(cls, "on_failure", None))
 
 
 def _route_use_cases(interface: type[Any]) -> list[type[Any]]:
@@ -394,8 +410,10 @@ def discover(
     Raises:
         ValueError: ``Unsupported discovery mode: '<mode>'`` or a mode's own error.
     """
-    cfg = config if isinstance(config, DiscoveryConfig) else msgspec.convert(
-        dict(config), DiscoveryConfig, strict=False
+    cfg = (
+        config
+        if isinstance(config, DiscoveryConfig)
+        else msgspec.convert(dict(config), DiscoveryConfig, strict=False)
     )
     if cfg.mode == "modules":
         return discover_modules(cfg.modules.include, kinds=kinds)

@@ -11,9 +11,7 @@ from loom_django.core.model.base import LoomFrozenStruct
 __all__ = ["Response"]
 
 
-@dataclass_transform(
-    frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,)
-)
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,))
 class Response(LoomFrozenStruct, frozen=True, rename="camel"):
     """Base for use-case results that are not models; every field is always encoded."""
 

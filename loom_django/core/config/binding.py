@@ -102,4 +102,3 @@ def _construct(target: type[Any], data: Mapping[str, Any], key: str) -> Any:
     if takes_any:
         kwargs.update({k: v for k, v in data.items() if k not in signature.parameters})
     return target(**kwargs)
-

@@ -17,7 +17,15 @@ from loom_django.core.errors import ConfigError
 
 __all__ = ["CLOUD_SCHEMES", "load_config", "merge_configs"]
 
-CLOUD_SCHEMES: tuple[str, ...] = ("s3://", "gs://", "gcs://", "abfss://", "abfs://", "az://", "r2://")
+CLOUD_SCHEMES: tuple[str, ...] = (
+    "s3://",
+    "gs://",
+    "gcs://",
+    "abfss://",
+    "abfs://",
+    "az://",
+    "r2://",
+)
 """URI prefixes read through fsspec; such files may not declare ``includes``."""
 
 _INCLUDES = "includes"

@@ -39,12 +39,8 @@ def metrics_settings(cfg: ConfigLike) -> MetricsSettings:
     """``observability.prometheus.enabled`` / ``.config.path``; the seed keys ``metrics.enabled``
     and ``metrics.path`` are aliases, and the ``observability`` key wins when both are set."""
     return MetricsSettings(
-        enabled=_first(
-            cfg, ("observability.prometheus.enabled", "metrics.enabled"), bool, False
-        ),
-        path=_first(
-            cfg, ("observability.prometheus.config.path", "metrics.path"), str, "/metrics"
-        ),
+        enabled=_first(cfg, ("observability.prometheus.enabled", "metrics.enabled"), bool, False),
+        path=_first(cfg, ("observability.prometheus.config.path", "metrics.path"), str, "/metrics"),
     )
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["CoercionFailed", "build_coercer"]
+from loom_django.core.engine.plan import NO_DEFAULT as _NO_DEFAULT
+
+__all__ = ["CoercionFailed", "build_binder", "build_coercer"]
 
 
 class CoercionFailed(ValueError):
@@ -21,6 +23,8 @@ def build_coercer(annotation: Any) -> Callable[[Any], Any] | None:
         return None
     if annotation is str:
         return _to_str
+    if annotation is int:
+        return _to_int
     if isinstance(annotation, type):
         if _is_struct_like(annotation):
             return _passthrough_instances(annotation)
@@ -44,6 +48,18 @@ def _to_str(value: Any) -> Any:
     if isinstance(value, str):
         return value
     raise CoercionFailed
+
+
+def _to_int(value: Any) -> Any:
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is str and value.isdigit():
+        return int(value)
+    try:
+        return msgspec.convert(value, int, strict=False)
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise CoercionFailed from exc
 
 
 def _plain(cls: type[Any]) -> Callable[[Any], Any]:
@@ -80,3 +96,30 @@ def _lax(annotation: Any) -> Callable[[Any], Any]:
             raise CoercionFailed from exc
 
     return coerce
+
+
+def build_binder(
+    bindings: tuple[Any, ...],
+) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
+    """A fast binder for the common case: every parameter given and convertible.
+
+    Returns False (having bound nothing reliable) when a value is missing or does not
+    convert; the executor then runs its detailed binder to report every problem.
+    """
+    steps = tuple((b.name, b.coerce, b.default) for b in bindings)
+
+    def bind(params: dict[str, Any], bound: dict[str, Any]) -> bool:
+        try:
+            for name, coerce, default in steps:
+                if name in params:
+                    value = params[name]
+                    bound[name] = coerce(value) if coerce is not None else value
+                elif default is not _NO_DEFAULT:
+                    bound[name] = default
+                else:
+                    return False
+        except CoercionFailed:
+            return False
+        return True
+
+    return bind

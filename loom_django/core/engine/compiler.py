@@ -9,8 +9,10 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from loom_django.core.engine.coercion import build_coercer
+from loom_django.core.command import Command, get_patch_fields
+from loom_django.core.engine.coercion import build_binder, build_coercer
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
+from loom_django.core.engine.fastpath import compile_compute, compile_rule
 from loom_django.core.engine.plan import (
     NO_DEFAULT,
     ComputeStep,
@@ -164,18 +166,33 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
         context_keys=_context_keys(params, input_binding, loads, exists),
         loads=loads,
     )
+    command_type = input_binding.command_type if input_binding else None
+    patch_fields: frozenset[str] = frozenset()
+    if command_type is not None and _is_command(command_type):
+        patch_fields = frozenset(get_patch_fields(command_type))
+    compute_steps = tuple(ComputeStep(fn, accepts_context(fn)) for fn in computes)
+    rule_steps = tuple(RuleStep(fn, accepts_context(fn)) for fn in rules)
     return ExecutionPlan(
         use_case_type=cls,
         param_bindings=tuple(params),
         input_binding=input_binding,
         load_steps=tuple(loads),
         exists_steps=tuple(exists),
-        compute_steps=tuple(ComputeStep(fn, accepts_context(fn)) for fn in computes),
-        rule_steps=tuple(RuleStep(fn, accepts_context(fn)) for fn in rules),
+        compute_steps=compute_steps,
+        rule_steps=rule_steps,
         read_only=bool(getattr(cls, "read_only", False)),
         is_async=inspect.iscoroutinefunction(execute),
         name=qualname,
+        compute_fns=tuple(
+            compile_compute(s.fn, s.accepts_context, patch_fields) for s in compute_steps
+        ),
+        rule_fns=tuple(compile_rule(s.fn, s.accepts_context, command_type) for s in rule_steps),
+        bind_params=build_binder(tuple(params)) if params else None,
     )
+
+
+def _is_command(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Command)
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -44,10 +44,11 @@ def drive(coro: Coroutine[Any, Any, T], name: str = "execution") -> T:
         raise
 
 
-def ensure_no_running_loop(what: str) -> None:
+def ensure_no_running_loop(what: object) -> None:
     """Refuse synchronous entry points inside a running event loop, with a clear message."""
     if asyncio._get_running_loop() is not None:
+        label = what if isinstance(what, str) else f"{type(what).__qualname__}: execute_sync()"
         raise RuntimeError(
-            f"{what} was called from a running event loop; use the awaitable form "
+            f"{label} was called from a running event loop; use the awaitable form "
             "(await executor.execute(...) / await app.invoke(...)) in async code."
         )

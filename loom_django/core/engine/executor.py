@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar, Token
@@ -19,7 +20,7 @@ from loom_django.core.engine.coercion import CoercionFailed
 from loom_django.core.engine.compiler import UseCaseCompiler
 from loom_django.core.engine.driver import drive, ensure_no_running_loop
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
-from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, ExistsStep, LoadStep
+from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, LoadStep
 from loom_django.core.errors import (
     DomainError,
     NotFound,
@@ -47,6 +48,7 @@ Offloader = Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]
 
 _log = logging.getLogger("loom_django.engine")
 _DRIVEN: ContextVar[bool] = ContextVar("loom_driven_execution", default=False)
+_NO_TRANSACTION: AbstractContextManager[None] = nullcontext()
 
 
 class RuntimeExecutor:
@@ -109,7 +111,19 @@ class RuntimeExecutor:
                 load_overrides=load_overrides,
                 read_only=read_only,
             )
-        return await self._run(instance, params, payload, dependencies, load_overrides, read_only)
+        plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
+        started = self._started(plan)
+        try:
+            with self._scope(plan, read_only):
+                result = await self._pipeline(
+                    instance, plan, params, payload, dependencies, load_overrides
+                )
+        except BaseException as exc:
+            self._failed(plan, exc, started)
+            raise
+        if started:
+            self._done(plan, started)
+        return result
 
     def execute_sync(
         self,
@@ -122,16 +136,30 @@ class RuntimeExecutor:
         read_only: bool = False,
     ) -> Any:
         """Synchronous twin of ``execute`` for code that has no event loop running."""
+        token = None
         if not _DRIVEN.get():
-            ensure_no_running_loop(f"{type(instance).__qualname__}: execute_sync()")
-        token = _DRIVEN.set(True)
+            if _get_running_loop() is not None:
+                ensure_no_running_loop(instance)
+            token = _DRIVEN.set(True)
+        plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
+        started = self._started(plan)
         try:
-            return drive(
-                self._run(instance, params, payload, dependencies, load_overrides, read_only),
-                type(instance).__qualname__,
-            )
+            scope = self._scope(plan, read_only)
+            pipeline = self._pipeline(instance, plan, params, payload, dependencies, load_overrides)
+            if scope is _NO_TRANSACTION:
+                result = drive(pipeline, plan.name)
+            else:
+                with scope:
+                    result = drive(pipeline, plan.name)
+        except BaseException as exc:
+            self._failed(plan, exc, started)
+            raise
         finally:
-            _DRIVEN.reset(token)
+            if token is not None:
+                _DRIVEN.reset(token)
+        if started:
+            self._done(plan, started)
+        return result
 
     def unit_of_work(self) -> AbstractContextManager[None]:
         """A transaction for work that is not an execution (job callbacks, scripts).
@@ -140,72 +168,51 @@ class RuntimeExecutor:
         back its own (a no-op without a unit-of-work factory).
         """
         if get_active_uow() is not None or self._uow_factory is None:
-            return nullcontext()
+            return _NO_TRANSACTION
         return _OwnedUnitOfWork(self._uow_factory)
 
-    async def _run(
-        self,
-        instance: Any,
-        params: dict[str, Any] | None,
-        payload: dict[str, Any] | None,
-        dependencies: dict[type[Any], Any] | None,
-        load_overrides: dict[type[Any], Any] | None,
-        read_only: bool,
-    ) -> Any:
-        plan = self._plans.get(type(instance))
-        if plan is None:
-            plan = self._compiler.compile(type(instance))
-        metrics = self._metrics
+    def _scope(self, plan: ExecutionPlan, read_only: bool) -> AbstractContextManager[Any]:
+        """The transaction of one execution: owned, a savepoint when nested, or none."""
+        if read_only or plan.read_only:
+            return _NO_TRANSACTION
+        active = get_active_uow()
+        if active is not None:
+            return active.savepoint()
+        if self._uow_factory is not None:
+            return _OwnedUnitOfWork(self._uow_factory)
+        return _NO_TRANSACTION
+
+    def _started(self, plan: ExecutionPlan) -> float:
+        """Log and emit the start; return the start time, or 0.0 when nobody listens."""
         verbose = self._log.isEnabledFor(logging.DEBUG)
+        if not verbose and self._metrics is None:
+            return 0.0
         if verbose:
             self._log.debug("[EXEC] %s", plan.name)
-        if metrics is not None:
-            emit(metrics, RuntimeEvent(EventKind.EXEC_START, plan.name, trace_id=get_trace_id()))
-        started = time.perf_counter()
-        skip_tx = read_only or plan.read_only
-        try:
-            active = get_active_uow()
-            if active is not None:
-                if skip_tx:
-                    result = await self._pipeline(
-                        instance, plan, params, payload, dependencies, load_overrides
-                    )
-                else:
-                    with active.savepoint():
-                        result = await self._pipeline(
-                            instance, plan, params, payload, dependencies, load_overrides
-                        )
-            elif self._uow_factory is not None and not skip_tx:
-                with _OwnedUnitOfWork(self._uow_factory):
-                    result = await self._pipeline(
-                        instance, plan, params, payload, dependencies, load_overrides
-                    )
-            else:
-                result = await self._pipeline(
-                    instance, plan, params, payload, dependencies, load_overrides
-                )
-        except BaseException as exc:
-            self._failed(plan, exc, started)
-            raise
-        if verbose or metrics is not None:
-            duration = (time.perf_counter() - started) * 1000
-            if verbose:
-                self._log.debug("[DONE] %s %.3fms", plan.name, duration)
-            if metrics is not None:
-                emit(
-                    metrics,
-                    RuntimeEvent(
-                        EventKind.EXEC_DONE,
-                        plan.name,
-                        duration_ms=duration,
-                        status="success",
-                        trace_id=get_trace_id(),
-                    ),
-                )
-        return result
+        if self._metrics is not None:
+            emit(
+                self._metrics,
+                RuntimeEvent(EventKind.EXEC_START, plan.name, trace_id=get_trace_id()),
+            )
+        return time.perf_counter()
+
+    def _done(self, plan: ExecutionPlan, started: float) -> None:
+        duration = (time.perf_counter() - started) * 1000
+        self._log.debug("[DONE] %s %.3fms", plan.name, duration)
+        if self._metrics is not None:
+            emit(
+                self._metrics,
+                RuntimeEvent(
+                    EventKind.EXEC_DONE,
+                    plan.name,
+                    duration_ms=duration,
+                    status="success",
+                    trace_id=get_trace_id(),
+                ),
+            )
 
     def _failed(self, plan: ExecutionPlan, exc: BaseException, started: float) -> None:
-        duration = (time.perf_counter() - started) * 1000
+        duration = (time.perf_counter() - started) * 1000 if started else 0.0
         rule_failure = isinstance(exc, RuleViolations)
         if rule_failure or isinstance(exc, DomainError):
             self._log.warning("[FAIL] %s %.3fms: %s", plan.name, duration, exc)
@@ -241,7 +248,7 @@ class RuntimeExecutor:
     ) -> Any:
         step = self._step_tracer(plan) if self._debug else None
         bound: dict[str, Any] = {}
-        if plan.param_bindings:
+        if plan.bind_params is not None and not plan.bind_params(params or {}, bound):
             self._bind_params(plan, params or {}, bound)
         command: Any = None
         fields_set: frozenset[str] = frozenset()
@@ -256,21 +263,49 @@ class RuntimeExecutor:
             bound[binding.name] = command
             if step:
                 step("Bind Input")
+        # Loads and exists checks are inlined: they are on every request's path.
         for load in plan.load_steps:
-            bound[load.name] = await self._load(
-                plan, load, bound, command, dependencies, load_overrides
-            )
+            entity = load.entity_type
+            if load_overrides is not None and entity in load_overrides:
+                bound[load.name] = load_overrides[entity]
+                continue
+            repo = dependencies.get(entity) if dependencies is not None else None
+            if repo is None:
+                repo = self._repository(entity, dependencies, "LoadById")
+            if load.source_kind is SourceKind.PARAM:
+                value = bound[load.source_name]
+            else:
+                value = getattr(command, load.source_name)
+            if load.lookup_kind is LookupKind.BY_ID:
+                found = await repo.get_by_id(value, profile=load.profile)
+            else:
+                found = await self._get_by(repo, load, value)
+            if found is None:
+                found = _missing(load.on_missing, entity, value)
+            bound[load.name] = found
             if step:
-                step(f"Load {load.entity_type.__name__}")
+                step(f"Load {entity.__name__}")
         for check in plan.exists_steps:
-            bound[check.name] = await self._exists(check, bound, command, dependencies)
+            entity = check.entity_type
+            repo = dependencies.get(entity) if dependencies is not None else None
+            if repo is None:
+                repo = self._repository(entity, dependencies, "Exists")
+            if check.source_kind is SourceKind.PARAM:
+                value = bound[check.source_name]
+            else:
+                value = getattr(command, check.source_name)
+            exists_by = getattr(repo, "exists_by", None)
+            if exists_by is None:
+                raise RuntimeError(f"Repository for {entity.__name__} does not support exists_by()")
+            found = bool(await exists_by(check.against, value))
+            if not found and check.on_missing is OnMissing.RAISE:
+                raise NotFound(entity.__name__, id=value)
+            bound[check.name] = found
             if step:
-                step(f"Exists {check.entity_type.__name__}")
-        if plan.compute_steps:
+                step(f"Exists {entity.__name__}")
+        if plan.compute_fns:
             command = self._apply_computes(plan, command, fields_set, bound, step)
-            assert binding is not None
-            bound[binding.name] = command
-        if plan.rule_steps:
+        if plan.rule_fns:
             self._check_rules(plan, command, fields_set, bound, step)
         result = instance.execute(**bound)
         if plan.is_async:
@@ -278,6 +313,14 @@ class RuntimeExecutor:
         if step:
             step("Execute core logic")
         return result
+
+    async def _get_by(self, repo: Any, load: LoadStep, value: Any) -> Any:
+        getter = getattr(repo, "get_by", None)
+        if getter is None:
+            raise RuntimeError(
+                f"Repository for {load.entity_type.__name__} does not support get_by()"
+            )
+        return await getter(load.against, value, profile=load.profile)
 
     def _bind_params(
         self, plan: ExecutionPlan, params: dict[str, Any], bound: dict[str, Any]
@@ -328,57 +371,6 @@ class RuntimeExecutor:
             raise RuntimeError(f"No repository registered for entity type '{entity.__name__}'")
         return repo
 
-    async def _load(
-        self,
-        plan: ExecutionPlan,
-        load: LoadStep,
-        bound: dict[str, Any],
-        command: Any,
-        dependencies: dict[type[Any], Any] | None,
-        load_overrides: dict[type[Any], Any] | None,
-    ) -> Any:
-        entity = load.entity_type
-        if load_overrides is not None and entity in load_overrides:
-            return load_overrides[entity]
-        repo = self._repository(entity, dependencies, "LoadById")
-        if load.source_kind is SourceKind.PARAM:
-            value = bound[load.source_name]
-        else:
-            value = getattr(command, load.source_name)
-        if load.lookup_kind is LookupKind.BY_ID:
-            found = await repo.get_by_id(value, profile=load.profile)
-        else:
-            getter = getattr(repo, "get_by", None)
-            if getter is None:
-                raise RuntimeError(f"Repository for {entity.__name__} does not support get_by()")
-            found = await getter(load.against, value, profile=load.profile)
-        if found is not None:
-            return found
-        if load.on_missing is OnMissing.RAISE:
-            raise NotFound(entity.__name__, id=value)
-        return None if load.on_missing is OnMissing.RETURN_NONE else False
-
-    async def _exists(
-        self,
-        check: ExistsStep,
-        bound: dict[str, Any],
-        command: Any,
-        dependencies: dict[type[Any], Any] | None,
-    ) -> bool:
-        entity = check.entity_type
-        repo = self._repository(entity, dependencies, "Exists")
-        exists_by = getattr(repo, "exists_by", None)
-        if exists_by is None:
-            raise RuntimeError(f"Repository for {entity.__name__} does not support exists_by()")
-        if check.source_kind is SourceKind.PARAM:
-            value = bound[check.source_name]
-        else:
-            value = getattr(command, check.source_name)
-        found = bool(await exists_by(check.against, value))
-        if not found and check.on_missing is OnMissing.RAISE:
-            raise NotFound(entity.__name__, id=value)
-        return found
-
     def _apply_computes(
         self,
         plan: ExecutionPlan,
@@ -387,21 +379,25 @@ class RuntimeExecutor:
         bound: dict[str, Any],
         step: Callable[[str], None] | None,
     ) -> Any:
-        computed: set[str] = set()
-        for compute in plan.compute_steps:
-            fn = compute.fn
-            new = (
-                fn(command, fields_set, bound)
-                if compute.accepts_context
-                else fn(command, fields_set)
-            )
-            if new is not command and isinstance(fn, ComputeSpec):
-                computed.add(fn.target.leaf)
-            command = new
-            bound[plan.input_binding.name] = command  # type: ignore[union-attr]
+        original = command
+        computed: set[str] | None = None
+        assert plan.input_binding is not None
+        name = plan.input_binding.name
+        for fn in plan.compute_fns:
+            new = fn(command, fields_set, bound)
+            if new is not command:
+                if isinstance(fn, ComputeSpec):
+                    computed = computed or set()
+                    computed.add(fn.target.leaf)
+                command = new
+                bound[name] = command
             if step:
                 step(f"Compute {getattr(fn, 'label', getattr(fn, '__name__', fn))}")
-        return with_fields_set(command, fields_set | computed if computed else fields_set)
+        if computed:
+            return with_fields_set(command, fields_set | computed)
+        if command is not original:
+            return with_fields_set(command, fields_set)
+        return command
 
     def _check_rules(
         self,
@@ -412,14 +408,9 @@ class RuntimeExecutor:
         step: Callable[[str], None] | None,
     ) -> None:
         violations: list[RuleViolation] | None = None
-        for rule in plan.rule_steps:
-            fn = rule.fn
+        for fn in plan.rule_fns:
             try:
-                outcome = (
-                    fn(command, fields_set, bound)
-                    if rule.accepts_context
-                    else fn(command, fields_set)
-                )
+                outcome = fn(command, fields_set, bound)
             except RuleViolation as violation:
                 outcome = violation
             if isinstance(outcome, RuleViolation):
@@ -487,3 +478,10 @@ class _OwnedUnitOfWork:
                 uow.rollback()
         finally:
             uow.close()
+
+
+def _missing(on_missing: OnMissing, entity: type[Any], value: Any) -> Any:
+    """What a load injects when nothing matched (or raises ``NotFound``)."""
+    if on_missing is OnMissing.RAISE:
+        raise NotFound(entity.__name__, id=value)
+    return None if on_missing is OnMissing.RETURN_NONE else False

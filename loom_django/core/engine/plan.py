@@ -104,3 +104,8 @@ class ExecutionPlan:
     read_only: bool = False
     is_async: bool = field(default=True, compare=False)
     name: str = field(default="", compare=False)
+    compute_fns: tuple[Callable[..., Any], ...] = field(default=(), compare=False, repr=False)
+    rule_fns: tuple[Callable[..., Any], ...] = field(default=(), compare=False, repr=False)
+    bind_params: Callable[[dict[str, Any], dict[str, Any]], bool] | None = field(
+        default=None, compare=False, repr=False
+    )

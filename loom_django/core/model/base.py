@@ -200,9 +200,7 @@ class LoomStruct(msgspec.Struct, metaclass=LoomStructMeta):
         return _message_type(cls)
 
 
-@dataclass_transform(
-    frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,)
-)
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,))
 class LoomFrozenStruct(msgspec.Struct, frozen=True, metaclass=LoomStructMeta):
     """Immutable keyword-only loom struct; base of models and responses.
 
@@ -219,9 +217,7 @@ class LoomFrozenStruct(msgspec.Struct, frozen=True, metaclass=LoomStructMeta):
         return _message_type(cls)
 
 
-@dataclass_transform(
-    frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,)
-)
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(msgspec.field,))
 class BaseModel(LoomFrozenStruct, frozen=True):
     """Base of persisted models: frozen, keyword-only, camelCase JSON.
 
@@ -240,9 +236,7 @@ class BaseModel(LoomFrozenStruct, frozen=True):
 class TimestampedModel(BaseModel, frozen=True):
     """A model with database-managed ``created_at`` and ``updated_at`` columns."""
 
-    created_at: _dt.datetime | None = ColumnField(
-        nullable=True, server_default=ServerDefault.NOW
-    )
+    created_at: _dt.datetime | None = ColumnField(nullable=True, server_default=ServerDefault.NOW)
     updated_at: _dt.datetime | None = ColumnField(
         nullable=True, server_default=ServerDefault.NOW, server_onupdate=ServerOnUpdate.NOW
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import types
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -50,7 +52,7 @@ def create_input_for(model: type[Any]) -> type[Command]:
             optional.append((info.name, annotation, None))
         else:
             fields.append((info.name, annotation))
-    command = msgspec.defstruct(
+    command: type[Command] = msgspec.defstruct(  # type: ignore[assignment]
         f"{model.__name__}CreateInput",
         [*fields, *optional],
         bases=(Command,),
@@ -73,7 +75,7 @@ def update_input_for(model: type[Any]) -> type[Command]:
     for info in writable_columns(model):
         annotation = info.python_type | None if info.nullable else info.python_type
         fields.append((info.name, annotation | msgspec.UnsetType, msgspec.UNSET))
-    command = msgspec.defstruct(
+    command: type[Command] = msgspec.defstruct(  # type: ignore[assignment]
         f"{model.__name__}UpdateInput",
         fields,
         bases=(Command,),
@@ -84,6 +86,13 @@ def update_input_for(model: type[Any]) -> type[Command]:
     )
     _inputs[key] = command
     return command
+
+
+def _filler(values: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def fill(namespace: dict[str, Any]) -> None:
+        namespace.update(values)
+
+    return fill
 
 
 def _struct_default(value: Any) -> Any:
@@ -140,7 +149,7 @@ def _generate(model: type[Any]) -> dict[str, type[Any]]:
     list_.__annotations__ = {
         "query": QuerySpec,
         "profile": str,
-        "return": PageResult[model] | CursorResult[model],
+        "return": PageResult[model] | CursorResult[model],  # type: ignore[valid-type]
     }
     update.__annotations__ = {"id": id_type, "cmd": update_input, "return": model}
     delete.__annotations__ = {"id": id_type, "return": bool}
@@ -162,18 +171,16 @@ def _generate(model: type[Any]) -> dict[str, type[Any]]:
     for op, class_prefix, execute, doc, read_only in specs:
         execute.__name__ = "execute"
         execute.__qualname__ = f"{class_prefix}{name}.execute"
-        cls = type(
-            f"{class_prefix}{name}",
-            (UseCase[model, Any],),  # type: ignore[valid-type]
-            {
-                "__doc__": doc,
-                "__module__": model.__module__,
-                "execute": execute,
-                "read_only": read_only,
-                "__loom_crud_op__": op,
-                "__loom_crud_model__": model,
-            },
-        )
+        namespace = {
+            "__doc__": doc,
+            "__module__": model.__module__,
+            "execute": execute,
+            "read_only": read_only,
+            "__loom_crud_op__": op,
+            "__loom_crud_model__": model,
+        }
+        base: Any = UseCase[model, Any]  # type: ignore[valid-type]
+        cls = types.new_class(f"{class_prefix}{name}", (base,), exec_body=_filler(namespace))
         set_use_case_key(cls, f"{prefix}:{op.value}")
         generated[op.value] = cls
     return generated
