@@ -105,11 +105,11 @@ def test_code_path_is_none_when_the_directory_does_not_exist(settings, tmp_path)
 
 
 def test_import_di_module_accepts_a_dotted_callable():
-    assert import_di_module("tests.core.test_conf.register") is register
+    assert import_di_module("tests.app.test_conf.register") is register
 
 
 def test_import_di_module_accepts_a_module_with_register():
-    assert import_di_module("tests.core.test_conf") is register
+    assert import_di_module("tests.app.test_conf") is register
 
 
 # -- validation --------------------------------------------------------------------------
@@ -117,7 +117,7 @@ def test_import_di_module_accepts_a_module_with_register():
 
 def test_valid_settings_have_no_problems(settings, tmp_path):
     f = write(tmp_path / "api.yaml", "app: {name: ok}\n")
-    settings.LOOM = {"CONFIG_FILES": [f], "MODULES": ["tests.core.test_conf.register"]}
+    settings.LOOM = {"CONFIG_FILES": [f], "MODULES": ["tests.app.test_conf.register"]}
     assert validate_settings() == []
 
 
@@ -162,6 +162,6 @@ def test_unimportable_di_module_is_a_problem(settings):
 
 
 def test_non_callable_di_module_is_a_problem(settings):
-    settings.LOOM = {"MODULES": ["tests.core.test_conf.NOT_CALLABLE"]}
+    settings.LOOM = {"MODULES": ["tests.app.test_conf.NOT_CALLABLE"]}
     [problem] = settings_problems()
     assert "not callable" in problem.msg
