@@ -1,0 +1,176 @@
+"""URL patterns of the loom API: one dispatcher per path, literal segments first.
+
+Django dispatches to these callables directly, so ninja's per-request parameter models
+are skipped; ninja's bound operations still run authentication, CSRF and throttling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.db import connections
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, re_path
+
+from loom_django.rest.errors import error_body, error_detail
+from loom_django.rest.ninja.security import check_permissions
+from loom_django.rest.ninja.views import RouteHandlers, error_response
+
+__all__ = [
+    "MethodEntry",
+    "build_patterns",
+    "catch_all",
+    "PathDispatcher",
+    "django_route",
+    "exclude_from_atomic_requests",
+    "not_found_view",
+    "route_sort_key",
+]
+
+_PLACEHOLDER = re.compile(r"{([^{}/]+)}")
+_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """One method of a path: the bound ninja operation (auth) and the loom handlers."""
+
+    operation: Any
+    handlers: RouteHandlers
+    is_async: bool
+
+    @property
+    def needs_checks(self) -> bool:
+        """Whether ninja's auth/throttle checks or loom permissions must run."""
+        op = self.operation
+        return bool(op.auth_callbacks or op.throttle_objects or self.handlers.route.permissions)
+
+
+def django_route(full_path: str) -> str:
+    """``/users/{user_id}/addresses/`` → ``users/<user_id>/addresses/`` (Django syntax)."""
+    return _PLACEHOLDER.sub(r"<\1>", full_path).lstrip("/")
+
+
+def route_sort_key(full_path: str) -> tuple[int, ...]:
+    """Literal segments sort before placeholders at the first position where paths differ."""
+    segments = full_path.strip("/").split("/")
+    return tuple(1 if s[:1] in ("{", "<") else 0 for s in segments)
+
+
+def _method_not_allowed(allowed: Iterable[str]) -> HttpResponse:
+    detail = error_detail("method_not_allowed", "Method Not Allowed")
+    response = HttpResponse(error_body(405, detail), status=405, content_type=_JSON)
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The loom JSON 404 for unknown paths under the API mount."""
+    detail = error_detail("not_found", "Not Found")
+    return HttpResponse(error_body(404, detail), status=404, content_type=_JSON)
+
+
+def exclude_from_atomic_requests(view: Any) -> Any:
+    """Mark ``view`` so Django never wraps it in ``ATOMIC_REQUESTS`` (loom owns transactions)."""
+    view._non_atomic_requests = set(connections)
+    return view
+
+
+class PathDispatcher:
+    """Calls the handler of the request's method; 405 in the loom envelope otherwise."""
+
+    def __init__(self, entries: dict[str, MethodEntry]) -> None:
+        self.entries = entries
+        self.allowed = tuple(entries)
+        self.is_async = any(entry.is_async for entry in entries.values())
+
+    def view(self) -> Any:
+        """The Django view callable (sync or async as the operations need)."""
+        entries = self.entries
+        allowed = self.allowed
+
+        def sync_view(request: HttpRequest, **path: Any) -> HttpResponse:
+            entry = entries.get(request.method or "")
+            if entry is None:
+                return _method_not_allowed(allowed)
+            if entry.needs_checks:
+                denied = _run_checks_sync(entry, request)
+                if denied is not None:
+                    return denied
+            return entry.handlers.sync_handler(request, path)
+
+        async def async_view(request: HttpRequest, **path: Any) -> HttpResponse:
+            entry = entries.get(request.method or "")
+            if entry is None:
+                return _method_not_allowed(allowed)
+            if not entry.is_async:
+                return await sync_to_async(sync_view)(request, **path)
+            if entry.needs_checks:
+                denied = await _run_checks_async(entry, request)
+                if denied is not None:
+                    return denied
+            return await entry.handlers.async_handler(request, path)
+
+        view: Any = async_view if self.is_async else sync_view
+        view.csrf_exempt = True
+        return exclude_from_atomic_requests(view)
+
+
+def _run_checks_sync(entry: MethodEntry, request: HttpRequest) -> HttpResponse | None:
+    op = entry.operation
+    denied: HttpResponse | None = op._run_checks(request)
+    if denied is not None:
+        return denied
+    permissions = entry.handlers.route.permissions
+    if permissions:
+        try:
+            check_permissions(request, permissions)
+        except Exception as exc:
+            return error_response(exc, request)
+    return None
+
+
+async def _run_checks_async(entry: MethodEntry, request: HttpRequest) -> HttpResponse | None:
+    op = entry.operation
+    if iscoroutinefunction(op._run_checks):
+        denied: HttpResponse | None = await op._run_checks(request)
+    else:
+        denied = await sync_to_async(op._run_checks)(request)
+    if denied is not None:
+        return denied
+    permissions = entry.handlers.route.permissions
+    if permissions:
+        try:
+            await sync_to_async(check_permissions)(request, permissions)
+        except Exception as exc:
+            return error_response(exc, request)
+    return None
+
+
+def build_patterns(
+    paths: Sequence[tuple[str, dict[str, MethodEntry]]], *, trailing_slash: str
+) -> list[URLPattern]:
+    """URL patterns for ``(full_path, entries)``, most specific first, with slash twins."""
+    declared = {django_route(full) for full, _ in paths}
+    routes: list[tuple[str, Any]] = []
+    for full, entries in paths:
+        view = PathDispatcher(entries).view()
+        route = django_route(full)
+        routes.append((route, view))
+        if trailing_slash == "both" and route:
+            twin = route[:-1] if route.endswith("/") else route + "/"
+            if twin and twin not in declared:
+                declared.add(twin)
+                routes.append((twin, view))
+    routes.sort(key=lambda item: route_sort_key(item[0]))
+    return [path(route, view) for route, view in routes]
+
+
+def catch_all() -> URLPattern:
+    """The last pattern under the mount: loom JSON 404 for any unknown path."""
+    pattern: URLPattern = re_path(r"^.*$", exclude_from_atomic_requests(not_found_view))
+    return pattern

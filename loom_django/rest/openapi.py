@@ -1,0 +1,295 @@
+"""OpenAPI fragments built from the msgspec types of compiled routes (never per request)."""
+
+from __future__ import annotations
+
+import contextlib
+import typing
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+
+from loom_django.core.command import get_calculated_fields, get_internal_fields
+from loom_django.core.engine.plan import NO_DEFAULT, ParamBinding
+from loom_django.core.repository.abc.query import FilterOp
+from loom_django.rest.compiler import CompiledRoute
+from loom_django.rest.naming import snake_to_camel
+
+__all__ = ["ERROR_SCHEMA_NAME", "OpenAPIBuilder", "request_struct_for"]
+
+ERROR_SCHEMA_NAME = "LoomError"
+REF = "#/components/schemas/{name}"
+
+
+class _Violation(msgspec.Struct):
+    field: str
+    message: str
+
+
+class _ErrorDetail(msgspec.Struct, omit_defaults=True):
+    code: str
+    message: str
+    trace_id: str | None
+    entity: str | msgspec.UnsetType = msgspec.UNSET
+    id: Any | msgspec.UnsetType = msgspec.UNSET
+    param: str | msgspec.UnsetType = msgspec.UNSET
+    violations: list[_Violation] | msgspec.UnsetType = msgspec.UNSET
+
+
+_ErrorDetail.__name__ = "LoomErrorDetail"
+_Violation.__name__ = "LoomViolation"
+LoomErrorSchema = msgspec.defstruct(ERROR_SCHEMA_NAME, [("detail", _ErrorDetail)])
+
+_request_cache: dict[type[Any], type[Any]] = {}
+
+
+def request_struct_for(command: type[Any]) -> type[Any]:
+    """``<Command>Request``: the public body of a command (internal/computed fields removed).
+
+    ``Patch`` fields stay optional and nullable; names keep the command's camelCase.
+    """
+    cached = _request_cache.get(command)
+    if cached is not None:
+        return cached
+    hidden: set[str] = set()
+    try:
+        hidden = set(get_internal_fields(command)) | set(get_calculated_fields(command))
+    except Exception:
+        hidden = set()
+    fields: list[tuple[str, Any, Any]] = []
+    optional: list[tuple[str, Any, Any]] = []
+    for info in msgspec.structs.fields(command):
+        if info.name in hidden:
+            continue
+        if info.required:
+            fields.append((info.name, info.type, msgspec.field(name=info.encode_name)))
+        elif info.default_factory is not msgspec.NODEFAULT:
+            spec = msgspec.field(default_factory=info.default_factory, name=info.encode_name)
+            optional.append((info.name, info.type, spec))
+        else:
+            spec = msgspec.field(default=info.default, name=info.encode_name)
+            optional.append((info.name, info.type, spec))
+    struct = msgspec.defstruct(
+        f"{command.__name__}Request", [*fields, *optional], kw_only=True, module=command.__module__
+    )
+    _request_cache[command] = struct
+    return struct
+
+
+def _any_schema(tp: Any) -> dict[str, Any]:
+    """Schema of types msgspec cannot describe (``object``, custom classes): any value."""
+    return {}
+
+
+def _schema_ok(tp: Any) -> bool:
+    try:
+        msgspec.json.schema(tp, schema_hook=_any_schema)
+    except Exception:
+        return False
+    return True
+
+
+def _return_type(route: CompiledRoute) -> Any:
+    execute = route.use_case.execute
+    try:
+        hints = typing.get_type_hints(execute)
+    except Exception:
+        return None
+    value = hints.get("return", None)
+    if value is None or value is Any or value is type(None):
+        return None
+    return value
+
+
+def _status_text(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Response"
+
+
+class OpenAPIBuilder:
+    """Builds per-route ``openapi_extra`` fragments and the shared component schemas."""
+
+    def __init__(
+        self, routes: Sequence[CompiledRoute], *, default_limit: int, max_limit: int
+    ) -> None:
+        self.routes = routes
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        types: dict[Any, None] = {LoomErrorSchema: None}
+        self._bodies: dict[int, Any] = {}
+        self._returns: dict[int, Any] = {}
+        for index, route in enumerate(routes):
+            binding = route.plan.input_binding
+            if binding is not None:
+                body = request_struct_for(binding.command_type)
+                if _schema_ok(body):
+                    self._bodies[index] = body
+                    types[body] = None
+            returned = _return_type(route)
+            if returned is not None and _schema_ok(returned):
+                self._returns[index] = returned
+                types[returned] = None
+        ordered = list(types)
+        schemas, components = msgspec.json.schema_components(
+            ordered, ref_template=REF, schema_hook=_any_schema
+        )
+        self.components: dict[str, Any] = components
+        self._schema_of = dict(zip(ordered, schemas, strict=True))
+
+    def operation(self, index: int) -> dict[str, Any]:
+        """The ``openapi_extra`` of route ``index``: parameters, body, responses, filters."""
+        route = self.routes[index]
+        extra: dict[str, Any] = {"parameters": self._parameters(route)}
+        body = self._bodies.get(index)
+        if body is not None:
+            extra["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": self._schema_of[body]}},
+            }
+        extra["responses"] = self._responses(index, route)
+        if route.is_list:
+            filters = self._filters(route)
+            extra["x-loom-filters"] = filters
+            if filters:
+                lines = [f"- `{f['field']}`: {', '.join(f['operators'])}" for f in filters]
+                text = "Filters (`<field>__<op>=<value>`):\n" + "\n".join(lines)
+                extra["description"] = f"{route.description}\n\n{text}".strip()
+        return extra
+
+    def _responses(self, index: int, route: CompiledRoute) -> dict[int, Any]:
+        status = route.status_code
+        success: dict[str, Any] = {"description": _status_text(status)}
+        returned = self._returns.get(index)
+        if returned is not None and status != 204:
+            success["content"] = {"application/json": {"schema": self._schema_of[returned]}}
+        error = {
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(name=ERROR_SCHEMA_NAME)}}
+            }
+        }
+        responses: dict[int, Any] = {status: success}
+        codes = [400, 404, 409, 413, 422, 500]
+        from loom_django.rest.constants import NOT_SET
+
+        if (route.auth is not None and route.auth is not NOT_SET) or route.permissions:
+            codes[1:1] = [401, 403]
+        for code in codes:
+            responses[code] = {"description": _status_text(code), **error}
+        return responses
+
+    def _parameters(self, route: CompiledRoute) -> list[dict[str, Any]]:
+        bindings = {b.name: b for b in route.plan.param_bindings}
+        params: list[dict[str, Any]] = []
+        for name in route.path_params:
+            binding = bindings.get(name)
+            params.append(
+                {
+                    "in": "path",
+                    "name": name,
+                    "required": True,
+                    "schema": _param_schema(binding.annotation if binding else str),
+                }
+            )
+        if route.is_list:
+            params.extend(self._list_parameters(route))
+        if route.profile_param and route.effective_expose_profile:
+            params.append(
+                {
+                    "in": "query",
+                    "name": "profile",
+                    "required": False,
+                    "schema": {
+                        "type": "string",
+                        "enum": list(route.effective_allowed_profiles),
+                        "default": route.effective_profile_default,
+                    },
+                }
+            )
+        for binding in route.query_params:
+            params.append(_query_param(binding))
+        return params
+
+    def _list_parameters(self, route: CompiledRoute) -> list[dict[str, Any]]:
+        mode = route.effective_pagination_mode.value
+        modes = ["offset", "cursor"] if route.effective_allow_pagination_override else [mode]
+
+        def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+            return {
+                "in": "query",
+                "name": name,
+                "required": False,
+                "schema": schema,
+                "description": description,
+            }
+
+        return [
+            query(
+                "page",
+                {"type": "integer", "minimum": 1, "default": 1},
+                "Page number (offset mode).",
+            ),
+            query(
+                "limit",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_limit,
+                    "default": self.default_limit,
+                },
+                "Page size (larger values are clamped).",
+            ),
+            query(
+                "pagination", {"type": "string", "enum": modes, "default": mode}, "Pagination mode."
+            ),
+            query("after", {"type": "string"}, "Cursor token of the next page (cursor mode)."),
+            query("cursor", {"type": "string"}, "Alias of `after`."),
+            query(
+                "sort",
+                {"type": "string"},
+                "Sort field(s), comma-separated; a leading `-` sorts that field descending.",
+            ),
+            query(
+                "direction",
+                {"type": "string", "enum": ["ASC", "DESC"], "default": "ASC"},
+                "Direction of sort fields without a `-` prefix.",
+            ),
+        ]
+
+    @staticmethod
+    def _filters(route: CompiledRoute) -> list[dict[str, Any]]:
+        model = route.model
+        if model is None:
+            return []
+        from loom_django.core.model import get_column_fields
+
+        try:
+            columns = list(get_column_fields(model))
+        except Exception:
+            return []
+        allowed = route.filterable
+        ops = [op.value for op in FilterOp if op not in (FilterOp.EXISTS, FilterOp.NOT_EXISTS)]
+        return [
+            {"field": name, "alias": snake_to_camel(name), "operators": ops}
+            for name in columns
+            if allowed is None or name in allowed
+        ]
+
+
+def _param_schema(annotation: Any) -> dict[str, Any]:
+    if annotation is Any or not _schema_ok(annotation):
+        return {"type": "string"}
+    schema: dict[str, Any] = msgspec.json.schema(annotation, schema_hook=_any_schema)
+    schema.pop("$defs", None)
+    return schema
+
+
+def _query_param(binding: ParamBinding) -> dict[str, Any]:
+    schema = _param_schema(binding.annotation)
+    required = binding.default is NO_DEFAULT
+    if not required:
+        with contextlib.suppress(TypeError):
+            schema["default"] = msgspec.to_builtins(binding.default)
+    return {"in": "query", "name": binding.name, "required": required, "schema": schema}

@@ -1,0 +1,282 @@
+"""List URL conventions: query string → QuerySpec (filters, sort, pagination) and profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from loom_django.core.repository.abc.query import (
+    FilterGroup,
+    FilterOp,
+    FilterSpec,
+    PaginationMode,
+    QuerySpec,
+    SortSpec,
+)
+from loom_django.rest.constants import RESERVED_QUERY_PARAMS
+from loom_django.rest.errors import QueryParamError
+from loom_django.rest.naming import camel_to_snake
+
+__all__ = ["FieldCatalog", "ListQueryParser", "ProfilePolicy", "coerce_kernel_value"]
+
+_OPS = {op.value: op for op in FilterOp}
+_BOOL_OPS = frozenset({FilterOp.IS_NULL, FilterOp.EXISTS, FilterOp.NOT_EXISTS})
+_RAW_OPS = frozenset({FilterOp.LIKE, FilterOp.ILIKE})
+
+
+def coerce_kernel_value(raw: str) -> Any:
+    """The kernel's coercion: ``true``/``false`` → bool, ``1.5`` → float, ``7`` → int."""
+    lowered = raw.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    if "." in raw:
+        try:
+            return float(raw)
+        except ValueError:
+            return raw
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
+@dataclass(frozen=True)
+class FieldCatalog:
+    """What a list route knows about its model: column types and relation names."""
+
+    columns: Mapping[str, Any]
+    relations: frozenset[str]
+
+    @classmethod
+    def for_model(cls, model: type[Any] | None) -> FieldCatalog | None:
+        """The catalog of a loom model, or ``None`` when the route has no model."""
+        if model is None:
+            return None
+        from loom_django.core.model import get_column_fields, get_projections, get_relations
+
+        try:
+            columns = {name: info.python_type for name, info in get_column_fields(model).items()}
+        except Exception:
+            return None
+        relations = frozenset(get_relations(model)) | frozenset(get_projections(model))
+        return cls(columns=columns, relations=relations)
+
+
+class ListQueryParser:
+    """Builds the QuerySpec of one list route from its query string; configured at startup."""
+
+    def __init__(
+        self,
+        *,
+        catalog: FieldCatalog | None,
+        pagination_mode: PaginationMode,
+        allow_override: bool,
+        default_limit: int,
+        max_limit: int,
+        filterable: Iterable[str] | None = None,
+        sortable: Iterable[str] | None = None,
+        consumed: Iterable[str] = (),
+    ) -> None:
+        self.catalog = catalog
+        self.pagination_mode = pagination_mode
+        self.allow_override = allow_override
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self.filterable = None if filterable is None else frozenset(filterable)
+        self.sortable = None if sortable is None else frozenset(sortable)
+        self.skip = RESERVED_QUERY_PARAMS | frozenset(consumed)
+        self._converters: dict[Any, Any] = {}
+
+    def parse(self, query: Any) -> QuerySpec:
+        """``query`` is a Django ``QueryDict`` (or a mapping of lists).
+
+        Raises:
+            QueryParamError: a malformed page/limit/pagination/sort/direction/cursor/filter.
+        """
+        get = query.get
+        page = self._positive("page", get("page"), 1)
+        limit = min(self._positive("limit", get("limit"), self.default_limit), self.max_limit)
+        direction = (get("direction") or "ASC").upper()
+        if direction not in ("ASC", "DESC"):
+            raise QueryParamError("direction must be 'ASC' or 'DESC'.", param="direction")
+        sort = self._sort(get("sort"), direction)
+        cursor = get("after") or get("cursor") or None
+        mode = self._mode(get("pagination"), cursor)
+        if mode is PaginationMode.OFFSET:
+            cursor = None
+        filters = self._filters(query)
+        return QuerySpec(
+            filters=FilterGroup(filters=tuple(filters)) if filters else None,
+            sort=sort,
+            pagination=mode,
+            limit=limit,
+            page=page,
+            cursor=cursor,
+        )
+
+    @staticmethod
+    def _positive(name: str, raw: str | None, default: int) -> int:
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise QueryParamError(
+                f"Query parameter '{name}' must be a positive integer, got {raw!r}.", param=name
+            ) from None
+        if value < 1:
+            raise QueryParamError(
+                f"Query parameter '{name}' must be >= 1, got {value}.", param=name
+            )
+        return value
+
+    def _mode(self, raw: str | None, cursor: str | None) -> PaginationMode:
+        effective = self.pagination_mode
+        if raw is not None and raw != "":
+            try:
+                requested = PaginationMode(raw.lower())
+            except ValueError:
+                raise QueryParamError(
+                    f"Invalid pagination mode: '{raw}'.", param="pagination"
+                ) from None
+        else:
+            requested = None
+        if self.allow_override:
+            if requested is not None:
+                return requested
+            return PaginationMode.CURSOR if cursor else effective
+        if requested is not None and requested is not effective:
+            raise QueryParamError(
+                "Query parameter 'pagination' cannot override this route's default mode "
+                f"('{effective.value}').",
+                param="pagination",
+            )
+        if cursor and effective is PaginationMode.OFFSET:
+            raise QueryParamError(
+                "Cursor parameters are not allowed when pagination mode is fixed to 'offset'.",
+                param="after",
+            )
+        return effective
+
+    def _sort(self, raw: str | None, direction: str) -> tuple[SortSpec, ...]:
+        if not raw:
+            return ()
+        specs: list[SortSpec] = []
+        for item in raw.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            item_direction = direction
+            if item.startswith("-"):
+                item, item_direction = item[1:], "DESC"
+            name = camel_to_snake(item)
+            self._check_sort_field(name, item)
+            specs.append(SortSpec(field=name, direction=item_direction))  # type: ignore[arg-type]
+        return tuple(specs)
+
+    def _check_sort_field(self, name: str, raw: str) -> None:
+        if self.sortable is not None and name not in self.sortable:
+            raise QueryParamError(f"Sorting on field '{raw}' is not allowed.", param="sort")
+        if self.catalog is not None and name not in self.catalog.columns:
+            raise QueryParamError(f"Invalid sort field: '{raw}'.", param="sort")
+
+    def _filters(self, query: Any) -> list[FilterSpec]:
+        skip = self.skip
+        filters: list[FilterSpec] = []
+        for key, values in query.lists():
+            if key in skip:
+                continue
+            field, op = self._split_key(key)
+            for raw in values:
+                filters.append(
+                    FilterSpec(field=field, op=op, value=self._value(key, field, op, raw))
+                )
+        return filters
+
+    def _split_key(self, key: str) -> tuple[str, FilterOp]:
+        parts = key.split("__")
+        op = _OPS.get(parts[-1].lower()) if len(parts) > 1 else None
+        if op is not None:
+            parts = parts[:-1]
+        else:
+            op = FilterOp.EQ
+        if not parts or any(not part for part in parts):
+            raise QueryParamError(f"Invalid filter field: '{key}'.", param=key)
+        path = ".".join(camel_to_snake(part) for part in parts)
+        self._check_filter_field(key, path)
+        return path, op
+
+    def _check_filter_field(self, key: str, path: str) -> None:
+        root = path.split(".", 1)[0]
+        if (
+            self.filterable is not None
+            and path not in self.filterable
+            and (root not in self.filterable)
+        ):
+            raise QueryParamError(f"Filtering on field '{path}' is not allowed.", param=key)
+        catalog = self.catalog
+        if catalog is None:
+            return
+        if root in catalog.columns:
+            if root != path:
+                raise QueryParamError(f"Unknown filter field: '{path}'.", param=key)
+            return
+        if root not in catalog.relations:
+            raise QueryParamError(f"Unknown filter field: '{path}'.", param=key)
+
+    def _value(self, key: str, field: str, op: FilterOp, raw: str) -> Any:
+        if op in _RAW_OPS:
+            return raw
+        if op in _BOOL_OPS:
+            return coerce_kernel_value(raw)
+        target = self.catalog.columns.get(field) if self.catalog is not None else None
+        if op is FilterOp.IN:
+            return [self._coerce(key, target, item) for item in raw.split(",") if item != ""]
+        return self._coerce(key, target, raw)
+
+    def _coerce(self, key: str, target: Any, raw: str) -> Any:
+        if target is None or target is Any:
+            return coerce_kernel_value(raw)
+        if target is str:
+            return raw
+        try:
+            return msgspec.convert(raw, target, strict=False)
+        except (msgspec.ValidationError, TypeError):
+            name = getattr(target, "__name__", str(target))
+            raise QueryParamError(
+                f"Invalid value for filter '{key}': expected {name}, got {raw!r}.", param=key
+            ) from None
+
+
+class ProfilePolicy:
+    """Resolves the ``profile`` query parameter of one route (spec §4.6)."""
+
+    __slots__ = ("allowed", "default", "exposed")
+
+    def __init__(self, *, default: str, allowed: tuple[str, ...], exposed: bool) -> None:
+        self.default = default
+        self.allowed = allowed
+        self.exposed = exposed
+
+    def resolve(self, raw: str | None) -> str:
+        """The profile to use.
+
+        Raises:
+            QueryParamError: profiles are not exposed, or ``raw`` is not allowed.
+        """
+        if raw is None:
+            return self.default
+        if not self.exposed:
+            raise QueryParamError(
+                "Query parameter 'profile' is not allowed for this route.", param="profile"
+            )
+        if raw not in self.allowed:
+            raise QueryParamError(
+                f"Invalid profile '{raw}'. Allowed: {', '.join(self.allowed)}", param="profile"
+            )
+        return raw
