@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from loom_django.core.command import Command, get_patch_fields
+from loom_django.core.engine.codegen import generate_pipeline
 from loom_django.core.engine.coercion import build_binder, build_coercer
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
 from loom_django.core.engine.fastpath import compile_compute, compile_rule
@@ -172,7 +174,7 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
         patch_fields = frozenset(get_patch_fields(command_type))
     compute_steps = tuple(ComputeStep(fn, accepts_context(fn)) for fn in computes)
     rule_steps = tuple(RuleStep(fn, accepts_context(fn)) for fn in rules)
-    return ExecutionPlan(
+    plan = ExecutionPlan(
         use_case_type=cls,
         param_bindings=tuple(params),
         input_binding=input_binding,
@@ -189,6 +191,7 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
         rule_fns=tuple(compile_rule(s.fn, s.accepts_context, command_type) for s in rule_steps),
         bind_params=build_binder(tuple(params)) if params else None,
     )
+    return dataclasses.replace(plan, pipeline=generate_pipeline(plan))
 
 
 def _is_command(cls: Any) -> bool:

@@ -142,15 +142,24 @@ class RuntimeExecutor:
                 ensure_no_running_loop(instance)
             token = _DRIVEN.set(True)
         plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
-        started = self._started(plan)
+        started = 0.0
+        if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):
+            started = self._started(plan)
         try:
             scope = self._scope(plan, read_only)
-            pipeline = self._pipeline(instance, plan, params, payload, dependencies, load_overrides)
+            if plan.pipeline is not None and not self._debug:
+                coroutine = plan.pipeline(
+                    self, instance, params, payload, dependencies, load_overrides
+                )
+            else:
+                coroutine = self._pipeline(
+                    instance, plan, params, payload, dependencies, load_overrides
+                )
             if scope is _NO_TRANSACTION:
-                result = drive(pipeline, plan.name)
+                result = drive(coroutine, plan.name)
             else:
                 with scope:
-                    result = drive(pipeline, plan.name)
+                    result = drive(coroutine, plan.name)
         except BaseException as exc:
             self._failed(plan, exc, started)
             raise
@@ -246,6 +255,10 @@ class RuntimeExecutor:
         dependencies: dict[type[Any], Any] | None,
         load_overrides: dict[type[Any], Any] | None,
     ) -> Any:
+        if not self._debug and plan.pipeline is not None:
+            return await plan.pipeline(
+                self, instance, params, payload, dependencies, load_overrides
+            )
         step = self._step_tracer(plan) if self._debug else None
         bound: dict[str, Any] = {}
         if plan.bind_params is not None and not plan.bind_params(params or {}, bound):
@@ -255,10 +268,7 @@ class RuntimeExecutor:
         binding = plan.input_binding
         if binding is not None:
             if payload is None:
-                raise ValidationError(
-                    [("$", "payload is required")],
-                    f"{plan.name}: payload is required for a UseCase with Input()",
-                )
+                self._missing_payload(plan)
             command, fields_set = binding.command_type.from_payload(payload)
             bound[binding.name] = command
             if step:
@@ -313,6 +323,18 @@ class RuntimeExecutor:
         if step:
             step("Execute core logic")
         return result
+
+    def _missing_payload(self, plan: ExecutionPlan) -> None:
+        raise ValidationError(
+            [("$", "payload is required")],
+            f"{plan.name}: payload is required for a UseCase with Input()",
+        )
+
+    def _exists_by(self, repo: Any, entity: type[Any]) -> Any:
+        exists_by = getattr(repo, "exists_by", None)
+        if exists_by is None:
+            raise RuntimeError(f"Repository for {entity.__name__} does not support exists_by()")
+        return exists_by
 
     async def _get_by(self, repo: Any, load: LoadStep, value: Any) -> Any:
         getter = getattr(repo, "get_by", None)

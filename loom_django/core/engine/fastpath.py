@@ -6,6 +6,7 @@ fields with a C-level ``attrgetter`` and does nothing it could have decided earl
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -17,13 +18,20 @@ from loom_django.core.use_case.compute import ComputeSpec
 from loom_django.core.use_case.field_ref import FieldRef
 from loom_django.core.use_case.rule import RuleSpec
 
-__all__ = ["StepFn", "compile_compute", "compile_rule"]
+__all__ = ["StepFn", "compile_compute", "compile_rule", "make_outcome", "plain_refs", "rule_field"]
 
 StepFn = Callable[[Any, frozenset[str], dict[str, Any]], Any]
 
 
-def _plain(refs: tuple[FieldRef, ...]) -> bool:
-    return all(not isinstance(r.root, str) and len(r.path) == 1 for r in refs)
+def plain_refs(refs: tuple[FieldRef, ...]) -> bool:
+    """Whether every ref is one plain attribute of the command (fit for ``attrgetter``)."""
+    return all(
+        not isinstance(r.root, str)
+        and len(r.path) == 1
+        and r.path[0].isidentifier()
+        and not keyword.iskeyword(r.path[0])
+        for r in refs
+    )
 
 
 def _values_getter(refs: tuple[FieldRef, ...]) -> Callable[[Any, dict[str, Any]], tuple[Any, ...]]:
@@ -60,7 +68,7 @@ def compile_compute(fn: Any, accepts_context: bool, patch_fields: frozenset[str]
             return command
 
         return whole
-    if names or len(fn.sources) > 2 or not _plain(fn.sources):
+    if names or len(fn.sources) > 2 or not plain_refs(fn.sources):
         values = _values_getter(fn.sources)
     elif len(fn.sources) == 1:
         one = attrgetter(fn.sources[0].path[0])
@@ -110,16 +118,9 @@ def compile_compute(fn: Any, accepts_context: bool, patch_fields: frozenset[str]
     return derive_with_params
 
 
-def compile_rule(fn: Any, accepts_context: bool, command_type: type[Any] | None) -> StepFn:
-    """A closure ``(command, fields_set, context) -> RuleViolation | None`` for one rule."""
-    if not isinstance(fn, RuleSpec):
-        if accepts_context:
-            return fn  # type: ignore[no-any-return]
-        return lambda command, fields_set, context: fn(command, fields_set)
-    if fn.kind == "require_present" or fn.predicate is not None or fn.fn is None:
-        return fn
-    via = fn.fn
-    field = str(
+def rule_field(fn: RuleSpec, command_type: type[Any] | None) -> str:
+    """The field a failing rule reports, decided once (spec fallback order)."""
+    return str(
         fn.explicit_field
         or (
             fn.targets[0].leaf
@@ -131,10 +132,11 @@ def compile_rule(fn: Any, accepts_context: bool, command_type: type[Any] | None)
             else getattr(command_type, "__name__", "command")
         )
     )
-    failure_message = fn.message or "Rule check failed"
-    names = fn.param_names
-    refs = fn.targets or (fn.command_refs if fn.uses_command_refs else ())
-    values = _values_getter(refs) if refs else None
+
+
+def make_outcome(field: str, message: str | None) -> Callable[[Any], RuleViolation | None]:
+    """Map what a rule's evaluator returned to a violation (or None when it passed)."""
+    failure_message = message or "Rule check failed"
 
     def outcome_of(outcome: Any) -> RuleViolation | None:
         if outcome is None or outcome is False:
@@ -147,7 +149,24 @@ def compile_rule(fn: Any, accepts_context: bool, command_type: type[Any] | None)
             return outcome
         return None
 
-    if values is not None and not names and len(refs) == 1 and _plain(refs):
+    return outcome_of
+
+
+def compile_rule(fn: Any, accepts_context: bool, command_type: type[Any] | None) -> StepFn:
+    """A closure ``(command, fields_set, context) -> RuleViolation | None`` for one rule."""
+    if not isinstance(fn, RuleSpec):
+        if accepts_context:
+            return fn  # type: ignore[no-any-return]
+        return lambda command, fields_set, context: fn(command, fields_set)
+    if fn.kind == "require_present" or fn.predicate is not None or fn.fn is None:
+        return fn
+    via = fn.fn
+    outcome_of = make_outcome(rule_field(fn, command_type), fn.message)
+    names = fn.param_names
+    refs = fn.targets or (fn.command_refs if fn.uses_command_refs else ())
+    values = _values_getter(refs) if refs else None
+
+    if values is not None and not names and len(refs) == 1 and plain_refs(refs):
         one = attrgetter(refs[0].path[0])
 
         def check_one(command: Any, fields_set: frozenset[str], context: Any) -> Any:

@@ -109,3 +109,4 @@ class ExecutionPlan:
     bind_params: Callable[[dict[str, Any], dict[str, Any]], bool] | None = field(
         default=None, compare=False, repr=False
     )
+    pipeline: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
