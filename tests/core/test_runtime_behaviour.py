@@ -321,3 +321,26 @@ def test_invoke_sync_works_without_a_loop_and_refuses_inside_one():
 
     with pytest.raises(RuntimeError, match="running event loop"):
         asyncio.run(inside())
+
+
+def test_debug_execution_emits_a_step_event_per_pipeline_step():
+    recorder = Recorder()
+    executor = RuntimeExecutor(UseCaseCompiler(), metrics=recorder, debug_execution=True)
+    assert executor.execute_sync(Echo(), payload={"email": "ok"}) == "ok"
+    steps = [e.step_name for e in recorder.events if e.kind == EventKind.STEP_DONE]
+    assert steps[0] == "Bind Input"
+    assert steps[1].startswith("Rule ")
+    assert steps[-1] == "Execute core logic"
+
+
+def test_debug_and_generated_pipelines_agree():
+    fast = RuntimeExecutor(UseCaseCompiler())
+    traced = RuntimeExecutor(UseCaseCompiler(), debug_execution=True)
+    for payload in ({"email": "ok"}, {"email": "bad"}):
+        outcomes = []
+        for executor in (fast, traced):
+            try:
+                outcomes.append(executor.execute_sync(Echo(), payload=payload))
+            except RuleViolations as exc:
+                outcomes.append(exc.violations)
+        assert outcomes[0] == outcomes[1]
