@@ -28,7 +28,7 @@ def build_django_runtime() -> LoomRuntime:
     from omegaconf import OmegaConf
 
     from loom_django.conf import conf, import_di_module
-    from loom_django.core.config import to_plain
+    from loom_django.core.config import metrics_settings, to_plain
     from loom_django.core.discovery import discover
     from loom_django.core.job.job import JobConfig, apply_job_config
     from loom_django.core.model.hooks import mapped_models
@@ -49,6 +49,12 @@ def build_django_runtime() -> LoomRuntime:
         if overrides:
             apply_job_config(job, JobConfig(**overrides))
 
+    metrics = None
+    if metrics_settings(cfg).enabled:
+        from loom_django.prometheus import PrometheusMetricsAdapter
+
+        metrics = PrometheusMetricsAdapter()
+
     spec = RuntimeSpec(
         models=[*mapped_models(), *result.models],
         use_cases=result.use_cases,
@@ -57,6 +63,7 @@ def build_django_runtime() -> LoomRuntime:
         di_modules=di_modules,
         offload=lambda fn: sync_to_async(fn, thread_sensitive=True),
         config=conf.config_context(),
+        metrics=metrics,
     )
     _attach_orm(spec)
     runtime = build_runtime(spec)
