@@ -1,0 +1,111 @@
+"""Translate database errors into loom errors: integrity → Conflict, data → ValidationError.
+
+The driver exception behind Django's wrapper (``__cause__``) decides: PostgreSQL by
+SQLSTATE and diagnostics, SQLite by message text, MySQL/MariaDB by errno.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from loom_django.core.errors import Conflict, LoomError, SystemError, ValidationError
+
+__all__ = ["translate_data_error", "translate_delete_error", "translate_integrity_error"]
+
+_UNIQUE, _FOREIGN, _NOT_NULL, _CHECK = "unique", "foreign", "not_null", "check"
+_PG_STATES = {"23505": _UNIQUE, "23503": _FOREIGN, "23502": _NOT_NULL, "23514": _CHECK}
+_MYSQL_ERRNOS = {1062: _UNIQUE, 1451: _FOREIGN, 1452: _FOREIGN, 1048: _NOT_NULL, 3819: _CHECK}
+_SQLITE_PATTERNS = (
+    (re.compile(r"UNIQUE constraint failed: (.+)"), _UNIQUE),
+    (re.compile(r"FOREIGN KEY constraint failed"), _FOREIGN),
+    (re.compile(r"NOT NULL constraint failed: (.+)"), _NOT_NULL),
+    (re.compile(r"CHECK constraint failed: (.+)"), _CHECK),
+)
+_PG_KEY = re.compile(r"Key \((.+?)\)=")
+_MYSQL_QUOTED = re.compile(r"'([^']+)'")
+
+
+def _columns(text: str) -> str:
+    """``"products.sku, products.name"`` → ``"sku, name"``."""
+    return ", ".join(part.strip().rpartition(".")[2] for part in text.split(","))
+
+
+def _classify(exc: BaseException) -> tuple[str | None, str, str | None]:
+    """``(kind, subject, detail)`` of an integrity error; ``kind`` is None when unknown."""
+    cause = exc.__cause__ or exc
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate:
+        diag = getattr(cause, "diag", None)
+        detail = getattr(diag, "message_detail", None)
+        constraint = getattr(diag, "constraint_name", None)
+        column = getattr(diag, "column_name", None)
+        kind = _PG_STATES.get(str(sqlstate))
+        if kind == _UNIQUE:
+            match = _PG_KEY.search(detail or "")
+            return kind, match.group(1) if match else (constraint or ""), None
+        if kind == _NOT_NULL:
+            return kind, column or "", None
+        if kind == _CHECK:
+            return kind, constraint or "", None
+        if kind == _FOREIGN:
+            return kind, constraint or "", detail
+        return None, f"SQLSTATE {sqlstate}", None
+    args = getattr(cause, "args", ())
+    if args and isinstance(args[0], int):
+        kind = _MYSQL_ERRNOS.get(args[0])
+        message = str(args[1]) if len(args) > 1 else ""
+        quoted = _MYSQL_QUOTED.findall(message)
+        subject = quoted[-1] if quoted else ""
+        return kind, subject, None
+    message = str(cause)
+    for pattern, kind in _SQLITE_PATTERNS:
+        match = pattern.search(message)
+        if match:
+            subject = match.group(1) if match.groups() else ""
+            return kind, _columns(subject) if kind in (_UNIQUE, _NOT_NULL) else subject, None
+    return None, "", None
+
+
+def translate_integrity_error(exc: BaseException) -> LoomError:
+    """The loom error for a database ``IntegrityError`` (core spec §9)."""
+    kind, subject, detail = _classify(exc)
+    if kind == _UNIQUE:
+        suffix = f" ({subject})" if subject else ""
+        return Conflict(f"A record with these values already exists{suffix}.")
+    if kind == _FOREIGN:
+        return Conflict("A referenced entity does not exist." + (f" {detail}" if detail else ""))
+    if kind == _NOT_NULL:
+        return Conflict(f"Field '{subject}' is required.")
+    if kind == _CHECK:
+        return Conflict(f"Value violates check constraint '{subject}'.")
+    return SystemError("Database integrity violation" + (f" ({subject})" if subject else ""))
+
+
+def translate_data_error(exc: BaseException, field: str = "$") -> ValidationError:
+    """A ``ValidationError`` for a database ``DataError`` (value too long, out of range)."""
+    cause = exc.__cause__ or exc
+    column = getattr(getattr(cause, "diag", None), "column_name", None) or field
+    message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    return ValidationError([(column, message)])
+
+
+def _model_names(objects: Iterable[Any]) -> str:
+    names = sorted({type(obj).__name__ for obj in objects})
+    return ", ".join(names)
+
+
+def translate_delete_error(
+    exc: models.ProtectedError | models.RestrictedError, entity: str, obj_id: Any
+) -> Conflict:
+    """A ``Conflict`` naming the models whose rows block the deletion."""
+    blocking: Iterable[Any] = (
+        getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", None) or ()
+    )
+    names = _model_names(blocking)
+    return Conflict(
+        f"Cannot delete {entity} with id={obj_id!r}: it is still referenced by {names}."
+    )

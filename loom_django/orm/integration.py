@@ -1,0 +1,57 @@
+"""Plugs the ORM door into the runtime: default repositories, units of work, on-commit hook."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+from loom_django.core.bootstrap import RuntimeSpec
+from loom_django.core.uow import set_ambient_on_commit
+from loom_django.orm.lookups import register_lookups
+from loom_django.orm.mapping import finalize_mapping, is_mapped
+from loom_django.orm.repository import RepositoryDjango
+from loom_django.orm.transaction import DjangoUnitOfWorkFactory
+
+__all__ = ["DjangoDefaultRepositoryBuilder", "configure_runtime_spec"]
+
+_log = logging.getLogger("loom_django.orm")
+
+
+class DjangoDefaultRepositoryBuilder:
+    """Builds a :class:`RepositoryDjango` for models without a registered repository."""
+
+    def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
+        self.using = using
+
+    def build(self, model: type[Any]) -> RepositoryDjango[Any, Any]:
+        """The default repository of ``model``."""
+        return RepositoryDjango(model=model, using=self.using)
+
+    def __call__(self, model: type[Any], container: Any) -> RepositoryDjango[Any, Any]:
+        return self.build(model)
+
+
+def _servable(model: type[Any]) -> bool:
+    """Models without a Django model (defined after startup) cannot be served."""
+    if "__tablename__" not in getattr(model, "__dict__", {}):
+        return True
+    if is_mapped(model):
+        return True
+    _log.debug("skipping %s: it has no Django model", model.__qualname__)
+    return False
+
+
+def configure_runtime_spec(spec: RuntimeSpec) -> None:
+    """Give the runtime Django repositories, Django transactions and ``on_commit``.
+
+    Called once from ``AppConfig.ready()`` before the runtime is built; maps any loom
+    model still waiting for its references first.
+    """
+    finalize_mapping()
+    register_lookups()
+    spec.models = [model for model in spec.models if _servable(model)]
+    spec.default_repository = DjangoDefaultRepositoryBuilder()
+    spec.uow_factory = DjangoUnitOfWorkFactory()
+    set_ambient_on_commit(lambda fn: transaction.on_commit(fn))

@@ -1,0 +1,197 @@
+"""Loom models become Django models while Django populates its app registry.
+
+``install_mapping_hook()`` (called when ``loom_django.apps`` is imported) registers a
+model hook: every loom model declaring ``__tablename__`` is turned into a Django model of
+the installed app containing it as soon as everything it refers to is defined. Models
+whose annotations name classes defined later in the module wait until those exist.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models.signals import pre_save
+from django.utils import timezone
+
+from loom_django.core.model import add_model_hook, column_map
+from loom_django.orm.builder import NotReady, build_django_model
+
+__all__ = [
+    "django_model_for",
+    "finalize_mapping",
+    "install_mapping_hook",
+    "is_generated",
+    "is_mapped",
+    "loom_model_for",
+    "mapped_pairs",
+]
+
+_lock = threading.RLock()
+_installed = False
+_pending: list[type[Any]] = []
+_django: dict[type[Any], type[models.Model]] = {}
+_late: dict[type[Any], str] = {}
+_generated: set[type[Any]] = set()
+
+
+def install_mapping_hook() -> None:
+    """Start mapping loom models to Django models (idempotent; models defined earlier too)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    add_model_hook(_on_model)
+
+
+def _vendor() -> str:
+    return str(connections[DEFAULT_DB_ALIAS].vendor)
+
+
+def _expose_in_module(cls: type[Any]) -> None:
+    """Let annotations of earlier models name ``cls`` while its class statement finishes."""
+    module = sys.modules.get(cls.__module__)
+    if module is not None and "<locals>" not in cls.__qualname__:
+        vars(module).setdefault(cls.__name__, cls)
+
+
+def _on_model(cls: type[Any]) -> None:
+    existing = cls.__dict__.get("__django_model__")
+    with _lock:
+        if existing is not None:
+            _bind(cls, existing, generated=False)
+            return
+        if apps.models_ready:
+            _late[cls] = (
+                f"Loom model {cls.__name__} ({cls.__module__}) was defined after Django's app "
+                "registry was ready, so it has no Django model: import it from the models "
+                "module of its app (<app>/models.py)."
+            )
+            return
+        _expose_in_module(cls)
+        _pending.append(cls)
+        _flush(final=False)
+
+
+def _flush(*, final: bool) -> None:
+    if not apps.apps_ready:
+        if final:
+            apps.check_apps_ready()
+        return
+    progress = True
+    while progress and _pending:
+        progress = False
+        for cls in list(_pending):
+            try:
+                django_model = build_django_model(cls, _vendor())
+            except (NotReady, NameError) as exc:
+                if final:
+                    _pending.remove(cls)
+                    message = f"Cannot map loom model {cls.__name__}: {exc}"
+                    raise ImproperlyConfigured(message) from exc
+                continue
+            except Exception:
+                _pending.remove(cls)
+                raise
+            _pending.remove(cls)
+            _bind(cls, django_model, generated=True)
+            progress = True
+
+
+def _bind(loom: type[Any], django_model: type[models.Model], *, generated: bool) -> None:
+    _django[loom] = django_model
+    type.__setattr__(loom, "__django_model__", django_model)
+    if "__loom_model__" not in django_model.__dict__:
+        django_model.__loom_model__ = loom  # type: ignore[attr-defined]
+    if not generated:
+        return
+    _generated.add(loom)
+    touched = [
+        name for name, info in column_map(loom).items() if info.field.server_onupdate is not None
+    ]
+    if touched:
+        pre_save.connect(_touch_receiver(tuple(touched)), sender=django_model, weak=False)
+
+
+def _touch_receiver(attnames: tuple[str, ...]) -> Any:
+    """``pre_save`` receiver refreshing on-update columns when a row is saved (e.g. admin)."""
+
+    def touch(sender: Any, instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+        if raw or instance._state.adding:
+            return
+        now = timezone.now()
+        for attname in attnames:
+            setattr(instance, attname, now)
+
+    return touch
+
+
+def finalize_mapping() -> None:
+    """Map every model still waiting; called once the app registry is populated.
+
+    Raises:
+        ImproperlyConfigured: a waiting model refers to something that never appeared.
+    """
+    with _lock:
+        if _pending:
+            _flush(final=True)
+
+
+def is_mapped(loom: type[Any]) -> bool:
+    """True when ``loom`` has a Django model (generated, or the one it was derived from)."""
+    return loom in _django or "__django_model__" in getattr(loom, "__dict__", {})
+
+
+def is_generated(loom: type[Any]) -> bool:
+    """True when loom generated the Django model (False for one derived from existing code)."""
+    return loom in _generated
+
+
+def mapped_pairs() -> tuple[tuple[type[Any], type[models.Model]], ...]:
+    """Every ``(loom model, Django model)`` pair known so far, in mapping order."""
+    finalize_mapping()
+    with _lock:
+        return tuple(_django.items())
+
+
+def django_model_for(loom: type[Any]) -> type[models.Model]:
+    """The Django model of a loom model (also ``Loom.__django_model__``).
+
+    Raises:
+        ImproperlyConfigured: ``loom`` is not mapped (defined outside an app's models
+            module, after startup, or it is not a table model).
+    """
+    found = _django.get(loom)
+    if found is not None:
+        return found
+    finalize_mapping()
+    found = _django.get(loom) or getattr(loom, "__dict__", {}).get("__django_model__")
+    if found is not None:
+        return found
+    reason = _late.get(loom)
+    if reason is None:
+        reason = (
+            f"{getattr(loom, '__name__', loom)!s} is not a mapped loom model: declare "
+            "__tablename__ on it and import it from the models module of an installed app."
+        )
+    raise ImproperlyConfigured(reason)
+
+
+def loom_model_for(django_model: type[models.Model]) -> type[Any]:
+    """The loom model of a Django model; derived from its fields when it has none yet.
+
+    A model generated from a loom model gives that loom model back; any other Django
+    model gets a loom model (a ``BaseModel`` struct) built from its concrete fields once,
+    so repositories, use cases and auto-CRUD can serve it.
+    """
+    found = django_model.__dict__.get("__loom_model__")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    from loom_django.orm.existing import derive_loom_model
+
+    return derive_loom_model(django_model)
