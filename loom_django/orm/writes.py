@@ -126,10 +126,11 @@ def delete(meta: ModelMeta, using: str, obj_id: Any) -> bool:
         Conflict: a PROTECT/RESTRICT reference blocks the deletion.
     """
     prep_lookup(meta, meta.pk, obj_id, connection_for(using))
-    try:
-        with database_errors():
+    with database_errors():
+        try:
             _, per_model = meta.queryset(using).filter(pk=obj_id).delete()
-    except (models.ProtectedError, models.RestrictedError) as exc:
-        raise translate_delete_error(exc, meta.entity, obj_id) from exc
+        except (models.ProtectedError, models.RestrictedError) as exc:
+            # Both subclass IntegrityError, so they must be caught before database_errors().
+            raise translate_delete_error(exc, meta.entity, obj_id) from exc
     touch(using, None)
     return per_model.get(meta.django._meta.label, 0) > 0
