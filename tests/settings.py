@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "loom_django",
     "tests.testapp",
+    "tests.restapp",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path
 from ninja import NinjaAPI, Router
 from ninja.constants import NOT_SET as NINJA_NOT_SET
-from ninja.errors import AuthenticationError, HttpError, Throttled
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Redoc
 from ninja.openapi.urls import get_openapi_urls
@@ -53,7 +53,16 @@ class LoomNinjaAPI(NinjaAPI):
         self.loom_routes: tuple[CompiledRoute, ...] = ()
         self._loom_views: dict[Any, tuple[RouteHandlers, bool]] = {}
         self._loom_components: dict[str, Any] = {}
-        self.add_exception_handler(Exception, self._loom_exception)  # type: ignore[arg-type]
+        for exc_class in (
+            Exception,
+            Http404,
+            HttpError,
+            AuthenticationError,
+            AuthorizationError,
+            Throttled,
+            NinjaValidationError,
+        ):
+            self.add_exception_handler(exc_class, self._loom_exception)  # type: ignore[arg-type]
 
     def _loom_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse:
         if isinstance(exc, AuthenticationError):

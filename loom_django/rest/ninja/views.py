@@ -111,7 +111,7 @@ def _preparer(
     policy = ProfilePolicy(
         default=route.effective_profile_default,
         allowed=route.effective_allowed_profiles,
-        exposed=route.effective_expose_profile,
+        exposed=route.effective_expose_profile and route.profile_param,
     )
     profile_param = route.profile_param
     aliases = tuple(camel_aliases(b.name for b in route.query_params).items())
