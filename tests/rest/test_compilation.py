@@ -69,9 +69,7 @@ def test_profile_exposure_without_allowed_profiles_fails():
         auto = True
         expose_profile = True
 
-    with pytest.raises(
-        InterfaceCompilationError, match="profile exposure enabled but no allowed"
-    ):
+    with pytest.raises(InterfaceCompilationError, match="profile exposure enabled but no allowed"):
         _build(Exposed)
 
 
