@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from loom_django.core.bootstrap import RuntimeSpec
 from loom_django.core.uow import set_ambient_on_commit
@@ -54,4 +55,14 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
     spec.models = [model for model in spec.models if _servable(model)]
     spec.default_repository = DjangoDefaultRepositoryBuilder()
     spec.uow_factory = DjangoUnitOfWorkFactory()
-    set_ambient_on_commit(lambda fn: transaction.on_commit(fn))
+    set_ambient_on_commit(_on_commit)
+
+
+def _on_commit(fn: Callable[[], None]) -> None:
+    """``transaction.on_commit`` on the default database, without connecting when no
+    transaction is open (then ``fn`` runs now, as Django would run it)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.in_atomic_block:
+        connection.on_commit(fn)
+    else:
+        fn()
