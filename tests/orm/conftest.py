@@ -58,7 +58,9 @@ def runtime(settings: Any) -> Iterator[Any]:
     """The real Django runtime with the ORM door, discovering ``tests.orm.use_cases``."""
     settings.LOOM = {
         "CONFIG": {
-            "app": {"discovery": {"mode": "modules", "modules": {"include": ["tests.orm.use_cases"]}}}
+            "app": {
+                "discovery": {"mode": "modules", "modules": {"include": ["tests.orm.use_cases"]}}
+            }
         }
     }
     reset_runtime()

@@ -345,6 +345,10 @@ def test_back_populates_of_a_many_to_one_names_the_reverse_accessor():
 
 
 def test_datetimes_are_timezone_aware(db):
-    kind = run(RepositoryDjango(Kind).create({"title": "t", "at": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)}))
+    kind = run(
+        RepositoryDjango(Kind).create(
+            {"title": "t", "at": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)}
+        )
+    )
     assert kind.at.tzinfo is not None
     assert kind.at.utcoffset() == dt.timedelta(0)

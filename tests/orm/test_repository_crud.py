@@ -13,7 +13,7 @@ from django.db import transaction
 from loom_django.core.command import Command, Patch
 from loom_django.core.errors import Conflict, ValidationError
 from loom_django.orm import RepositoryDjango
-from tests.testapp.models import Kind, Order, Product, User
+from tests.testapp.models import Kind, Product, User
 
 from .conftest import make_product, run
 
