@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path
 
+from loom_django.rest.ninja import get_api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", get_api().urls),
 ]
