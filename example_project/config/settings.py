@@ -70,4 +70,6 @@ STATIC_URL = "static/"
 
 LOOM = {
     "CONFIG_FILES": [BASE_DIR / "config" / "loom.yaml"],
+    # sync views (default) or async views for every loom route
+    "CONFIG": {"app": {"rest": {"handler_mode": os.environ.get("LOOM_REST_HANDLER_MODE", "sync")}}},
 }
