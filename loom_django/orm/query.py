@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, F, OrderBy, OuterRef, Q
+from django.db.models import Exists, F, FloatField, Func, OrderBy, OuterRef, Q, Value
+from django.db.models.lookups import Exact, GreaterThan, LessThan
 
 from loom_django.core.errors import FilterPathError, UnsafeFilterError
 from loom_django.core.repository.abc.query import FilterGroup, FilterOp, FilterSpec, SortSpec
@@ -153,11 +155,28 @@ def sort_paths(
     return resolved
 
 
-def ordering(paths: Sequence[tuple[SortSpec, Path]]) -> list[OrderBy]:
-    """ORDER BY terms; NULLs sort after values ascending and before them descending."""
+def _julian(path: Path, vendor: str) -> bool:
+    """SQLite keeps datetimes as text in two precisions (``db_default`` has milliseconds,
+    Django writes microseconds): keyset comparisons go through ``julianday()`` there."""
+    kind = path.python_type
+    return vendor == "sqlite" and isinstance(kind, type) and issubclass(kind, dt.datetime)
+
+
+def _key(path: Path, vendor: str) -> Any:
+    if _julian(path, vendor):
+        return Func(F(path.lookup), function="julianday", output_field=FloatField())
+    return F(path.lookup)
+
+
+def ordering(paths: Sequence[tuple[SortSpec, Path]], vendor: str = "") -> list[OrderBy]:
+    """ORDER BY terms; NULLs sort after values ascending and before them descending.
+
+    Pass the database ``vendor`` for keyset (cursor) ordering, so it compares keys the
+    way :func:`keyset_q` does.
+    """
     terms = []
     for spec, path in paths:
-        expr = F(path.lookup)
+        expr = _key(path, vendor)
         if spec.direction == "DESC":
             terms.append(expr.desc(nulls_first=True) if path.nullable else expr.desc())
         else:
@@ -165,24 +184,42 @@ def ordering(paths: Sequence[tuple[SortSpec, Path]]) -> list[OrderBy]:
     return terms
 
 
-def _after(spec: SortSpec, path: Path, value: Any) -> Q | None:
-    """Rows strictly after ``value`` on one key in its order (NULLs last ASC, first DESC)."""
-    desc = spec.direction == "DESC"
-    if value is None:
-        return Q(**{f"{path.lookup}__isnull": False}) if desc else None
-    beyond = Q(**{f"{path.lookup}__{'lt' if desc else 'gt'}": value})
-    if path.nullable and not desc:
-        beyond |= Q(**{f"{path.lookup}__isnull": True})
-    return beyond
+class _Keyset:
+    """Builds the comparisons of one cursor key against the cursor row's value."""
+
+    def __init__(self, path: Path, connection: Any) -> None:
+        self.path = path
+        self.lhs = _key(path, connection.vendor)
+        self.julian = _julian(path, connection.vendor)
+        self.connection = connection
+
+    def _rhs(self, value: Any) -> Any:
+        if not self.julian:
+            return value
+        text = self.connection.ops.adapt_datetimefield_value(value)
+        return Func(Value(text), function="julianday", output_field=FloatField())
+
+    def is_null(self, wanted: bool) -> Q:
+        return Q(**{f"{self.path.lookup}__isnull": wanted})
+
+    def equal(self, value: Any) -> Q:
+        if value is None:
+            return self.is_null(True)
+        return Q(Exact(self.lhs, self._rhs(value)))
+
+    def after(self, spec: SortSpec, value: Any) -> Q | None:
+        """Rows strictly after ``value`` in this key's order (NULLs last ASC, first DESC)."""
+        desc = spec.direction == "DESC"
+        if value is None:
+            return self.is_null(False) if desc else None
+        compare = LessThan if desc else GreaterThan
+        beyond = Q(compare(self.lhs, self._rhs(value)))
+        if self.path.nullable and not desc:
+            beyond |= self.is_null(True)
+        return beyond
 
 
-def _equal(path: Path, value: Any) -> Q:
-    if value is None:
-        return Q(**{f"{path.lookup}__isnull": True})
-    return Q(**{path.lookup: value})
-
-
-def keyset_q(paths: Sequence[tuple[SortSpec, Path]], values: Sequence[Any]) -> Q:
+def keyset_q(paths: Sequence[tuple[SortSpec, Path]], values: Sequence[Any], connection: Any) -> Q:
     """Rows after the cursor row: OR over i of (keys before i equal AND key i after).
 
     The last key is the primary key, so the ordering is total and nothing repeats.
@@ -190,8 +227,9 @@ def keyset_q(paths: Sequence[tuple[SortSpec, Path]], values: Sequence[Any]) -> Q
     terms: list[Q] = []
     prefix = Q()
     for (spec, path), value in zip(paths, values, strict=True):
-        after = _after(spec, path, value)
+        key = _Keyset(path, connection)
+        after = key.after(spec, value)
         if after is not None:
             terms.append(prefix & after)
-        prefix &= _equal(path, value)
+        prefix &= key.equal(value)
     return functools.reduce(operator.or_, terms) if terms else Q(pk__in=[])

@@ -146,9 +146,10 @@ def _cursor_page(
     qs = base
     if token:
         types = [path.python_type for _, path in paths]
-        qs = qs.filter(keyset_q(paths, decode_cursor(token, order, types)))
+        connection = connection_for(using)
+        qs = qs.filter(keyset_q(paths, decode_cursor(token, order, types), connection))
     extra = tuple(path.lookup for _, path in paths if path.relation is not None)
-    selected = _select(plan, qs.order_by(*ordering(paths)), extra)
+    selected = _select(plan, qs.order_by(*ordering(paths, connection_for(using).vendor)), extra)
     with database_errors():
         rows = list(selected[: limit + 1])
     has_next = len(rows) > limit
