@@ -6,6 +6,7 @@ from typing import Final
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "MAX_PAGE",
     "MAX_LIMIT",
     "NOT_SET",
     "RESERVED_QUERY_PARAMS",
@@ -17,6 +18,9 @@ DEFAULT_LIMIT: Final = 50
 
 MAX_LIMIT: Final = 1000
 """Largest page size served; larger ``limit`` values are clamped (``app.rest.max_limit``)."""
+
+MAX_PAGE: Final = 2**31 - 1
+"""Largest page number accepted (keeps ``(page - 1) * limit`` inside a 64-bit OFFSET)."""
 
 RESERVED_QUERY_PARAMS: Final = frozenset(
     {"page", "limit", "pagination", "after", "cursor", "sort", "direction", "profile", "count"}

@@ -113,6 +113,11 @@ def map_exception(exc: BaseException) -> tuple[int, dict[str, Any]] | None:
         return 400, error_detail(ErrorCode.BAD_REQUEST, str(exc), param=exc.path)
     if isinstance(exc, UnsafeFilterError):
         return 400, error_detail(ErrorCode.BAD_REQUEST, str(exc), param=exc.field)
+    if isinstance(exc, OverflowError):
+        message = "A numeric value is out of range for the database."
+        return 422, error_detail(
+            ErrorCode.VALIDATION_ERROR, message, violations=[{"field": "$", "message": message}]
+        )
     return _map_django(exc)
 
 

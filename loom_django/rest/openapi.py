@@ -14,6 +14,7 @@ from loom_django.core.command import get_calculated_fields, get_internal_fields
 from loom_django.core.engine.plan import NO_DEFAULT, ParamBinding
 from loom_django.core.repository.abc.query import FilterOp
 from loom_django.rest.compiler import CompiledRoute
+from loom_django.rest.constants import MAX_PAGE
 from loom_django.rest.naming import snake_to_camel
 
 __all__ = ["ERROR_SCHEMA_NAME", "OpenAPIBuilder", "request_struct_for"]
@@ -228,7 +229,7 @@ class OpenAPIBuilder:
         return [
             query(
                 "page",
-                {"type": "integer", "minimum": 1, "default": 1},
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
                 "Page number (offset mode).",
             ),
             query(

@@ -16,7 +16,7 @@ from loom_django.core.repository.abc.query import (
     QuerySpec,
     SortSpec,
 )
-from loom_django.rest.constants import RESERVED_QUERY_PARAMS
+from loom_django.rest.constants import MAX_PAGE, RESERVED_QUERY_PARAMS
 from loom_django.rest.errors import QueryParamError
 from loom_django.rest.naming import camel_to_snake
 
@@ -100,6 +100,10 @@ class ListQueryParser:
         """
         get = query.get
         page = self._positive("page", get("page"), 1)
+        if page > MAX_PAGE:
+            raise QueryParamError(
+                f"Query parameter 'page' must be <= {MAX_PAGE}, got {page}.", param="page"
+            )
         limit = min(self._positive("limit", get("limit"), self.default_limit), self.max_limit)
         direction = (get("direction") or "ASC").upper()
         if direction not in ("ASC", "DESC"):

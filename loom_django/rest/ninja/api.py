@@ -243,7 +243,19 @@ def create_api(
     kwargs.update(ninja_kwargs)
     api = LoomNinjaAPI(loom_config=cfg, **kwargs)
     api.add_loom_routes(interfaces, routes, runtime)
+    _mount_job_status(api, runtime)
     return api
+
+
+def _mount_job_status(api: LoomNinjaAPI, runtime: Any) -> None:
+    """``GET /jobs/{job_id}`` when the Celery door is installed (``app.jobs.status_route``)."""
+    try:
+        from loom_django.celery.routes import mount_job_status
+    except ModuleNotFoundError as exc:
+        if exc.name in ("celery", "kombu", "django_celery_results"):
+            return
+        raise
+    mount_job_status(api, runtime)
 
 
 def get_api() -> LoomNinjaAPI:
