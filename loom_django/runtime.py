@@ -66,6 +66,7 @@ def build_django_runtime() -> LoomRuntime:
         metrics=metrics,
     )
     _attach_orm(spec)
+    _attach_celery(spec)
     runtime = build_runtime(spec)
     runtime.discovery = result  # type: ignore[attr-defined]
     return runtime
@@ -77,6 +78,17 @@ def _attach_orm(spec: RuntimeSpec) -> None:
         from loom_django.orm.integration import configure_runtime_spec
     except ImportError:
         return
+    configure_runtime_spec(spec)
+
+
+def _attach_celery(spec: RuntimeSpec) -> None:
+    """Choose the JobService (``app.jobs.backend``) when the Celery door is installed."""
+    try:
+        from loom_django.celery.integration import configure_runtime_spec
+    except ModuleNotFoundError as exc:
+        if exc.name in ("celery", "kombu", "django_celery_results"):
+            return
+        raise
     configure_runtime_spec(spec)
 
 

@@ -17,6 +17,8 @@ INSTALLED_APPS = [
     "loom_django",
     "tests.testapp",
     "tests.restapp",
+    "django_celery_results",
+    "tests.jobsapp",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from asyncio import _get_running_loop
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -169,6 +169,17 @@ class RuntimeExecutor:
         if started:
             self._done(plan, started)
         return result
+
+    def drive(self, coroutine: Coroutine[Any, Any, T], name: str) -> T:
+        """Run ``coroutine`` (e.g. an async job callback) on this thread without a loop.
+
+        Engine calls it awaits (invocations, repositories) run inline, as in ``execute_sync``.
+        """
+        token = _DRIVEN.set(True)
+        try:
+            return drive(coroutine, name)
+        finally:
+            _DRIVEN.reset(token)
 
     def unit_of_work(self) -> AbstractContextManager[None]:
         """A transaction for work that is not an execution (job callbacks, scripts).

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
-from loom_django.core.engine.driver import drive
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
 from loom_django.core.errors import JobFailedError, JobTimeoutError
 from loom_django.core.job.callback import RESERVED_CALLBACK_KEYS
@@ -175,7 +174,7 @@ def run_callback(
         with executor.unit_of_work():
             outcome = getattr(callback, method)(**arguments)
             if hasattr(outcome, "__await__"):
-                drive(outcome, f"{callback_type.__qualname__}.{method}")
+                executor.drive(outcome, f"{callback_type.__qualname__}.{method}")
     except Exception:
         _log.exception(
             "callback %s.%s failed for job %s",

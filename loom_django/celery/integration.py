@@ -1,0 +1,136 @@
+"""The Django runtime's Celery hook: pick the JobService, register tasks on every Celery app.
+
+``loom_django.runtime`` calls :func:`configure_runtime_spec` while it builds the
+process runtime in ``AppConfig.ready()`` — in web processes and workers alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery, _state
+from django.core import checks
+
+from loom_django.celery.config import (
+    apply_celery_section,
+    apply_loom_defaults,
+    celery_section,
+    check_default_queue,
+    select_backend,
+)
+from loom_django.celery.names import TaskCatalog
+from loom_django.celery.service import CeleryJobService
+from loom_django.celery.signals import connect_worker_signals
+from loom_django.celery.tasks import install_tasks
+from loom_django.core.errors import BootstrapError, ConfigError
+
+if TYPE_CHECKING:
+    from loom_django.core.bootstrap import RuntimeSpec
+    from loom_django.core.engine.executor import RuntimeExecutor
+    from loom_django.core.use_case.factory import UseCaseFactory
+
+__all__ = ["check_result_backend", "configure_runtime_spec", "django_catalog"]
+
+_log = logging.getLogger("loom_django.jobs")
+_catalog: TaskCatalog | None = None
+_hooked = False
+
+
+def django_catalog() -> TaskCatalog | None:
+    """The tasks of the Django runtime (set once the runtime was configured)."""
+    return _catalog
+
+
+def configure_runtime_spec(spec: RuntimeSpec) -> None:
+    """Name every job and callback task, choose the JobService, connect Celery.
+
+    ``app.jobs.backend`` ``auto`` (default) selects Celery when a broker URL is configured.
+
+    Raises:
+        BootstrapError: duplicate task names or an invalid ``celery`` section (the
+            ``ValueError`` is chained).
+    """
+    global _catalog
+    from django.conf import settings
+
+    cfg = _loom_config(spec)
+    try:
+        catalog = TaskCatalog.build(spec.jobs, spec.callbacks)
+        found = celery_section(cfg)
+        if found is not None:
+            check_default_queue(found[0].task_default_queue, found[0].queues)
+        backend = select_backend(cfg, settings)
+        if backend == "celery":
+            apply_celery_section(cfg, settings)
+            apply_loom_defaults(settings)
+    except (ValueError, TypeError, ConfigError) as exc:
+        raise BootstrapError(f"Bootstrap failed: {exc}") from exc
+    _catalog = catalog
+    if backend != "celery":
+        return
+    metrics = spec.metrics
+
+    def make_service(factory: UseCaseFactory, executor: RuntimeExecutor) -> CeleryJobService:
+        return CeleryJobService(None, metrics, factory, executor, catalog=catalog)
+
+    spec.job_service = make_service
+    _register_everywhere()
+    connect_worker_signals(startup_check=_runtime_ready)
+    checks.register(check_result_backend, "loom_django")
+
+
+def _loom_config(spec: RuntimeSpec) -> Any:
+    config = getattr(spec.config, "config", None)
+    if config is not None:
+        return config
+    from loom_django.conf import conf
+
+    return conf.loom_config()
+
+
+def _runtime_ready() -> None:
+    from loom_django.runtime import get_runtime
+
+    get_runtime()
+
+
+def _provider() -> Any:
+    from loom_django.runtime import get_runtime
+
+    return get_runtime()
+
+
+def _on_app_finalize(app: Celery) -> None:
+    if _catalog is None or getattr(app, "_loom_explicit", False):
+        return
+    install_tasks(app, _catalog, _provider)
+
+
+def _register_everywhere() -> None:
+    """Like ``shared_task``: every app finalized later, and every app already finalized."""
+    global _hooked
+    if not _hooked:
+        _state.connect_on_app_finalize(_on_app_finalize)
+        _hooked = True
+    for app in list(_state._get_active_apps()):
+        if app.finalized:
+            with app._finalize_mutex:
+                _on_app_finalize(app)
+
+
+def check_result_backend(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``loom_django.E201``: results go to ``django-db`` but django_celery_results is missing."""
+    from django.apps import apps
+    from django.conf import settings
+
+    backend = getattr(settings, "CELERY_RESULT_BACKEND", None)
+    if backend == "django-db" and not apps.is_installed("django_celery_results"):
+        return [
+            checks.Error(
+                "CELERY_RESULT_BACKEND is 'django-db' but django_celery_results is not installed.",
+                hint='Add "django_celery_results" to INSTALLED_APPS and run migrate.',
+                id="loom_django.E201",
+            )
+        ]
+    return []
