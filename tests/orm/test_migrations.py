@@ -66,3 +66,24 @@ def test_adding_a_column_produces_a_second_migration(tmp_path):
     result = run_django(tmp_path, "makemigrations", "shop")
     assert result.returncode == 0, result.stderr
     assert "Add field score to visit" in result.stdout
+
+
+def test_example_store_migrations_are_committed_and_complete():
+    import os
+    import subprocess
+    import sys
+
+    from .project import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DATABASE_URL"] = "sqlite:///:memory:"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "store", "--check", "--dry-run"],
+        cwd=ROOT / "example_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
