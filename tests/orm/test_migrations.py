@@ -75,7 +75,9 @@ def test_example_store_migrations_are_committed_and_complete():
 
     from .project import ROOT
 
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
     env["DATABASE_URL"] = "sqlite:///:memory:"
     result = subprocess.run(
         [sys.executable, "manage.py", "makemigrations", "store", "--check", "--dry-run"],
