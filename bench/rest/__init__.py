@@ -1,0 +1,1 @@
+"""REST benchmark: loom routes vs hand-written django-ninja vs a DRF ModelViewSet."""

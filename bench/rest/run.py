@@ -1,0 +1,367 @@
+"""REST throughput: loom routes vs hand-written django-ninja vs DRF, same server, same run.
+
+Starts the example store under gunicorn (2 sync workers, persistent DB connections) on a
+fresh PostgreSQL database, seeds 1,000 products, then drives five scenarios with wrk on
+loopback (fixed duration per run, bounded connections; each target runs ``--rounds`` times
+in rotating order and its best run is reported, which damps interference from other load
+on the machine):
+
+    get      GET /products/{id}
+    offset   offset list with count, limit 20
+    cursor   cursor list, limit 20 (pages reached through real next-cursor tokens)
+    patch    PATCH /products/{id} {"stock": n}
+    post     POST /users (unique emails; name/email rules and the uniqueness check)
+
+Targets, all in the same process and URLconf: (a) loom under ``/api/``, (b) hand-written
+django-ninja under ``/ninja/``, (c) DRF ModelViewSets under ``/drf/``. Prints requests/s
+and p99 latency per scenario and target, and the ratios a/b and a/c.
+
+    python bench/rest/run.py [--duration 5] [--rounds 3] [--warmup 2] [--connections 8]
+
+Needs PostgreSQL (``LOOM_BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/postgres),
+wrk (``apt-get install wrk``) and djangorestframework (the ``dev`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "example_project"
+PRODUCTS = 1000
+TARGETS = ("loom", "ninja", "drf")
+SCENARIOS = ("get", "offset", "cursor", "patch", "post")
+RUN_ID = uuid.uuid4().hex[:8]
+
+PATHS: dict[str, dict[str, str]] = {
+    "loom": {
+        "get": "/api/products/%d",
+        "offset": "/api/products/?pagination=offset&limit=20&page=%d",
+        "cursor": "/api/products/?limit=20",
+        "patch": "/api/products/%d",
+        "post": "/api/users/",
+    },
+    "ninja": {
+        "get": "/ninja/products/%d",
+        "offset": "/ninja/products/?limit=20&page=%d",
+        "cursor": "/ninja/cursor-products/?limit=20",
+        "patch": "/ninja/products/%d",
+        "post": "/ninja/users/",
+    },
+    "drf": {
+        "get": "/drf/products/%d/",
+        "offset": "/drf/products/?limit=20&page=%d",
+        "cursor": "/drf/cursor-products/",
+        "patch": "/drf/products/%d/",
+        "post": "/drf/users/",
+    },
+}
+CURSOR_PARAM = {"loom": "after", "ninja": "after", "drf": "cursor"}
+
+SEED = f"""
+import django
+django.setup()
+from django.apps import apps
+Product = apps.get_model("store", "Product")
+Product.objects.bulk_create(
+    Product(sku=f"SKU-{{i:05d}}", name=f"Product {{i}}", category="peripherals",
+            price_cents=100 + i, stock=i % 50)
+    for i in range({PRODUCTS})
+)
+"""
+
+
+def _env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="bench.rest.settings",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(EXAMPLE)]),
+        DJANGO_DEBUG="false",
+    )
+    return env
+
+
+def _create_database(admin_url: str) -> str:
+    import psycopg
+
+    name = f"loom_bench_{RUN_ID}"
+    with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rpartition("/")[0] + "/" + name
+
+
+def _drop_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _fetch(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _wait(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited during startup")
+        try:
+            if _fetch(base + "/api/openapi.json")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("gunicorn did not start in 60 s")
+
+
+def _cursor_tokens(base: str, target: str, pages: int = 30) -> list[str]:
+    tokens = [""]
+    path = PATHS[target]["cursor"]
+    url = base + path
+    for _ in range(pages):
+        status, data = _fetch(url)
+        if status != 200:
+            raise RuntimeError(f"{target} cursor list answered {status}: {data!r}")
+        if target == "drf":
+            nxt = data.get("next")
+            if not nxt:
+                break
+            token = re.search(r"cursor=([^&]+)", nxt).group(1)  # type: ignore[union-attr]
+            url = nxt
+        else:
+            token = data.get("nextCursor") or data.get("next_cursor")
+            if not token:
+                break
+            sep = "&" if "?" in path else "?"
+            url = f"{base}{path}{sep}{CURSOR_PARAM[target]}={token}"
+        tokens.append(token)
+    return tokens
+
+
+def _lua(target: str, scenario: str, tokens: list[str]) -> str:
+    path = PATHS[target][scenario]
+    head = """
+local counter = 0
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+function init(args)
+  math.randomseed((tid or 1) * 7919 + os.time())
+end
+local headers = {["Content-Type"] = "application/json"}
+"""
+    if scenario in ("get", "offset"):
+        top = PRODUCTS if scenario == "get" else PRODUCTS // 20
+        low = 1
+        body = f"""
+request = function()
+  return wrk.format("GET", string.format("{path}", math.random({low}, {top})), headers, nil)
+end
+"""
+    elif scenario == "cursor":
+        sep = "&" if "?" in path else "?"
+        items = ", ".join(json.dumps(t) for t in tokens)
+        body = f"""
+local tokens = {{{items}}}
+request = function()
+  local token = tokens[math.random(1, #tokens)]
+  local path = "{path}"
+  if token ~= "" then path = path .. "{sep}{CURSOR_PARAM[target]}=" .. token end
+  return wrk.format("GET", path, headers, nil)
+end
+"""
+    elif scenario == "patch":
+        body = f"""
+request = function()
+  local id = math.random(1, {PRODUCTS})
+  local payload = string.format('{{"stock": %d}}', math.random(0, 100))
+  return wrk.format("PATCH", string.format("{path}", id), headers, payload)
+end
+"""
+    else:
+        body = f"""
+request = function()
+  counter = counter + 1
+  local payload = string.format(
+    '{{"full_name": "Bench User", "email": "{target}-{RUN_ID}-%d-%d-%d@example.com"}}',
+    tid or 0, counter, math.random(1, 1000000000))
+  return wrk.format("POST", "{path}", headers, payload)
+end
+"""
+    return head + body
+
+
+def _check(base: str, target: str) -> None:
+    paths = PATHS[target]
+    probes = [
+        ("GET", paths["get"] % 1, None),
+        ("GET", paths["offset"] % 1, None),
+        ("GET", paths["cursor"], None),
+        ("PATCH", paths["patch"] % 1, {"stock": 3}),
+        ("POST", paths["post"], {"full_name": "Probe", "email": f"probe-{target}-{RUN_ID}@ex.com"}),
+    ]
+    for method, path, payload in probes:
+        status, data = _fetch(base + path, method, payload)
+        if status >= 300:
+            raise RuntimeError(f"{target} {method} {path} answered {status}: {data!r}")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _wrk(base: str, script: str, duration: int, connections: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+        path = handle.name
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "--timeout",
+                "5s",
+                "-s",
+                path,
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=duration + 30,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(path)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    return {
+        "rps": rps,
+        "p99_ms": float(p99.group(1)) * _UNITS[p99.group(2)] if p99 else float("nan"),
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+        "requests": float(total.group(1)) if total else 0.0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+        return 2
+    admin = os.environ.get("LOOM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    database = _create_database(admin)
+    env = _env(database)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        python = sys.executable
+        subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=EXAMPLE, env=env, check=True)
+        subprocess.run([python, "-c", SEED], cwd=EXAMPLE, env=env, check=True)
+        port = 18000 + os.getpid() % 1000
+        base = f"http://127.0.0.1:{port}"
+        gunicorn = str(Path(python).parent / "gunicorn")
+        process = subprocess.Popen(
+            [
+                gunicorn,
+                "config.wsgi:application",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                str(args.workers),
+                "-k",
+                "sync",
+                "--log-level",
+                "warning",
+            ],
+            cwd=EXAMPLE,
+            env=env,
+        )
+        _wait(base, process)
+        for target in TARGETS:
+            _check(base, target)
+        tokens = {target: _cursor_tokens(base, target) for target in TARGETS}
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        for scenario in SCENARIOS:
+            scripts = {target: _lua(target, scenario, tokens[target]) for target in TARGETS}
+            if args.warmup:
+                for target in TARGETS:
+                    _wrk(base, scripts[target], args.warmup, args.connections)
+            runs: dict[str, list[dict[str, float]]] = {target: [] for target in TARGETS}
+            for round_ in range(args.rounds):
+                order = TARGETS[round_ % 3 :] + TARGETS[: round_ % 3]
+                for target in order:
+                    runs[target].append(
+                        _wrk(base, scripts[target], args.duration, args.connections)
+                    )
+            results[scenario] = {
+                target: max(runs[target], key=lambda run: run["rps"]) for target in TARGETS
+            }
+        _report(results, args)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=20)
+        _drop_database(admin, database)
+    return 0
+
+
+def _report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
+    print(
+        f"gunicorn {args.workers} sync workers, wrk -t2 -c{args.connections} "
+        f"-d{args.duration}s, best of {args.rounds} rounds, PostgreSQL, {PRODUCTS} products"
+    )
+    header = (
+        f"{'scenario':<8} {'loom rps':>9} {'p99 ms':>7} {'ninja rps':>9} {'p99 ms':>7} "
+        f"{'drf rps':>8} {'p99 ms':>7} {'a/b':>6} {'a/c':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for scenario, row in results.items():
+        a, b, c = row["loom"], row["ninja"], row["drf"]
+        print(
+            f"{scenario:<8} {a['rps']:>9.0f} {a['p99_ms']:>7.2f} {b['rps']:>9.0f} "
+            f"{b['p99_ms']:>7.2f} {c['rps']:>8.0f} {c['p99_ms']:>7.2f} "
+            f"{a['rps'] / b['rps']:>6.2f} {a['rps'] / c['rps']:>6.2f}"
+        )
+        bad = {t: int(v["non_2xx"]) for t, v in row.items() if v["non_2xx"]}
+        if bad:
+            print(f"         non-2xx responses: {bad}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
