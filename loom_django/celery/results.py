@@ -26,6 +26,7 @@ __all__ = [
     "READY_STATES",
     "JobError",
     "JobStatus",
+    "describe_exception",
     "mark_dispatch_failed",
     "mark_pending",
     "read_job_status",
@@ -119,16 +120,34 @@ def _decode(content: str | None, content_type: str, encoding: str) -> Any:
     return decode(data, content_type, encoding)
 
 
+_WRAPPER = "UnpickleableExceptionWrapper"
+
+
+def _message(args: Any) -> str:
+    if isinstance(args, list | tuple):
+        if not args:
+            return ""
+        return str(args[0]) if len(args) == 1 else str(tuple(args))
+    return "" if args is None else str(args)
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """``(class name, message)`` of an exception, seeing through Celery's pickling wrapper."""
+    if type(exc).__name__ == _WRAPPER:
+        return str(getattr(exc, "exc_cls_name", _WRAPPER)), _message(getattr(exc, "exc_args", ()))
+    return type(exc).__qualname__, str(exc)
+
+
 def _error_from_meta(value: Any) -> JobError:
     if isinstance(value, BaseException):
-        return JobError(type=type(value).__name__, message=str(value))
+        kind, message = describe_exception(value)
+        return JobError(type=kind, message=message)
     if isinstance(value, dict):
+        kind = str(value.get("exc_type", "Exception"))
         args = value.get("exc_message")
-        if isinstance(args, list | tuple):
-            message = str(args[0]) if len(args) == 1 else ("" if not args else str(tuple(args)))
-        else:
-            message = "" if args is None else str(args)
-        return JobError(type=str(value.get("exc_type", "Exception")), message=message)
+        if kind == _WRAPPER and isinstance(args, list | tuple) and len(args) >= 3:
+            return JobError(type=str(args[1]), message=_message(args[2]))
+        return JobError(type=kind, message=_message(args))
     return JobError(type="Exception", message="" if value is None else str(value))
 
 

@@ -28,6 +28,7 @@ from loom_django.celery.names import (
 )
 from loom_django.celery.results import (
     JobStatus,
+    describe_exception,
     mark_dispatch_failed,
     mark_pending,
     read_job_status,
@@ -384,7 +385,8 @@ class CeleryJobService:
         except CeleryTimeoutError as exc:
             raise JobTimeoutError(job_id, timeout) from exc
         except Exception as exc:
-            raise JobFailedError(job_id, f"{type(exc).__name__}: {exc}") from exc
+            kind, text = describe_exception(exc)
+            raise JobFailedError(job_id, f"{kind}: {text}") from exc
 
     async def _wait_async(self, job_id: str, timeout: float | None) -> Any:
         assert_will_not_block()

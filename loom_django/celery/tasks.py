@@ -17,6 +17,7 @@ from celery import Celery, Task, states
 
 from loom_django.celery.appref import running_task_app
 from loom_django.celery.names import TaskCatalog
+from loom_django.celery.results import describe_exception
 from loom_django.celery.timelimit import time_limit
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
 from loom_django.core.errors import DomainError
@@ -264,7 +265,7 @@ def _failure_task(
         exc_msg: str | None = None,
     ) -> None:
         if isinstance(exc, BaseException):
-            exc_type, exc_msg = type(exc).__qualname__, str(exc)
+            exc_type, exc_msg = describe_exception(exc)
         with task_context(app, trace_id):
             runtime = provider()
             invoke_failure_callback(
@@ -283,7 +284,7 @@ def _failure_task(
 
 def _already_succeeded(task: Task) -> bool:
     request = task.request
-    if request.is_eager or request.id is None or task.ignore_result:
+    if request.id is None or task.ignore_result:
         return False
     try:
         return bool(task.AsyncResult(request.id).state == states.SUCCESS)

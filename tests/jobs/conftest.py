@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import types
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from loom_django.celery import CeleryJobService, bind_celery_app
 from loom_django.core.bootstrap import LoomRuntime
 from loom_django.core.engine.events import RuntimeEvent
 from tests.jobs.support import build_celery_runtime
+from tests.jobs.workers import Broker, Worker, worker
 
 
 @dataclass
@@ -69,7 +72,9 @@ def celery_settings(settings: Any) -> Any:
     return settings
 
 
-def _runtime(settings: Any) -> Iterator[CeleryRuntime]:
+@contextmanager
+def celery_runtime(settings: Any) -> Iterator[CeleryRuntime]:
+    """Rebuild the process runtime on Celery (per ``settings``) for the block."""
     recorder = Recorder()
     runtime = build_celery_runtime(metrics=recorder)
     app = Celery("loom-tests", set_as_current=False)
@@ -87,7 +92,8 @@ def _runtime(settings: Any) -> Iterator[CeleryRuntime]:
 @pytest.fixture
 def eager(celery_settings: Any) -> Iterator[CeleryRuntime]:
     """The process runtime rebuilt with CeleryJobService on an eager Celery app."""
-    yield from _runtime(celery_settings)
+    with celery_runtime(celery_settings) as runtime:
+        yield runtime
 
 
 @pytest.fixture
@@ -96,7 +102,8 @@ def memory_broker(settings: Any) -> Iterator[CeleryRuntime]:
     for name, value in EAGER_SETTINGS.items():
         setattr(settings, name, value)
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    yield from _runtime(settings)
+    with celery_runtime(settings) as runtime:
+        yield runtime
 
 
 MIDDLEWARE = [
@@ -133,3 +140,71 @@ def serve(settings: Any) -> Iterator[Callable[[Any], Client]]:
 
     yield build
     clear_url_caches()
+
+
+# -- real workers -------------------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+@pytest.fixture(scope="session")
+def redis_broker() -> Iterator[Broker]:
+    """Redis DB 13 with a key prefix unique to this run (concurrent runs never collide)."""
+    broker = Broker(REDIS_URL, keyprefix=f"loomtest-{uuid.uuid4().hex[:10]}:")
+    yield broker
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{broker.keyprefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def test_db_name(django_db_setup: Any, django_db_blocker: Any) -> str:
+    """The name of this run's test database (what the workers connect to)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        name: str = connection.settings_dict["NAME"]
+    return name
+
+
+@pytest.fixture(scope="session")
+def redis_worker(
+    tmp_path_factory: pytest.TempPathFactory, test_db_name: str, redis_broker: Broker
+) -> Iterator[Worker]:
+    """One prefork worker on Redis consuming every queue, shared by the Redis tests."""
+    with worker(
+        tmp_path_factory.mktemp("redis-worker"), db_name=test_db_name, broker=redis_broker
+    ) as running:
+        yield running
+
+
+@contextmanager
+def broker_runtime(settings: Any, broker: Broker) -> Iterator[CeleryRuntime]:
+    """The test process's runtime dispatching through ``broker`` (not eager)."""
+    settings.CELERY_BROKER_URL = broker.url
+    settings.CELERY_RESULT_BACKEND = "django-db"
+    settings.CELERY_RESULT_EXTENDED = True
+    settings.CELERY_TASK_TRACK_STARTED = True
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    recorder = Recorder()
+    runtime = build_celery_runtime(metrics=recorder)
+    app = broker.app()
+    bind_celery_app(app)
+    try:
+        yield CeleryRuntime(runtime, app, recorder)
+    finally:
+        bind_celery_app(None)
+        from loom_django.runtime import reset_runtime
+
+        reset_runtime(None)
+
+
+@pytest.fixture
+def on_redis(settings: Any, redis_broker: Broker, redis_worker: Worker) -> Iterator[CeleryRuntime]:
+    """Dispatch through Redis to the shared worker."""
+    with broker_runtime(settings, redis_broker) as runtime:
+        yield runtime

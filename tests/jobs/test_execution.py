@@ -210,7 +210,17 @@ def test_struct_results_are_stored_and_passed_in_camel_case(eager):
     assert handle.wait(1) == expected
 
 
-def test_run_executes_in_process_without_broker_or_callbacks(eager):
+@pytest.fixture
+def close_offload_connections() -> Any:
+    """``run`` hops to asgiref's executor thread; close its connection afterwards."""
+    yield
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+
+
+def test_run_executes_in_process_without_broker_or_callbacks(eager, close_offload_connections):
     product = _product(stock=3)
     with published() as messages:
         summary = asyncio.run(
