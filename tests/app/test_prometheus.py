@@ -61,7 +61,7 @@ def metrics_enabled(settings):
     reset_runtime()
 
 
-def test_metrics_enabled_in_config_records_executions(metrics_enabled, client):
+def test_metrics_enabled_in_config_records_executions(metrics_enabled, db):
     from prometheus_client import REGISTRY
 
     before = sample(

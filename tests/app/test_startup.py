@@ -60,7 +60,7 @@ def test_discovered_use_cases_are_compiled_at_startup(settings):
     assert check_runtime() == []
 
 
-def test_invoke_sync_runs_a_use_case_by_class_and_key(settings):
+def test_invoke_sync_runs_a_use_case_by_class_and_key(settings, db):
     from tests.app.good_use_cases import GreetUseCase
 
     _discover(settings, "tests.app.good_use_cases")
@@ -69,6 +69,7 @@ def test_invoke_sync_runs_a_use_case_by_class_and_key(settings):
     assert loom_django.invoke_sync("tests.greet", payload={"name": "bob"}) == "hello bob"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_async_callers_await_the_same_engine(settings):
     from tests.app.good_use_cases import GreetUseCase
 

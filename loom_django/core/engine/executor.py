@@ -147,19 +147,19 @@ class RuntimeExecutor:
             started = self._started(plan)
         try:
             scope = self._scope(plan, read_only)
-            if plan.pipeline is not None and not self._debug:
-                coroutine = plan.pipeline(
-                    self, instance, params, payload, dependencies, load_overrides
-                )
-            else:
-                coroutine = self._pipeline(
-                    instance, plan, params, payload, dependencies, load_overrides
-                )
             if scope is _NO_TRANSACTION:
-                result = drive(coroutine, plan.name)
+                result = drive(
+                    self._coroutine(plan, instance, params, payload, dependencies, load_overrides),
+                    plan.name,
+                )
             else:
                 with scope:
-                    result = drive(coroutine, plan.name)
+                    result = drive(
+                        self._coroutine(
+                            plan, instance, params, payload, dependencies, load_overrides
+                        ),
+                        plan.name,
+                    )
         except BaseException as exc:
             self._failed(plan, exc, started)
             raise
@@ -180,6 +180,23 @@ class RuntimeExecutor:
             return drive(coroutine, name)
         finally:
             _DRIVEN.reset(token)
+
+    def _coroutine(
+        self,
+        plan: ExecutionPlan,
+        instance: Any,
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        dependencies: dict[type[Any], Any] | None,
+        load_overrides: dict[type[Any], Any] | None,
+    ) -> Coroutine[Any, Any, Any]:
+        """The generated pipeline, or the traced one when ``debug_execution`` is on."""
+        if plan.pipeline is not None and not self._debug:
+            coroutine: Coroutine[Any, Any, Any] = plan.pipeline(
+                self, instance, params, payload, dependencies, load_overrides
+            )
+            return coroutine
+        return self._pipeline(instance, plan, params, payload, dependencies, load_overrides)
 
     def unit_of_work(self) -> AbstractContextManager[None]:
         """A transaction for work that is not an execution (job callbacks, scripts).
