@@ -94,7 +94,11 @@ class ModelMeta:
 
     def queryset(self, using: str) -> models.QuerySet[Any]:
         """The unfiltered queryset of the Django model on ``using`` (base manager)."""
-        return self.django._base_manager.using(using)
+        manager: Any = self.django._base_manager
+        queryset: models.QuerySet[Any] = manager._queryset_class(
+            model=self.django, using=using, hints={}
+        )
+        return queryset
 
 
 def meta_for(loom: type[Any]) -> ModelMeta:

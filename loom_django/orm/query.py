@@ -168,14 +168,17 @@ def _key(path: Path, vendor: str) -> Any:
     return F(path.lookup)
 
 
-def ordering(paths: Sequence[tuple[SortSpec, Path]], vendor: str = "") -> list[OrderBy]:
+def ordering(paths: Sequence[tuple[SortSpec, Path]], vendor: str = "") -> list[OrderBy | str]:
     """ORDER BY terms; NULLs sort after values ascending and before them descending.
 
     Pass the database ``vendor`` for keyset (cursor) ordering, so it compares keys the
     way :func:`keyset_q` does.
     """
-    terms = []
+    terms: list[Any] = []
     for spec, path in paths:
+        if not path.nullable and not _julian(path, vendor):
+            terms.append(f"-{path.lookup}" if spec.direction == "DESC" else path.lookup)
+            continue
         expr = _key(path, vendor)
         if spec.direction == "DESC":
             terms.append(expr.desc(nulls_first=True) if path.nullable else expr.desc())
@@ -205,6 +208,8 @@ class _Keyset:
     def equal(self, value: Any) -> Q:
         if value is None:
             return self.is_null(True)
+        if not self.julian:
+            return Q(**{self.path.lookup: value})
         return Q(Exact(self.lhs, self._rhs(value)))
 
     def after(self, spec: SortSpec, value: Any) -> Q | None:
@@ -212,8 +217,11 @@ class _Keyset:
         desc = spec.direction == "DESC"
         if value is None:
             return self.is_null(False) if desc else None
-        compare = LessThan if desc else GreaterThan
-        beyond = Q(compare(self.lhs, self._rhs(value)))
+        if self.julian:
+            compare = LessThan if desc else GreaterThan
+            beyond = Q(compare(self.lhs, self._rhs(value)))
+        else:
+            beyond = Q(**{f"{self.path.lookup}__{'lt' if desc else 'gt'}": value})
         if self.path.nullable and not desc:
             beyond |= self.is_null(True)
         return beyond

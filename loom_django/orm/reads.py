@@ -90,6 +90,31 @@ def _clamp(limit: int) -> int:
     return max(1, min(int(limit), MAX_LIMIT))
 
 
+_CACHED_SHAPES = 128
+
+
+def _ordered(
+    meta: ModelMeta,
+    using: str,
+    plan: ProfilePlan,
+    paths: list[tuple[SortSpec, Path]],
+    vendor: str,
+) -> QuerySet[Any]:
+    """The ordered ``values_list`` queryset of one (profile, sort) shape, built once.
+
+    Querysets are cloned by ``filter()`` and slicing, so the cached one is never changed.
+    """
+    cache: dict[tuple[Any, ...], QuerySet[Any]] = meta.__dict__.setdefault("_ordered", {})
+    key = (using, vendor, id(plan), tuple((spec.field, spec.direction) for spec, _ in paths))
+    found = cache.get(key)
+    if found is None:
+        extra = tuple(path.lookup for _, path in paths if path.relation is not None)
+        found = _select(plan, meta.queryset(using).order_by(*ordering(paths, vendor)), extra)
+        if len(cache) < _CACHED_SHAPES:
+            cache[key] = found
+    return found
+
+
 def list_page(
     meta: ModelMeta, using: str, query: QuerySpec, profile: str, allowed: frozenset[str]
 ) -> PageResult[Any] | CursorResult[Any]:
@@ -100,29 +125,27 @@ def list_page(
     if not any(path.relation is None and path.root == meta.pk for _, path in paths):
         paths.append((SortSpec(meta.pk, "ASC"), resolve_path(meta, meta.pk)))
     limit = _clamp(query.limit)
-    base = meta.queryset(using).filter(where) if where else meta.queryset(using)
     if PaginationMode(query.pagination) is PaginationMode.CURSOR:
-        return _cursor_page(meta, using, plan, base, paths, limit, query.cursor)
-    return _offset_page(meta, using, plan, base, paths, limit, max(1, int(query.page)))
-
-
-def _offset_page(
-    meta: ModelMeta,
-    using: str,
-    plan: ProfilePlan,
-    base: QuerySet[Any],
-    paths: list[tuple[SortSpec, Path]],
-    limit: int,
-    page: int,
-) -> PageResult[Any]:
+        connection = connection_for(using)
+        selected = _ordered(meta, using, plan, paths, connection.vendor)
+        if query.cursor:
+            order = tuple(spec for spec, _ in paths)
+            types = [path.python_type for _, path in paths]
+            after = decode_cursor(query.cursor, order, types)
+            where &= keyset_q(paths, after, connection)
+        rows = _fetch(selected.filter(where) if where else selected, 0, limit + 1)
+        return _cursor_result(meta, using, plan, paths, rows, limit)
+    page = max(1, int(query.page))
     offset = (page - 1) * limit
-    qs = _select(plan, base.order_by(*ordering(paths)))
-    with database_errors():
-        rows = list(qs[offset : offset + limit])
-        if (rows and len(rows) < limit) or (not rows and offset == 0):
-            total = offset + len(rows)
-        else:
-            total = base.count()
+    selected = _ordered(meta, using, plan, paths, "")
+    rows = _fetch(selected.filter(where) if where else selected, offset, offset + limit)
+    if (rows and len(rows) < limit) or (not rows and offset == 0):
+        total = offset + len(rows)
+    elif where:
+        with database_errors():
+            total = meta.queryset(using).filter(where).count()
+    else:
+        total = count(meta, using)
     items = load_rows(meta, plan, rows, using)
     return PageResult(
         items=tuple(items),
@@ -133,30 +156,25 @@ def _offset_page(
     )
 
 
-def _cursor_page(
+def _fetch(qs: QuerySet[Any], start: int, stop: int) -> list[Any]:
+    with database_errors():
+        return list(qs[start:stop])
+
+
+def _cursor_result(
     meta: ModelMeta,
     using: str,
     plan: ProfilePlan,
-    base: QuerySet[Any],
     paths: list[tuple[SortSpec, Path]],
+    rows: list[Any],
     limit: int,
-    token: str | None,
 ) -> CursorResult[Any]:
-    order = tuple(spec for spec, _ in paths)
-    qs = base
-    if token:
-        types = [path.python_type for _, path in paths]
-        connection = connection_for(using)
-        qs = qs.filter(keyset_q(paths, decode_cursor(token, order, types), connection))
-    extra = tuple(path.lookup for _, path in paths if path.relation is not None)
-    selected = _select(plan, qs.order_by(*ordering(paths, connection_for(using).vendor)), extra)
-    with database_errors():
-        rows = list(selected[: limit + 1])
     has_next = len(rows) > limit
     rows = rows[:limit]
     items = load_rows(meta, plan, rows, using)
     next_cursor = None
     if has_next and rows:
+        order = tuple(spec for spec, _ in paths)
         next_cursor = encode_cursor(order, _sort_values(meta, plan, paths, rows[-1]))
     return CursorResult(items=tuple(items), next_cursor=next_cursor, has_next=has_next)
 
