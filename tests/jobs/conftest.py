@@ -151,12 +151,17 @@ RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 @pytest.fixture(scope="session")
 def redis_broker() -> Iterator[Broker]:
     """Redis DB 13 with a key prefix unique to this run (concurrent runs never collide)."""
-    broker = Broker(REDIS_URL, keyprefix=f"loomtest-{uuid.uuid4().hex[:10]}:")
-    yield broker
+    prefix = f"loomtest-{uuid.uuid4().hex[:10]}:"
+    yield Broker(REDIS_URL, {"global_keyprefix": prefix})
+    forget_redis_prefix(prefix)
+
+
+def forget_redis_prefix(prefix: str) -> None:
+    """Delete every key a run created under ``prefix``."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{broker.keyprefix}*"))
+    keys = list(client.scan_iter(match=f"{prefix}*"))
     if keys:
         client.delete(*keys)
 

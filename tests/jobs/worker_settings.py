@@ -6,6 +6,7 @@ The worker uses the test database of the pytest run that started it
 
 from __future__ import annotations
 
+import json
 import os
 
 from tests.settings import *  # noqa: F403
@@ -21,18 +22,11 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     )
 
 CELERY_BROKER_URL = os.environ["LOOM_WORKER_BROKER_URL"]
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    key: value
-    for key, value in {
-        "global_keyprefix": os.environ.get("LOOM_WORKER_KEYPREFIX"),
-        "visibility_timeout": int(os.environ.get("LOOM_WORKER_VISIBILITY_TIMEOUT", "3600")),
-    }.items()
-    if value
-}
+CELERY_BROKER_TRANSPORT_OPTIONS = json.loads(os.environ.get("LOOM_WORKER_TRANSPORT_OPTIONS", "{}"))
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_TRACK_STARTED = True
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("LOOM_WORKER_DEFAULT_QUEUE", "default")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_LOG_FORMAT = (
     "[%(asctime)s %(levelname)s %(processName)s trace=%(trace_id)s] %(message)s"

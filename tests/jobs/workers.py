@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,37 +23,35 @@ QUEUES = "default,notifications,analytics,erp"
 
 @dataclass
 class Broker:
-    """Where a run's workers and dispatchers meet: URL plus a key prefix unique to the run."""
+    """Where a run's workers and dispatchers meet: a URL and transport options.
+
+    On Redis a ``global_keyprefix`` unique to the run keeps concurrent runs apart; on
+    RabbitMQ the queue names are unique instead.
+    """
 
     url: str
-    keyprefix: str | None = None
-    visibility_timeout: int | None = None
+    transport_options: dict[str, Any] = field(default_factory=dict)
+    default_queue: str = "default"
 
     def env(self) -> dict[str, str]:
-        env = {"LOOM_WORKER_BROKER_URL": self.url}
-        if self.keyprefix:
-            env["LOOM_WORKER_KEYPREFIX"] = self.keyprefix
-        if self.visibility_timeout:
-            env["LOOM_WORKER_VISIBILITY_TIMEOUT"] = str(self.visibility_timeout)
-        return env
+        return {
+            "LOOM_WORKER_BROKER_URL": self.url,
+            "LOOM_WORKER_DEFAULT_QUEUE": self.default_queue,
+            "LOOM_WORKER_TRANSPORT_OPTIONS": json.dumps(self.transport_options),
+        }
 
     def app(self) -> Celery:
         """A dispatching app configured like the workers (results in the Django DB)."""
         app = Celery(f"dispatch-{uuid.uuid4().hex[:6]}", set_as_current=False)
         app.config_from_object("django.conf:settings", namespace="CELERY")
-        options: dict[str, Any] = {}
-        if self.keyprefix:
-            options["global_keyprefix"] = self.keyprefix
-        if self.visibility_timeout:
-            options["visibility_timeout"] = self.visibility_timeout
         app.conf.update(
             broker_url=self.url,
-            broker_transport_options=options,
+            broker_transport_options=dict(self.transport_options),
             result_backend="django-db",
             result_extended=True,
             task_track_started=True,
             task_always_eager=False,
-            task_default_queue="default",
+            task_default_queue=self.default_queue,
         )
         return app
 
