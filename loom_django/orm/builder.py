@@ -18,10 +18,10 @@ from loom_django.core.model import (
     get_projections,
     get_relations,
     get_table_name,
-    model_for_table,
     relation_target,
 )
 from loom_django.orm.fields import ON_DELETE, column_kwargs, django_field, fk_name
+from loom_django.orm.registry import REGISTRY
 
 __all__ = ["NotReady", "app_label_of", "build_django_model", "resolve_table"]
 
@@ -52,7 +52,7 @@ def app_label_of(loom: type[Any]) -> str:
 
 def resolve_table(table: str) -> type[Any] | None:
     """The loom model (preferred) or existing Django model whose table is ``table``."""
-    loom = model_for_table(table)
+    loom = REGISTRY.table_model(table)
     if loom is not None:
         return loom
     for app_models in list(apps.all_models.values()):
@@ -173,7 +173,7 @@ def _fk_field(
 
 
 def _m2m_field(loom: type[Any], name: str, secondary: str, fk_column: str) -> Any:
-    link = model_for_table(secondary)
+    link = REGISTRY.table_model(secondary)
     if link is None:
         raise NotReady(f"{loom.__name__}.{name}: no model has __tablename__ {secondary!r}")
     link_columns = _columns(link)

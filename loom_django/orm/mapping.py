@@ -9,7 +9,6 @@ whose annotations name classes defined later in the module wait until those exis
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any
 
 from django.apps import apps
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from loom_django.core.model import add_model_hook, column_map
 from loom_django.orm.builder import NotReady, build_django_model
+from loom_django.orm.registry import REGISTRY
 
 __all__ = [
     "django_model_for",
@@ -31,12 +31,12 @@ __all__ = [
     "mapped_pairs",
 ]
 
-_lock = threading.RLock()
 _installed = False
-_pending: list[type[Any]] = []
-_django: dict[type[Any], type[models.Model]] = {}
-_late: dict[type[Any], str] = {}
-_generated: set[type[Any]] = set()
+_lock = REGISTRY.lock
+_pending = REGISTRY.pending
+_django = REGISTRY.django
+_late = REGISTRY.late
+_generated = REGISTRY.generated
 
 
 def install_mapping_hook() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from loom_django.core.model import Cardinality, model_for_table, relation_target
+from loom_django.core.model import Cardinality, relation_target
 from loom_django.orm.meta import ModelMeta, meta_for
+from loom_django.orm.registry import REGISTRY
 
 __all__ = ["RelationInfo", "relation_info"]
 
@@ -77,7 +78,7 @@ def _build(meta: ModelMeta, name: str) -> RelationInfo:
             owner_key=rel.fk_column,
         )
     if kind is Cardinality.MANY_TO_MANY:
-        link_loom = model_for_table(rel.secondary or "")
+        link_loom = REGISTRY.table_model(rel.secondary or "")
         if link_loom is None:
             raise _error(meta, name, f"no model has __tablename__ {rel.secondary!r}")
         link = meta_for(link_loom)
