@@ -278,6 +278,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated subset of " + ", ".join(SCENARIOS),
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -314,7 +319,7 @@ def main() -> int:
             _check(base, target)
         tokens = {target: _cursor_tokens(base, target) for target in TARGETS}
         results: dict[str, dict[str, dict[str, float]]] = {}
-        for scenario in SCENARIOS:
+        for scenario in [name for name in args.scenarios.split(",") if name in SCENARIOS]:
             scripts = {target: _lua(target, scenario, tokens[target]) for target in TARGETS}
             if args.warmup:
                 for target in TARGETS:
