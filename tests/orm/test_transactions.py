@@ -215,3 +215,11 @@ def test_auto_get_and_create_cost_one_statement_each(runtime):
     assert found == created
     [select] = [q["sql"] for q in captured.captured_queries]
     assert select.startswith("SELECT")
+
+
+@pytest.mark.django_db
+def test_awaiting_the_async_orm_inside_an_execution_is_refused(runtime):
+    from loom_django.core.engine.driver import EventLoopRequired
+
+    with pytest.raises(EventLoopRequired, match="synchronous Django ORM"):
+        runtime.invoke_sync(uc.AwaitsAsyncOrm)

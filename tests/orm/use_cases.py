@@ -202,3 +202,12 @@ class DispatchJob(UseCase[Product, None]):
 
 LegacyBook = loom_model_for(Book)
 """A loom model derived from the existing Django model ``Book`` (served by auto-CRUD)."""
+
+
+class AwaitsAsyncOrm(UseCase[Product, Any]):
+    """Awaits Django's async ORM inside execute: refused, there is no event loop."""
+
+    read_only = True
+
+    async def execute(self) -> Any:
+        return await Product.__django_model__.objects.afirst()
