@@ -14,6 +14,20 @@ from tests.rest.conftest import body
 JSON = "application/json"
 
 
+def run_async(coro):
+    """Run ``coro``, then close the DB connections its sync-to-async thread opened."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    async def main():
+        try:
+            return await coro
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(main())
+
+
 def test_async_interface_uses_async_views():
     routes = [r for r in get_api().loom_routes if r.full_path.startswith("/async-products")]
     assert routes and all(r.handler_mode == "async" for r in routes)
@@ -44,7 +58,7 @@ def test_async_crud_round_trip_under_asgi():
         deleted = await client.delete(f"/async-products/{product_id}")
         assert deleted.content == b"true"
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 @pytest.mark.django_db
@@ -68,4 +82,4 @@ def test_global_async_handler_mode(serve):
         response = await AsyncClient(raise_request_exception=False).get("/orders/")
         return response.status_code
 
-    assert asyncio.run(scenario()) == 200
+    assert run_async(scenario()) == 200

@@ -16,6 +16,20 @@ from tests.rest.conftest import body
 JSON = "application/json"
 
 
+def run_async(coro):
+    """Run ``coro``, then close the DB connections its sync-to-async thread opened."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    async def main():
+        try:
+            return await coro
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(main())
+
+
 def _product_model() -> Any:
     from loom_django.orm import django_model_for
     from tests.restapp.models import RestProduct
@@ -143,7 +157,7 @@ def test_concurrent_asgi_posts_are_isolated():
         )
         return good.status_code, bad.status_code
 
-    assert asyncio.run(scenario()) == (201, 500)
+    assert run_async(scenario()) == (201, 500)
     model = _product_model()
     assert model.objects.filter(sku="OK-1").exists()
     assert not model.objects.filter(sku="BAD-1").exists()
@@ -190,7 +204,7 @@ def test_atomic_requests_under_asgi(atomic_requests):
         )
         return response.status_code
 
-    assert asyncio.run(scenario()) == 201
+    assert run_async(scenario()) == 201
 
 
 @pytest.mark.django_db
