@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from django.apps import apps
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models.signals import pre_save
@@ -22,6 +23,7 @@ from loom_django.orm.builder import NotReady, build_django_model
 from loom_django.orm.registry import REGISTRY
 
 __all__ = [
+    "check_mapping",
     "django_model_for",
     "finalize_mapping",
     "install_mapping_hook",
@@ -40,13 +42,28 @@ _generated = REGISTRY.generated
 
 
 def install_mapping_hook() -> None:
-    """Start mapping loom models to Django models (idempotent; models defined earlier too)."""
+    """Start mapping loom models to Django models (idempotent; models defined earlier too).
+
+    Also registers the system check ``loom_django.E200``, which maps any model still
+    waiting for its references (so ``makemigrations`` sees it) and reports the ones that
+    cannot be mapped.
+    """
     global _installed
     with _lock:
         if _installed:
             return
         _installed = True
     add_model_hook(_on_model)
+    checks.register(check_mapping, "models")
+
+
+def check_mapping(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """System check ``loom_django.E200``: every loom model of the apps has a Django model."""
+    try:
+        finalize_mapping()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="loom_django.E200")]
+    return []
 
 
 def _vendor() -> str:

@@ -352,3 +352,27 @@ def test_datetimes_are_timezone_aware(db):
     )
     assert kind.at.tzinfo is not None
     assert kind.at.utcoffset() == dt.timedelta(0)
+
+
+def test_model_waiting_for_an_unknown_table_fails_the_mapping_check(tmp_path):
+    write_project(
+        tmp_path,
+        """
+        from loom_django.core.model import BaseModel, ColumnField
+
+        class Orphan(BaseModel):
+            __tablename__ = "orphans"
+            id: int = ColumnField(primary_key=True, autoincrement=True)
+            owner_id: int = ColumnField(foreign_key="nowhere.id")
+        """,
+    )
+    result = run_django(tmp_path, "check")
+    assert result.returncode != 0
+    assert "Cannot map loom model Orphan" in result.stderr
+    assert "no model has __tablename__ 'nowhere'" in result.stderr
+
+
+def test_mapping_check_passes_for_the_test_app():
+    from loom_django.orm.mapping import check_mapping
+
+    assert check_mapping() == []
