@@ -16,5 +16,12 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
+# The Celery worker of the store's jobs: kombu's filesystem broker (var/broker, no server)
+# unless CELERY_BROKER_URL is set; results in the store's database. Log: var/worker.log.
+say "celery worker (queues default,notifications,analytics,erp; log in var/worker.log)"
+"$PY" -m celery -A config worker -l INFO -Q default,notifications,analytics,erp \
+    --concurrency "${DEMO_WORKER_CONCURRENCY:-2}" --logfile var/worker.log &
+pids+=("$!")
+
 say "serving on http://$HOST:$PORT/ (admin at /admin/; Ctrl-C stops)"
 "$PY" manage.py runserver "$HOST:$PORT"

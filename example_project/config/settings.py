@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "loom_django",
+    "django_celery_results",
     "store",
 ]
 
@@ -73,3 +74,31 @@ LOOM = {
     # sync views (default) or async views for every loom route
     "CONFIG": {"app": {"rest": {"handler_mode": os.environ.get("LOOM_REST_HANDLER_MODE", "sync")}}},
 }
+
+# -- Celery (jobs) ---------------------------------------------------------------------
+# Embedded default: kombu's filesystem transport (no broker server; messages are files
+# under var/broker) and results in this database (django-celery-results). In production
+# set CELERY_BROKER_URL=redis://... or amqp://... (docs/deployment.md). Start a worker with
+# ``celery -A config worker -Q default,notifications,analytics,erp`` (scripts/demo.sh does).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR", BASE_DIR / "var" / "broker"))
+    for _folder in ("queue", "control"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "control_folder": str(_BROKER_DIR / "control"),
+        "polling_interval": 0.1,
+    }
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "false").lower() in (
+    "1",
+    "true",
+    "yes",
+)
+CELERY_TASK_STORE_EAGER_RESULT = True

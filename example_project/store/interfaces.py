@@ -61,6 +61,39 @@ class AddressRestInterface(RestInterface[Address]):
     )
 
 
+# -- job routes (Celery door) -----------------------------------------------------------
+
+PRODUCT_JOB_ROUTES = (
+    RestRoute(
+        use_case=uc.SyncProductsToErpUseCase,
+        method="POST",
+        path="/jobs/sync-erp",
+        status_code=202,
+        summary="Sync products to the ERP",
+    ),
+    RestRoute(
+        use_case=uc.BuildProductSummaryUseCase,
+        method="GET",
+        path="/{product_id}/jobs/summary",
+        summary="Build a product summary",
+    ),
+    RestRoute(
+        use_case=uc.DispatchRestockEmailUseCase,
+        method="POST",
+        path="/{product_id}/jobs/restock-email",
+        status_code=202,
+        summary="Dispatch restock email job",
+    ),
+    RestRoute(
+        use_case=uc.RestockWorkflowUseCase,
+        method="POST",
+        path="/{product_id}/workflows/restock",
+        status_code=202,
+        summary="Run restock workflow",
+    ),
+)
+
+
 class ProductRestInterface(RestInterface[Product]):
     prefix = "/products"
     tags = ("Products",)
@@ -78,6 +111,7 @@ class ProductRestInterface(RestInterface[Product]):
             path="/{product_id}/pricing-preview",
             summary="Preview pricing",
         ),
+        *PRODUCT_JOB_ROUTES,
         *build_auto_routes(Product, ()),
     )
 

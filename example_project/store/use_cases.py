@@ -12,6 +12,7 @@ from typing import Any
 
 from loom_django.core.command import Command, Computed, Patch
 from loom_django.core.errors import NotFound
+from loom_django.core.job.service import JobService
 from loom_django.core.repository.abc.query import (
     CursorResult,
     FilterGroup,
@@ -24,10 +25,17 @@ from loom_django.core.repository.abc.query import (
 )
 from loom_django.core.response import Response
 from loom_django.core.use_case import Compute, Exists, F, Input, Load, LoadById, OnMissing, Rule
+from loom_django.core.use_case.invoker import ApplicationInvoker
 from loom_django.core.use_case.use_case import UseCase
+from store.callbacks import RestockEmailFailureCallback, RestockEmailSuccessCallback
+from store.jobs import BuildProductSummaryJob, SendRestockEmailJob, SyncProductToErpJob
 from store.models import Address, Order, OrderItem, Product, User
 
 __all__ = [
+    "BuildProductSummaryUseCase",
+    "DispatchRestockEmailUseCase",
+    "RestockWorkflowUseCase",
+    "SyncProductsToErpUseCase",
     "CreateAddressUseCase",
     "CreateOrderItemUseCase",
     "CreateOrderUseCase",
@@ -525,3 +533,132 @@ class DeleteOrderItemUseCase(UseCase[OrderItem, bool]):
         if not await self.main_repo.delete(order_item_id):
             raise NotFound("OrderItem", id=order_item_id)
         return True
+
+
+# -- jobs and workflows (Celery door) ---------------------------------------------------
+# Dispatch the store's jobs (store.jobs) with the restock callbacks (store.callbacks).
+
+
+class DispatchRestockEmailCommand(Command, frozen=True):
+    recipient_email: str
+    force_fail: bool = False
+
+
+class DispatchRestockEmailResponse(Response, frozen=True):
+    job_id: str
+    queue: str
+
+
+def _restock_email(
+    jobs: JobService, product_id: int, cmd: DispatchRestockEmailCommand
+) -> tuple[str, str]:
+    handle = jobs.dispatch(
+        SendRestockEmailJob,
+        params={"product_id": product_id},
+        payload={
+            "product_id": product_id,
+            "recipient_email": cmd.recipient_email,
+            "force_fail": cmd.force_fail,
+        },
+        on_success=RestockEmailSuccessCallback,
+        on_failure=RestockEmailFailureCallback,
+    )
+    return handle.job_id, handle.queue
+
+
+class DispatchRestockEmailUseCase(UseCase[Product, DispatchRestockEmailResponse]):
+    """Queue the restock email of an existing product (202 with the job id)."""
+
+    def __init__(self, job_service: JobService) -> None:
+        self._jobs = job_service
+
+    async def execute(
+        self,
+        product_id: int,
+        cmd: DispatchRestockEmailCommand = Input(),
+        _product: bool = Exists(
+            Product, from_param="product_id", against="id", on_missing=OnMissing.RAISE
+        ),
+    ) -> DispatchRestockEmailResponse:
+        job_id, queue = _restock_email(self._jobs, product_id, cmd)
+        return DispatchRestockEmailResponse(job_id=job_id, queue=queue)
+
+
+class ProductSummaryResponse(Response, frozen=True):
+    product_id: int
+    summary: str
+
+
+class BuildProductSummaryUseCase(UseCase[Product, ProductSummaryResponse]):
+    """Run the summary job in this process and return its text (404 Product if missing)."""
+
+    def __init__(self, job_service: JobService) -> None:
+        self._jobs = job_service
+
+    async def execute(self, product_id: int) -> ProductSummaryResponse:
+        summary = await self._jobs.run(BuildProductSummaryJob, params={"product_id": product_id})
+        return ProductSummaryResponse(product_id=product_id, summary=summary)
+
+
+class RestockWorkflowResponse(Response, frozen=True):
+    summary: str
+    restock_job_id: str
+    queue: str
+
+
+class RestockWorkflowUseCase(UseCase[Product, RestockWorkflowResponse]):
+    """Workflow: build the summary (invoke), then dispatch the restock email."""
+
+    def __init__(self, app: ApplicationInvoker, job_service: JobService) -> None:
+        self._app = app
+        self._jobs = job_service
+
+    async def execute(
+        self, product_id: int, cmd: DispatchRestockEmailCommand = Input()
+    ) -> RestockWorkflowResponse:
+        summary = await self._app.invoke(
+            BuildProductSummaryUseCase, params={"product_id": product_id}
+        )
+        job_id, queue = _restock_email(self._jobs, product_id, cmd)
+        return RestockWorkflowResponse(summary=summary.summary, restock_job_id=job_id, queue=queue)
+
+
+class SyncProductsToErpCommand(Command, frozen=True):
+    product_ids: list[int]
+    force_fail_ids: list[int] = []
+
+
+class SyncProductsToErpResponse(Response, frozen=True):
+    dispatched: int
+    job_ids: list[str]
+
+
+def _no_products(product_ids: list[int]) -> bool:
+    return not product_ids
+
+
+class SyncProductsToErpUseCase(UseCase[Product, SyncProductsToErpResponse]):
+    """One ERP sync job per product id (queue ``erp``); ``force_fail_ids`` make theirs fail."""
+
+    rules = (
+        Rule.check(
+            F(SyncProductsToErpCommand).product_ids,
+            via=_no_products,
+            message="product_ids must include at least one product",
+        ),
+    )
+
+    def __init__(self, job_service: JobService) -> None:
+        self._jobs = job_service
+
+    async def execute(self, cmd: SyncProductsToErpCommand = Input()) -> SyncProductsToErpResponse:
+        failing = set(cmd.force_fail_ids)
+        job_ids = [
+            self._jobs.dispatch(
+                SyncProductToErpJob,
+                params={"product_id": product_id},
+                payload={"product_id": product_id, "force_fail": product_id in failing},
+            ).job_id
+            for product_id in cmd.product_ids
+        ]
+        return SyncProductsToErpResponse(dispatched=len(job_ids), job_ids=job_ids)
