@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from loom_django.core.command import Command, Patch
 from loom_django.core.errors import Conflict, ValidationError
@@ -225,3 +225,16 @@ def test_to_output_builds_structs_from_instances_rows_and_dicts(products):
 def test_users_are_created_with_timestamps(users):
     user = run(users.create({"full_name": "A", "email": "a@b.c"}))
     assert isinstance(user, User) and user.created_at is not None
+
+
+def test_out_of_range_numbers_are_validation_errors_naming_the_field():
+    kinds = RepositoryDjango(Kind)
+    with pytest.raises(ValidationError) as caught:
+        run(kinds.create({"title": "t", "price": Decimal("1e12")}))
+    assert caught.value.violations[0].field == "price"
+    with pytest.raises(ValidationError) as caught:
+        run(kinds.create({"title": "t", "big": 2**70}))
+    assert caught.value.violations[0].field == "big"
+    if connection.vendor == "postgresql":  # SQLite stores any 64-bit integer
+        with pytest.raises(ValidationError, match="price_cents"):
+            make_product(RepositoryDjango(Product), "S", price_cents=2**40)
