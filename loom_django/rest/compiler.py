@@ -34,6 +34,7 @@ from loom_django.rest.naming import camel_to_snake, snake_to_camel
 
 __all__ = [
     "CompiledRoute",
+    "camel_aliases",
     "InterfaceCompilationError",
     "RouteCompilationWarning",
     "compile_interfaces",
