@@ -33,6 +33,7 @@ def build_django_runtime() -> LoomRuntime:
     from loom_django.core.job.job import JobConfig, apply_job_config
     from loom_django.core.model.hooks import mapped_models
 
+    _guard_celery_workers()
     try:
         cfg = conf.loom_config()
         discovery_cfg = to_plain(OmegaConf.select(cfg, "app.discovery", default=None))
@@ -79,6 +80,17 @@ def _attach_orm(spec: RuntimeSpec) -> None:
     except ImportError:
         return
     configure_runtime_spec(spec)
+
+
+def _guard_celery_workers() -> None:
+    """A Celery worker whose runtime cannot be built must exit instead of consuming."""
+    try:
+        from loom_django.celery.integration import guard_workers
+    except ModuleNotFoundError as exc:
+        if exc.name in ("celery", "kombu", "django_celery_results"):
+            return
+        raise
+    guard_workers()
 
 
 def _attach_celery(spec: RuntimeSpec) -> None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from loom_django.core.engine.executor import RuntimeExecutor
     from loom_django.core.use_case.factory import UseCaseFactory
 
-__all__ = ["check_result_backend", "configure_runtime_spec", "django_catalog"]
+__all__ = ["check_result_backend", "configure_runtime_spec", "django_catalog", "guard_workers"]
 
 _log = logging.getLogger("loom_django.jobs")
 _catalog: TaskCatalog | None = None
@@ -54,6 +54,7 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
     global _catalog
     from django.conf import settings
 
+    guard_workers()
     cfg = _loom_config(spec)
     try:
         catalog = TaskCatalog.build(spec.jobs, spec.callbacks)
@@ -76,8 +77,16 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
 
     spec.job_service = make_service
     _register_everywhere()
-    connect_worker_signals(startup_check=_runtime_ready)
     checks.register(check_result_backend, "loom_django")
+
+
+def guard_workers() -> None:
+    """Connect the worker signal handlers; a worker whose runtime failed exits at startup.
+
+    Called before anything can fail while the runtime is built, so a worker never starts
+    consuming messages for tasks it could not register.
+    """
+    connect_worker_signals(startup_check=_runtime_ready)
 
 
 def _loom_config(spec: RuntimeSpec) -> Any:

@@ -244,3 +244,18 @@ def test_stale_connections_are_replaced_before_a_task(
         second = jobs.service.dispatch(EchoJob, params={"value": 2}, queue="solo-stale")
         assert second.wait(timeout=30) == {"value": 2}
         assert jobs.service.status(second.job_id).status == "SUCCESS"
+
+
+def test_a_worker_whose_runtime_fails_does_not_start(tmp_path, test_db_name, redis_broker):
+    with (
+        pytest.raises(AssertionError, match="worker exited") as info,
+        worker(
+            tmp_path,
+            db_name=test_db_name,
+            broker=redis_broker,
+            queues="never",
+            extra_env={"LOOM_WORKER_BROKEN_CONFIG": "1"},
+        ),
+    ):
+        pass
+    assert "is not declared in queues" in str(info.value)

@@ -32,3 +32,6 @@ CELERY_WORKER_LOG_FORMAT = (
     "[%(asctime)s %(levelname)s %(processName)s trace=%(trace_id)s] %(message)s"
 )
 CELERY_WORKER_TASK_LOG_FORMAT = CELERY_WORKER_LOG_FORMAT
+
+if os.environ.get("LOOM_WORKER_BROKEN_CONFIG"):
+    LOOM = {"CONFIG": {"celery": {"queues": ["default"], "task_default_queue": "elsewhere"}}}
