@@ -78,6 +78,16 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
     spec.job_service = make_service
     _register_everywhere()
     checks.register(check_result_backend, "loom_django")
+    _extend_admin()
+
+
+def _extend_admin() -> None:
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.admin") and apps.is_installed("django_celery_results"):
+        from loom_django.celery.admin import extend_task_result_admin
+
+        extend_task_result_admin()
 
 
 def guard_workers() -> None:

@@ -61,6 +61,7 @@ __all__ = ["CeleryJobService", "JobMessage"]
 
 _log = logging.getLogger("loom_django.jobs")
 _RESULT_POLL_INTERVAL = 0.05
+_EAGER_RESULTS_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +345,8 @@ class CeleryJobService:
             outcome = pop_eager_failure(message.job_id) or outcome
             eager = EagerResult(message.job_id, outcome, states.FAILURE, name=message.task_name)
         self._eager_results[message.job_id] = eager
+        while len(self._eager_results) > _EAGER_RESULTS_KEPT:
+            del self._eager_results[next(iter(self._eager_results))]
         if self._factory is None or self._executor is None:
             return
         with task_context(app, message.trace_id):

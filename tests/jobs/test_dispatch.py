@@ -251,3 +251,17 @@ def test_a_broker_outage_after_commit_is_logged_and_recorded(
     body = json.loads(status.content)
     assert body["status"] == "FAILURE"
     assert body["error"]["type"] == "DispatchError"
+
+
+def test_a_service_without_engine_cannot_run_jobs(memory_broker):
+    import asyncio
+
+    from loom_django.celery import CeleryJobService
+
+    bare = CeleryJobService(memory_broker.app)
+    with pytest.raises(NotImplementedError, match="requires factory and executor"):
+        asyncio.run(bare.run(EchoJob))
+    with published() as messages:
+        handle = bare.dispatch(EchoJob, params={"value": 1})
+    assert [m["task"] for m in messages] == ["loom.job.EchoJob"]
+    assert handle.queue == "default"

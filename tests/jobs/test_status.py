@@ -146,3 +146,28 @@ def test_the_plain_django_view(eager, settings):
         assert client.post(f"/jobs/{handle.job_id}").status_code == 405
     finally:
         clear_url_caches()
+
+
+def test_the_admin_filters_loom_jobs(eager, settings, django_user_model):
+    from django.contrib import admin
+
+    from tests.jobsapp.callbacks import RecordingCallback
+
+    module = types.ModuleType("jobs_admin_urls")
+    module.urlpatterns = [path("admin/", admin.site.urls)]  # type: ignore[attr-defined]
+    settings.ROOT_URLCONF = module
+    clear_url_caches()
+    try:
+        handle = eager.app.tasks["loom.callback.RecordingCallback"]
+        job = eager.service.dispatch(EchoJob, on_success=RecordingCallback)
+        handle.apply(args=(None,), kwargs={"job_id": "x"}, task_id="callback-row")
+        client = Client()
+        client.force_login(django_user_model.objects.create_superuser("root", "r@x.io", "pw"))
+        url = "/admin/django_celery_results/taskresult/"
+        jobs = client.get(url, {"loom": "jobs"}).content.decode()
+        callbacks = client.get(url, {"loom": "callbacks"}).content.decode()
+        assert job.job_id in jobs and "callback-row" not in jobs
+        assert "callback-row" in callbacks and job.job_id not in callbacks
+        assert "loom task" in jobs
+    finally:
+        clear_url_caches()
