@@ -86,5 +86,6 @@ def mount_job_status(api: Any, runtime: Any = None) -> bool:
     components = getattr(api, "_loom_components", None)
     if isinstance(components, dict):
         components.update(_COMPONENTS)
-    api.add_router(route.path.rstrip("/") or "/jobs", job_status_router(auth=_auth(route.auth)))
+    router = job_status_router(auth=_auth(route.auth), service=runtime.job_service)
+    api.add_router(route.path.rstrip("/") or "/jobs", router)
     return True

@@ -323,9 +323,17 @@ class CeleryJobService:
             self._apply_eagerly(app, message)
             return
         # Inside a running event loop: run the job on a helper thread (never nest loops).
-        worker = threading.Thread(target=self._apply_eagerly, args=(app, message))
+        worker = threading.Thread(target=self._apply_on_helper_thread, args=(app, message))
         worker.start()
         worker.join()
+
+    def _apply_on_helper_thread(self, app: Celery, message: JobMessage) -> None:
+        try:
+            self._apply_eagerly(app, message)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
 
     def _apply_eagerly(self, app: Celery, message: JobMessage) -> None:
         if app.conf.task_store_eager_result:

@@ -320,3 +320,11 @@ def test_trace_ids_reach_job_and_callback_logs(eager, caplog):
         "job": "feedfacefeedfacefeedfacefeedface",
         "callback": "feedfacefeedfacefeedfacefeedface",
     }
+
+
+def test_an_eager_dispatch_from_async_code_never_nests_event_loops(eager):
+    async def handler() -> Any:
+        handle = eager.service.dispatch(EchoJob, params={"value": 11})
+        return await handle.wait_async(timeout=5)
+
+    assert asyncio.run(handler()) == {"value": 11}
