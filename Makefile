@@ -1,7 +1,7 @@
 # One command per developer task; each is a script in scripts/ so CI and humans run the same thing.
 .PHONY: demo test check install
 
-demo:  ## create .venv if needed, migrate the example store (SQLite) and serve it on 127.0.0.1:8000
+demo:  ## create .venv if needed, migrate the example store (SQLite), start a Celery worker and serve 127.0.0.1:8000
 	scripts/demo.sh
 
 test:  ## create .venv/.venv312 if needed and run every test lane (SQLite, PostgreSQL, Django 6)
