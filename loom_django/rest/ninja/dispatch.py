@@ -14,7 +14,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from loom_django.rest.errors import error_body, error_detail
 from loom_django.rest.ninja.security import check_permissions
@@ -153,7 +153,7 @@ async def _run_checks_async(entry: MethodEntry, request: HttpRequest) -> HttpRes
 
 def build_patterns(
     paths: Sequence[tuple[str, dict[str, MethodEntry]]], *, trailing_slash: str
-) -> list[URLPattern]:
+) -> list[URLPattern | URLResolver]:
     """URL patterns for ``(full_path, entries)``, most specific first, with slash twins."""
     declared = {django_route(full) for full, _ in paths}
     routes: list[tuple[str, Any]] = []
@@ -167,7 +167,26 @@ def build_patterns(
                 declared.add(twin)
                 routes.append((twin, view))
     routes.sort(key=lambda item: route_sort_key(item[0]))
-    return [path(route, view) for route, view in routes]
+    return _grouped(routes)
+
+
+def _grouped(routes: list[tuple[str, Any]]) -> list[URLPattern | URLResolver]:
+    """Nest routes under their literal first segment so Django matches that prefix once."""
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for route, view in routes:
+        head, slash, rest = route.partition("/")
+        if slash and not head.startswith("<"):
+            groups.setdefault(head, []).append((rest, view))
+    result: list[URLPattern | URLResolver] = []
+    emitted: set[str] = set()
+    for route, view in routes:
+        head, slash, _ = route.partition("/")
+        if not slash or head.startswith("<"):
+            result.append(path(route, view))
+        elif head not in emitted:
+            emitted.add(head)
+            result.append(path(f"{head}/", include([path(r, v) for r, v in groups[head]])))
+    return result
 
 
 def catch_all() -> URLPattern:
