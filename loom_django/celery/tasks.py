@@ -34,12 +34,12 @@ __all__ = [
     "RuntimeProvider",
     "execute_job",
     "install_tasks",
-    "task_context",
-    "task_definitions",
     "invoke_failure_callback",
     "invoke_success_callback",
     "pop_eager_failure",
     "register_tasks",
+    "task_context",
+    "task_definitions",
 ]
 
 RuntimeProvider = Callable[[], "LoomRuntime"]
