@@ -35,7 +35,7 @@ def test_compilation_error_becomes_system_check_naming_class_and_parameter(setti
     assert "only one Input() parameter is allowed" in error.msg
 
 
-def test_manage_py_check_refuses_a_broken_use_case(settings):
+def test_manage_py_check_refuses_a_broken_use_case(settings, db):
     _discover(settings, "tests.app.broken_use_cases")
     setup_runtime()
     with pytest.raises(SystemCheckError, match="loom_django.E100"):
