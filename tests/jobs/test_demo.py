@@ -90,13 +90,26 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             raise AssertionError((workdir / "demo.log").read_text()) from None
         yield demo
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # What Ctrl-C does: SIGINT to the group; demo.sh's trap then stops its worker.
+        os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+            _wait_for_group_exit(process.pid, timeout=30)
+        except (subprocess.TimeoutExpired, AssertionError):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+def _wait_for_group_exit(pgid: int, timeout: float) -> None:
+    def gone() -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(gone, timeout=timeout, interval=0.2)
 
 
 def _product(demo: Demo, stock: int) -> dict[str, Any]:
