@@ -194,7 +194,7 @@ def main() -> None:
         print(f"ratio loom/celery = {best['loom'] / best['celery']:.3f}")
     finally:
         if worker is not None:
-            os.killpg(worker.pid, signal.SIGTERM)
+            worker.send_signal(signal.SIGTERM)
             try:
                 worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
