@@ -80,6 +80,18 @@ class LoomError(Exception):
         """HTTP status that transports use for this error."""
         return status_for_code(self.code)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments than ``args``; rebuild from state so
+        # errors survive pickling (Celery result backends, multiprocessing).
+        return (_restore_error, (type(self), self.args, self.__dict__.copy()))
+
+
+def _restore_error(cls: type[LoomError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class DomainError(LoomError):
     """An expected business outcome (missing entity, broken rule, conflict)."""
@@ -159,6 +171,9 @@ class Violation(tuple[str, str]):
 
     def __new__(cls, field: str, message: str) -> Violation:
         return super().__new__(cls, (field, message))
+
+    def __getnewargs__(self) -> tuple[str, str]:
+        return (self[0], self[1])
 
     @property
     def field(self) -> str:

@@ -17,6 +17,7 @@ from loom_django.core.errors import (
     NotFound,
     RuleViolation,
     RuleViolations,
+    ValidationError,
 )
 from loom_django.core.job import Job, JobService
 from loom_django.core.use_case import (
@@ -344,3 +345,22 @@ def test_debug_and_generated_pipelines_agree():
             except RuleViolations as exc:
                 outcomes.append(exc.violations)
         assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotFound("User", id=42),
+        RuleViolations([RuleViolation("email", "bad")]),
+        Forbidden(),
+        ValidationError([("price", "Expected `int`")]),
+    ],
+)
+def test_domain_errors_survive_pickling(error):
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(error))
+    assert type(restored) is type(error)
+    assert str(restored) == str(error)
+    assert restored.code == error.code
+    assert restored.__dict__ == error.__dict__
