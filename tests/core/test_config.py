@@ -188,7 +188,10 @@ def test_cloud_uri_without_fsspec_raises_a_clear_config_error(monkeypatch):
 
 def test_env_default_applies_when_database_url_is_unset(tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    f = write(tmp_path / "api.yaml", "database:\n  url: ${oc.env:DATABASE_URL,sqlite+aiosqlite:///store.db}\n")
+    f = write(
+        tmp_path / "api.yaml",
+        "database:\n  url: ${oc.env:DATABASE_URL,sqlite+aiosqlite:///store.db}\n",
+    )
     assert section(load_config(f), "database.url", str) == "sqlite+aiosqlite:///store.db"
 
 
@@ -399,7 +402,10 @@ def test_unsupported_scheme_raises_config_error():
 
 def test_databases_from_yaml_reads_database_url(tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    f = write(tmp_path / "api.yaml", "database:\n  url: ${oc.env:DATABASE_URL,sqlite+aiosqlite:///./store.db}\n")
+    f = write(
+        tmp_path / "api.yaml",
+        "database:\n  url: ${oc.env:DATABASE_URL,sqlite+aiosqlite:///./store.db}\n",
+    )
     assert databases_from_yaml(f) == {"ENGINE": "django.db.backends.sqlite3", "NAME": "./store.db"}
 
 

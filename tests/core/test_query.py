@@ -22,8 +22,18 @@ from loom_django.core.repository.abc.query import (
 
 def test_filter_op_values_match_the_wire_names() -> None:
     assert [op.value for op in FilterOp] == [
-        "eq", "ne", "gt", "gte", "lt", "lte", "in", "like", "ilike",
-        "is_null", "exists", "not_exists",
+        "eq",
+        "ne",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in",
+        "like",
+        "ilike",
+        "is_null",
+        "exists",
+        "not_exists",
     ]
 
 
@@ -72,14 +82,20 @@ def test_query_types_are_frozen() -> None:
 def test_page_result_json_is_camel_case() -> None:
     result = PageResult(items=(1, 2), total_count=5, page=1, limit=2, has_next=True)
     assert msgspec.json.decode(msgspec.json.encode(result)) == {
-        "items": [1, 2], "totalCount": 5, "page": 1, "limit": 2, "hasNext": True,
+        "items": [1, 2],
+        "totalCount": 5,
+        "page": 1,
+        "limit": 2,
+        "hasNext": True,
     }
 
 
 def test_cursor_result_json_includes_null_next_cursor() -> None:
     result: CursorResult[int] = CursorResult(items=(), next_cursor=None, has_next=False)
     assert msgspec.json.decode(msgspec.json.encode(result)) == {
-        "items": [], "nextCursor": None, "hasNext": False,
+        "items": [],
+        "nextCursor": None,
+        "hasNext": False,
     }
 
 

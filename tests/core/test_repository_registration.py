@@ -47,8 +47,12 @@ class ProductRepo(RepoFor[Product], Protocol):
 
 
 ALL_SIX = {
-    Readable[Product], Creatable[Product], Updatable[Product],
-    Deletable[Product], Listable[Product], Countable[Product],
+    Readable[Product],
+    Creatable[Product],
+    Updatable[Product],
+    Deletable[Product],
+    Listable[Product],
+    Countable[Product],
 }
 
 

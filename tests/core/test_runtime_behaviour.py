@@ -364,3 +364,37 @@ def test_domain_errors_survive_pickling(error):
     assert str(restored) == str(error)
     assert restored.code == error.code
     assert restored.__dict__ == error.__dict__
+
+
+class SingleWrite(UseCase[Any, Any]):
+    transactional = False
+
+    def execute(self, cmd: UpdateUser = Input()) -> str | None:
+        return cmd.email
+
+
+def test_non_transactional_use_case_opens_no_transaction_at_top_level():
+    factory = InMemoryUnitOfWorkFactory()
+    executor = RuntimeExecutor(UseCaseCompiler(), uow_factory=factory)
+    assert executor.execute_sync(SingleWrite(), payload={"email": "x"}) == "x"
+    assert factory.log == []
+
+
+def test_non_transactional_use_case_still_gets_a_savepoint_when_nested():
+    factory = InMemoryUnitOfWorkFactory()
+    executor = RuntimeExecutor(UseCaseCompiler(), uow_factory=factory)
+
+    class Outer(UseCase[Any, Any]):
+        async def execute(self, cmd: UpdateUser = Input()) -> Any:
+            return await executor.execute(SingleWrite(), payload={"email": "inner"})
+
+    assert executor.execute_sync(Outer(), payload={}) == "inner"
+    assert factory.log == ["begin", "savepoint", "commit", "close"]
+
+
+def test_auto_create_and_update_are_single_statement_with_the_default_repository():
+    runtime = build_test_runtime(models=[Product])
+    crud = runtime.crud[Product]
+    assert crud["create"].transactional is False
+    assert crud["update"].transactional is False
+    assert crud["delete"].transactional is True

@@ -196,9 +196,8 @@ def test_auto_update_is_one_update_returning_statement(runtime):
     with CaptureQueriesContext(connection) as captured:
         updated = runtime.invoke_sync(update, params={"id": product.id}, payload={"stock": 80})
     assert updated.stock == 80
-    [sql] = statements(captured)
+    [sql] = [q["sql"] for q in captured.captured_queries]
     assert sql.startswith("UPDATE") and "RETURNING" in sql
-    assert [q["sql"] for q in captured.captured_queries][::2] == ["BEGIN", "COMMIT"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -183,6 +183,7 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
         compute_steps=compute_steps,
         rule_steps=rule_steps,
         read_only=bool(getattr(cls, "read_only", False)),
+        transactional=bool(getattr(cls, "transactional", True)),
         is_async=inspect.iscoroutinefunction(execute),
         name=qualname,
         compute_fns=tuple(

@@ -215,7 +215,7 @@ class RuntimeExecutor:
         active = get_active_uow()
         if active is not None:
             return active.savepoint()
-        if self._uow_factory is not None:
+        if self._uow_factory is not None and plan.transactional:
             return _OwnedUnitOfWork(self._uow_factory)
         return _NO_TRANSACTION
 

@@ -102,6 +102,7 @@ class ExecutionPlan:
     compute_steps: tuple[ComputeStep, ...]
     rule_steps: tuple[RuleStep, ...]
     read_only: bool = False
+    transactional: bool = field(default=True, compare=False)
     is_async: bool = field(default=True, compare=False)
     name: str = field(default="", compare=False)
     compute_fns: tuple[Callable[..., Any], ...] = field(default=(), compare=False, repr=False)

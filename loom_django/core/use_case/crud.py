@@ -20,6 +20,7 @@ from loom_django.core.use_case.use_case import UseCase
 __all__ = ["build_crud_use_cases", "create_input_for", "update_input_for", "writable_columns"]
 
 _lock = threading.Lock()
+_SINGLE_STATEMENT_OPS = frozenset({CrudOp.CREATE, CrudOp.UPDATE})
 _cache: dict[type[Any], dict[str, type[Any]]] = {}
 _inputs: dict[tuple[type[Any], str], type[Command]] = {}
 
@@ -154,6 +155,9 @@ def _generate(model: type[Any]) -> dict[str, type[Any]]:
     update.__annotations__ = {"id": id_type, "cmd": update_input, "return": model}
     delete.__annotations__ = {"id": id_type, "return": bool}
 
+    # With the default repository, create and update are one INSERT/UPDATE … RETURNING,
+    # atomic on their own: a top-level call needs no BEGIN/COMMIT round trips.
+    single_statement = model.__dict__.get("__loom_repository__") is None
     specs = (
         (CrudOp.CREATE, "AutoCreate", create, f"Create a new {name}.", False),
         (CrudOp.GET, "AutoGet", get, f"Get a {name} by id.", True),
@@ -176,6 +180,7 @@ def _generate(model: type[Any]) -> dict[str, type[Any]]:
             "__module__": model.__module__,
             "execute": execute,
             "read_only": read_only,
+            "transactional": not (single_statement and op in _SINGLE_STATEMENT_OPS),
             "__loom_crud_op__": op,
             "__loom_crud_model__": model,
         }

@@ -27,6 +27,9 @@ class UseCase(Generic[ModelT, ResultT, RepoT]):
     computes: ClassVar[Sequence[Any]] = ()
     rules: ClassVar[Sequence[Any]] = ()
     read_only: ClassVar[bool] = False
+    transactional: ClassVar[bool] = True
+    """False only for use cases whose single repository write is atomic on its own: a
+    top-level execution then opens no transaction (nested ones still get a savepoint)."""
     __loom_model__: ClassVar[Any] = None
     __loom_repo_contract__: ClassVar[Any] = None
 
