@@ -251,29 +251,49 @@ def _unknown_keys(raw: Mapping[str, Any]) -> list[SettingsProblem]:
 
 
 def _is_str_list(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, str) and all(
-        isinstance(item, str) for item in value
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and all(isinstance(item, str) for item in value)
     )
 
 
 def _type_problems(raw: Mapping[str, Any]) -> list[SettingsProblem]:
     checks: list[tuple[str, str, Callable[[Any], bool], str]] = [
-        ("CONFIG_FILES", "loom_django.E003",
-         lambda v: isinstance(v, str | os.PathLike) or (
-             isinstance(v, Sequence) and all(isinstance(i, str | os.PathLike) for i in v)),
-         "a list of YAML file paths"),
+        (
+            "CONFIG_FILES",
+            "loom_django.E003",
+            lambda v: (
+                isinstance(v, str | os.PathLike)
+                or (isinstance(v, Sequence) and all(isinstance(i, str | os.PathLike) for i in v))
+            ),
+            "a list of YAML file paths",
+        ),
         ("CONFIG", "loom_django.E005", lambda v: isinstance(v, Mapping), "a mapping"),
         ("MODULES", "loom_django.E006", _is_str_list, "a list of dotted paths"),
         ("ADMIN_AUTOREGISTER", "loom_django.E007", lambda v: isinstance(v, bool), "a bool"),
-        ("TRACE_HEADER", "loom_django.E008", lambda v: isinstance(v, str) and bool(v.strip()),
-         "a non-empty header name"),
+        (
+            "TRACE_HEADER",
+            "loom_django.E008",
+            lambda v: isinstance(v, str) and bool(v.strip()),
+            "a non-empty header name",
+        ),
         ("ETL_PIPELINES", "loom_django.E009", _is_str_list, "a list of dotted paths"),
-        ("ETL_AUTODISCOVER", "loom_django.E009", lambda v: isinstance(v, bool | str),
-         "True, False or a module name"),
-        ("ETL_BACKENDS", "loom_django.E009",
-         lambda v: isinstance(v, Mapping) and all(
-             isinstance(k, str) and isinstance(p, str) for k, p in v.items()),
-         "a mapping of backend name to dotted path"),
+        (
+            "ETL_AUTODISCOVER",
+            "loom_django.E009",
+            lambda v: isinstance(v, bool | str),
+            "True, False or a module name",
+        ),
+        (
+            "ETL_BACKENDS",
+            "loom_django.E009",
+            lambda v: (
+                isinstance(v, Mapping)
+                and all(isinstance(k, str) and isinstance(p, str) for k, p in v.items())
+            ),
+            "a mapping of backend name to dotted path",
+        ),
     ]
     return [
         SettingsProblem(check_id, f"LOOM[{name!r}] must be {expected}, got {raw[name]!r}.")

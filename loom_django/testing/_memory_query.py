@@ -58,9 +58,7 @@ class MemoryQuery:
     (``UNSET`` when the repository has no data for that relation).
     """
 
-    def __init__(
-        self, model: type, relation_value: RelationValue, allowed: frozenset[str]
-    ) -> None:
+    def __init__(self, model: type, relation_value: RelationValue, allowed: frozenset[str]) -> None:
         self.model = model
         self.columns = column_map(model)
         self.relations = get_relations(model)

@@ -57,9 +57,7 @@ def relation_resolver(
     return children
 
 
-def load_profile(
-    model: type, row: S, profile: str, relation_value: Callable[[Any, str], Any]
-) -> S:
+def load_profile(model: type, row: S, profile: str, relation_value: Callable[[Any, str], Any]) -> S:
     """``row`` with the relations and projections of ``profile`` filled in.
 
     Relations without data stay ``UNSET``; a projection over such a relation gets its

@@ -292,4 +292,3 @@ class InMemoryRepository(Generic[M]):
 
     def _output(self, row: M, profile: str) -> M:
         return load_profile(self.model, row, profile, self._relation_value)
-
