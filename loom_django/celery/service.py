@@ -48,6 +48,7 @@ from loom_django.core.job.service import (
     CapturedDispatch,
     capture,
     check_dispatch_arguments,
+    dispatch_each,
     new_job_id,
 )
 from loom_django.core.tracing import get_trace_id
@@ -214,13 +215,7 @@ class CeleryJobService:
                 "Group callbacks (on_all_success/on_any_failure) are not supported by "
                 "CeleryJobService; wait on the JobGroup or chain with per-job callbacks."
             )
-        handles = []
-        for entry in jobs:
-            job_type, payload, *rest = entry
-            handles.append(
-                self.dispatch(job_type, payload=payload, params=rest[0] if rest else None)
-            )
-        return JobGroup(tuple(handles))
+        return dispatch_each(self, jobs)
 
     async def run(
         self,

@@ -30,6 +30,7 @@ __all__ = [
     "InlineJobService",
     "JobService",
     "captured_dispatches",
+    "dispatch_each",
     "check_dispatch_arguments",
     "new_job_id",
     "result_to_builtins",
@@ -116,6 +117,17 @@ def capture(dispatch: CapturedDispatch) -> bool:
         return False
     captured.append(dispatch)
     return True
+
+
+def dispatch_each(service: JobService, jobs: Sequence[tuple[Any, ...]]) -> JobGroup:
+    """Dispatch ``(job_type, payload[, params])`` entries in order; their handles as a group."""
+    handles = []
+    for entry in jobs:
+        job_type, payload, *rest = entry
+        handles.append(
+            service.dispatch(job_type, payload=payload, params=rest[0] if rest else None)
+        )
+    return JobGroup(tuple(handles))
 
 
 def new_job_id() -> str:
@@ -245,13 +257,7 @@ class InlineJobService:
         on_any_failure: type[Any] | None = None,
     ) -> JobGroup:
         """Dispatch each entry; group callbacks are ignored by the inline service."""
-        handles = []
-        for entry in jobs:
-            job_type, payload, *rest = entry
-            handles.append(
-                self.dispatch(job_type, payload=payload, params=rest[0] if rest else None)
-            )
-        return JobGroup(tuple(handles))
+        return dispatch_each(self, jobs)
 
     async def run(
         self,
