@@ -110,9 +110,15 @@ def example_database() -> Iterator[str]:
         yield f"sqlite:///{tmp}/store.sqlite3"
 
 
+_BROKER_DIR = tempfile.mkdtemp(prefix="loom-rest-broker-")
+
+
 def _env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        # Jobs dispatched by these servers go to a throwaway broker folder, never to the
+        # demo's example_project/var/broker.
+        CELERY_BROKER_DIR=_BROKER_DIR,
         DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="false",
