@@ -437,3 +437,9 @@ def test_docs_pages(api):
     schema = api.get("/openapi.json").json()
     assert schema["openapi"].startswith("3.")
     assert "/api/products/{product_id}/pricing-preview" in schema["paths"]
+
+
+def test_openapi_title_is_the_store_contracts(api):
+    reply = api.get("/openapi.json")
+    assert reply.status == 200
+    assert reply.json()["info"]["title"] == "Dummy Store API"
