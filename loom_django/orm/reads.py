@@ -138,6 +138,13 @@ def list_page(
     page = max(1, int(query.page))
     offset = (page - 1) * limit
     selected = _ordered(meta, using, plan, paths, "")
+    if not query.count:
+        rows = _fetch(selected.filter(where) if where else selected, offset, offset + limit + 1)
+        more = len(rows) > limit
+        items = load_rows(meta, plan, rows[:limit], using)
+        return PageResult(
+            items=tuple(items), total_count=None, page=page, limit=limit, has_next=more
+        )
     rows = _fetch(selected.filter(where) if where else selected, offset, offset + limit)
     if (rows and len(rows) < limit) or (not rows and offset == 0):
         total = offset + len(rows)

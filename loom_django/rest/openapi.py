@@ -257,6 +257,11 @@ class OpenAPIBuilder:
                 {"type": "string", "enum": ["ASC", "DESC"], "default": "ASC"},
                 "Direction of sort fields without a `-` prefix.",
             ),
+            query(
+                "count",
+                {"type": "boolean", "default": True},
+                "Offset mode: `false` skips counting (`totalCount` is then null).",
+            ),
         ]
 
     @staticmethod

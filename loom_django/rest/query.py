@@ -114,6 +114,7 @@ class ListQueryParser:
         if mode is PaginationMode.OFFSET:
             cursor = None
         filters = self._filters(query)
+        count = self._flag("count", get("count"), default=True)
         return QuerySpec(
             filters=FilterGroup(filters=tuple(filters)) if filters else None,
             sort=sort,
@@ -121,6 +122,20 @@ class ListQueryParser:
             limit=limit,
             page=page,
             cursor=cursor,
+            count=count,
+        )
+
+    @staticmethod
+    def _flag(name: str, raw: str | None, *, default: bool) -> bool:
+        if raw is None or raw == "":
+            return default
+        lowered = raw.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise QueryParamError(
+            f"Query parameter '{name}' must be true or false, got {raw!r}.", param=name
         )
 
     @staticmethod

@@ -185,6 +185,14 @@ class InMemoryRepository(Generic[M]):
             page = max(1, query.page)
             start = (page - 1) * limit
             items = [self._output(r, profile) for r in ordered[start : start + limit]]
+            if not query.count:
+                return PageResult(
+                    items=tuple(items),
+                    total_count=None,
+                    page=page,
+                    limit=limit,
+                    has_next=len(ordered) > start + limit,
+                )
             return build_page_result(items, len(ordered), PageParams(page=page, limit=limit))
         if query.cursor:
             bound = decode_cursor(query.cursor, ordering, engine.types(ordering))

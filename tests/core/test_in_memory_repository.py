@@ -434,3 +434,12 @@ def test_cursor_for_another_sort_is_a_bad_request(repo: InMemoryRepository[Produ
     )
     with pytest.raises(BadRequest, match="different sort order"):
         run(repo.list_with_query(other))
+
+
+def test_offset_page_without_count_reports_has_next_from_one_more_row(
+    repo: InMemoryRepository[Product],
+) -> None:
+    page = run(repo.list_with_query(QuerySpec(limit=4, count=False)))
+    assert (len(page.items), page.total_count, page.has_next) == (4, None, True)
+    last = run(repo.list_with_query(QuerySpec(limit=4, page=2, count=False)))
+    assert (len(last.items), last.total_count, last.has_next) == (3, None, False)

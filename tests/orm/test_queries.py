@@ -203,3 +203,13 @@ def test_full_first_page_counts_once_and_partial_page_needs_no_count(
         run(products.list_with_query(QuerySpec(limit=2)))
     with django_assert_num_queries(1):
         run(products.list_with_query(QuerySpec(limit=20)))
+
+
+def test_page_without_count_is_one_query_with_has_next(
+    products, catalog, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        page = run(products.list_with_query(QuerySpec(limit=2, page=2, count=False)))
+    assert (len(page.items), page.total_count, page.has_next) == (2, None, True)
+    last = run(products.list_with_query(QuerySpec(limit=2, page=3, count=False)))
+    assert (len(last.items), last.total_count, last.has_next) == (1, None, False)

@@ -220,3 +220,20 @@ def test_filter_key_without_field_is_400(client):
     response = client.get("/products/?__eq=1")
     assert response.status_code == 400
     assert body(response)["detail"]["message"] == "Invalid filter field: '__eq'."
+
+
+def test_count_false_skips_the_total_and_still_reports_has_next(client, django_assert_num_queries):
+    _seed(client, [{}, {}, {}])
+    with django_assert_num_queries(1):
+        first = body(client.get("/products/?limit=2&count=false"))
+    assert first["totalCount"] is None
+    assert first["hasNext"] is True
+    assert len(first["items"]) == 2
+    last = body(client.get("/products/?limit=2&page=2&count=false"))
+    assert (len(last["items"]), last["hasNext"], last["totalCount"]) == (1, False, None)
+
+
+def test_count_must_be_a_boolean(client):
+    response = client.get("/products/?count=maybe")
+    assert response.status_code == 400
+    assert "count" in body(response)["detail"]["message"]

@@ -110,13 +110,16 @@ class QuerySpec(msgspec.Struct, frozen=True):
     limit: int = 50
     page: int = 1
     cursor: str | None = None
+    count: bool = True
+    """Offset mode only: False skips counting (``total_count`` is then ``None``)."""
 
 
 class PageResult(msgspec.Struct, Generic[M_co], frozen=True, rename="camel"):
-    """One page in offset mode; ``total_count`` counts every matching row."""
+    """One page in offset mode; ``total_count`` counts every matching row (``None`` when the
+    query asked not to count)."""
 
     items: tuple[M_co, ...]
-    total_count: int
+    total_count: int | None
     page: int
     limit: int
     has_next: bool
