@@ -15,17 +15,15 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar
 
-from loom_django.core.command import with_fields_set
 from loom_django.core.engine.coercion import CoercionFailed
 from loom_django.core.engine.compiler import UseCaseCompiler
 from loom_django.core.engine.driver import drive, ensure_no_running_loop
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
 from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, LoadStep
+from loom_django.core.engine.traced import run_traced
 from loom_django.core.errors import (
     DomainError,
-    NotFound,
     ParameterBindingError,
-    RuleViolation,
     RuleViolations,
     ValidationError,
 )
@@ -37,8 +35,6 @@ from loom_django.core.uow import (
     deactivate_uow,
     get_active_uow,
 )
-from loom_django.core.use_case.compute import ComputeSpec
-from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
 
 __all__ = ["Offloader", "RuntimeExecutor"]
 
@@ -115,8 +111,8 @@ class RuntimeExecutor:
         started = self._started(plan)
         try:
             with self._scope(plan, read_only):
-                result = await self._pipeline(
-                    instance, plan, params, payload, dependencies, load_overrides
+                result = await self._coroutine(
+                    plan, instance, params, payload, dependencies, load_overrides
                 )
         except BaseException as exc:
             self._failed(plan, exc, started)
@@ -196,7 +192,7 @@ class RuntimeExecutor:
                 self, instance, params, payload, dependencies, load_overrides
             )
             return coroutine
-        return self._pipeline(instance, plan, params, payload, dependencies, load_overrides)
+        return run_traced(self, instance, plan, params, payload, dependencies, load_overrides)
 
     def unit_of_work(self) -> AbstractContextManager[None]:
         """A transaction for work that is not an execution (job callbacks, scripts).
@@ -274,84 +270,6 @@ class RuntimeExecutor:
                 ),
             )
 
-    async def _pipeline(
-        self,
-        instance: Any,
-        plan: ExecutionPlan,
-        params: dict[str, Any] | None,
-        payload: dict[str, Any] | None,
-        dependencies: dict[type[Any], Any] | None,
-        load_overrides: dict[type[Any], Any] | None,
-    ) -> Any:
-        if not self._debug and plan.pipeline is not None:
-            return await plan.pipeline(
-                self, instance, params, payload, dependencies, load_overrides
-            )
-        step = self._step_tracer(plan) if self._debug else None
-        bound: dict[str, Any] = {}
-        if plan.bind_params is not None and not plan.bind_params(params or {}, bound):
-            self._bind_params(plan, params or {}, bound)
-        command: Any = None
-        fields_set: frozenset[str] = frozenset()
-        binding = plan.input_binding
-        if binding is not None:
-            if payload is None:
-                self._missing_payload(plan)
-            command, fields_set = binding.command_type.from_payload(payload)
-            bound[binding.name] = command
-            if step:
-                step("Bind Input")
-        # Loads and exists checks are inlined: they are on every request's path.
-        for load in plan.load_steps:
-            entity = load.entity_type
-            if load_overrides is not None and entity in load_overrides:
-                bound[load.name] = load_overrides[entity]
-                continue
-            repo = dependencies.get(entity) if dependencies is not None else None
-            if repo is None:
-                repo = self._repository(entity, dependencies, "LoadById")
-            if load.source_kind is SourceKind.PARAM:
-                value = bound[load.source_name]
-            else:
-                value = getattr(command, load.source_name)
-            if load.lookup_kind is LookupKind.BY_ID:
-                found = await repo.get_by_id(value, profile=load.profile)
-            else:
-                found = await self._get_by(repo, load, value)
-            if found is None:
-                found = _missing(load.on_missing, entity, value)
-            bound[load.name] = found
-            if step:
-                step(f"Load {entity.__name__}")
-        for check in plan.exists_steps:
-            entity = check.entity_type
-            repo = dependencies.get(entity) if dependencies is not None else None
-            if repo is None:
-                repo = self._repository(entity, dependencies, "Exists")
-            if check.source_kind is SourceKind.PARAM:
-                value = bound[check.source_name]
-            else:
-                value = getattr(command, check.source_name)
-            exists_by = getattr(repo, "exists_by", None)
-            if exists_by is None:
-                raise RuntimeError(f"Repository for {entity.__name__} does not support exists_by()")
-            found = bool(await exists_by(check.against, value))
-            if not found and check.on_missing is OnMissing.RAISE:
-                raise NotFound(entity.__name__, id=value)
-            bound[check.name] = found
-            if step:
-                step(f"Exists {entity.__name__}")
-        if plan.compute_fns:
-            command = self._apply_computes(plan, command, fields_set, bound, step)
-        if plan.rule_fns:
-            self._check_rules(plan, command, fields_set, bound, step)
-        result = instance.execute(**bound)
-        if plan.is_async:
-            result = await result
-        if step:
-            step("Execute core logic")
-        return result
-
     def _missing_payload(self, plan: ExecutionPlan) -> None:
         raise ValidationError(
             [("$", "payload is required")],
@@ -421,79 +339,6 @@ class RuntimeExecutor:
             raise RuntimeError(f"No repository registered for entity type '{entity.__name__}'")
         return repo
 
-    def _apply_computes(
-        self,
-        plan: ExecutionPlan,
-        command: Any,
-        fields_set: frozenset[str],
-        bound: dict[str, Any],
-        step: Callable[[str], None] | None,
-    ) -> Any:
-        original = command
-        computed: set[str] | None = None
-        assert plan.input_binding is not None
-        name = plan.input_binding.name
-        for fn in plan.compute_fns:
-            new = fn(command, fields_set, bound)
-            if new is not command:
-                if isinstance(fn, ComputeSpec):
-                    computed = computed or set()
-                    computed.add(fn.target.leaf)
-                command = new
-                bound[name] = command
-            if step:
-                step(f"Compute {getattr(fn, 'label', getattr(fn, '__name__', fn))}")
-        if computed:
-            return with_fields_set(command, fields_set | computed)
-        if command is not original:
-            return with_fields_set(command, fields_set)
-        return command
-
-    def _check_rules(
-        self,
-        plan: ExecutionPlan,
-        command: Any,
-        fields_set: frozenset[str],
-        bound: dict[str, Any],
-        step: Callable[[str], None] | None,
-    ) -> None:
-        violations: list[RuleViolation] | None = None
-        for fn in plan.rule_fns:
-            try:
-                outcome = fn(command, fields_set, bound)
-            except RuleViolation as violation:
-                outcome = violation
-            if isinstance(outcome, RuleViolation):
-                if violations is None:
-                    violations = []
-                violations.append(outcome)
-                self._log.debug("[RULE] %s failed: %s", getattr(fn, "label", fn), outcome)
-            if step:
-                step(f"Rule {getattr(fn, 'label', getattr(fn, '__name__', fn))}")
-        if violations:
-            raise RuleViolations(violations)
-
-    def _step_tracer(self, plan: ExecutionPlan) -> Callable[[str], None]:
-        last = [time.perf_counter()]
-
-        def step(name: str) -> None:
-            now = time.perf_counter()
-            duration = (now - last[0]) * 1000
-            last[0] = now
-            self._log.info("[STEP] %s (%s)", name, plan.name)
-            emit(
-                self._metrics,
-                RuntimeEvent(
-                    EventKind.STEP_DONE,
-                    plan.name,
-                    step_name=name,
-                    duration_ms=duration,
-                    trace_id=get_trace_id(),
-                ),
-            )
-
-        return step
-
 
 class _OwnedUnitOfWork:
     """Begin a unit of work, make it active, and commit or roll it back on exit.
@@ -528,10 +373,3 @@ class _OwnedUnitOfWork:
                 uow.rollback()
         finally:
             uow.close()
-
-
-def _missing(on_missing: OnMissing, entity: type[Any], value: Any) -> Any:
-    """What a load injects when nothing matched (or raises ``NotFound``)."""
-    if on_missing is OnMissing.RAISE:
-        raise NotFound(entity.__name__, id=value)
-    return None if on_missing is OnMissing.RETURN_NONE else False
