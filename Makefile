@@ -1,5 +1,5 @@
 # One command per developer task; each is a script in scripts/ so CI and humans run the same thing.
-.PHONY: demo test check install
+.PHONY: demo test check install bench
 
 demo:  ## create .venv if needed, migrate the example store (SQLite), start a Celery worker and serve 127.0.0.1:8000
 	scripts/demo.sh
@@ -12,3 +12,6 @@ check:  ## ruff + mypy
 
 install:  ## just create/refresh .venv
 	scripts/install.sh
+
+bench:  ## run every benchmark (prints each ratio against its hand-written baseline)
+	scripts/bench.sh

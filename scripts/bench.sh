@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every benchmark: each measures our path and its hand-written baseline in the same run and
+# prints the ratio. Needs PostgreSQL (orm, rest, jobs), Redis (jobs) and wrk (rest).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ensure_main_venv
+cd "$ROOT"
+PY="$ROOT/.venv/bin/python"
+say "engine";  "$PY" bench/engine.py
+say "orm";     "$PY" bench/orm.py
+say "rest";    "$PY" bench/rest/run.py
+say "jobs";    "$PY" bench/jobs/run.py
