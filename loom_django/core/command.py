@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, Self, TypeVar
 
@@ -67,6 +68,7 @@ class _CommandInfo:
     """Per-class facts ``from_payload`` needs, computed once."""
 
     __slots__ = (
+        "cls",
         "encoded_by_key",
         "fill_with_none",
         "markers",
@@ -76,6 +78,7 @@ class _CommandInfo:
     )
 
     def __init__(self, cls: type[Command]) -> None:
+        self.cls = cls
         hints = typing.get_type_hints(cls, include_extras=True)
         info = msgspec.structs.fields(cls)
         self.encoded_by_key: dict[str, str] = {}
@@ -117,6 +120,35 @@ class _CommandInfo:
             self.shapes[tuple(payload)] = shape
         return shape
 
+    def decode(self, payload: Any) -> tuple[Any, frozenset[str]]:
+        """``from_payload`` for this class (the engine binds it once per plan)."""
+        if not isinstance(payload, dict):
+            raise ValidationError([("$", "payload must be a JSON object")])
+        shape = self.shapes.get(tuple(payload))
+        if shape is None:
+            shape = self.learn_shape(payload)
+        fields_set, renames = shape
+        data = payload
+        if renames:
+            data = {renames.get(key, key): value for key, value in payload.items()}
+        if self.fill_with_none:
+            data = data if renames else dict(data)
+            for encoded in self.fill_with_none:
+                data.setdefault(encoded, None)
+        try:
+            command = msgspec.convert(data, self.cls, strict=True)
+        except msgspec.ValidationError as exc:
+            missing = [
+                self.python_by_encoded[e]
+                for e in self.required
+                if e not in data and not any(renames.get(k) == e for k in payload)
+            ]
+            if missing:
+                raise ValidationError([(name, "field required") for name in missing]) from exc
+            raise validation_error_from(exc, self.python_by_encoded) from exc
+        command.__dict__[_FIELDS_SET_ATTR] = fields_set
+        return command, fields_set
+
 
 def _marker_of(annotation: Any) -> CommandField | None:
     if typing.get_origin(annotation) is Annotated:
@@ -139,6 +171,11 @@ class Command(
     """
 
     @classmethod
+    def _payload_decoder(cls) -> Callable[[Any], tuple[Self, frozenset[str]]]:
+        """The bound decoder of this class; the engine calls it instead of ``from_payload``."""
+        return cls._command_info().decode
+
+    @classmethod
     def _command_info(cls) -> _CommandInfo:
         info = _INFOS.get(cls)
         if info is None:
@@ -153,33 +190,7 @@ class Command(
             ValidationError: the payload is not an object, misses a required field or
                 holds a value of the wrong type (one violation per problem).
         """
-        if not isinstance(payload, dict):
-            raise ValidationError([("$", "payload must be a JSON object")])
-        info = _INFOS.get(cls) or cls._command_info()
-        shape = info.shapes.get(tuple(payload))
-        if shape is None:
-            shape = info.learn_shape(payload)
-        fields_set, renames = shape
-        data = payload
-        if renames:
-            data = {renames.get(key, key): value for key, value in payload.items()}
-        if info.fill_with_none:
-            data = data if renames else dict(data)
-            for encoded in info.fill_with_none:
-                data.setdefault(encoded, None)
-        try:
-            command = msgspec.convert(data, cls, strict=True)
-        except msgspec.ValidationError as exc:
-            missing = [
-                info.python_by_encoded[e]
-                for e in info.required
-                if e not in data and not any(renames.get(k) == e for k in payload)
-            ]
-            if missing:
-                raise ValidationError([(name, "field required") for name in missing]) from exc
-            raise validation_error_from(exc, info.python_by_encoded) from exc
-        command.__dict__[_FIELDS_SET_ATTR] = fields_set
-        return command, fields_set
+        return (_INFOS.get(cls) or cls._command_info()).decode(payload)
 
 
 def fields_set_of(command: object) -> frozenset[str] | None:

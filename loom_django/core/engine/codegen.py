@@ -58,7 +58,8 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
         ]
     binding = plan.input_binding
     if binding is not None:
-        names["from_payload"] = binding.command_type.from_payload
+        decoder = getattr(binding.command_type, "_payload_decoder", None)
+        names["from_payload"] = decoder() if decoder else binding.command_type.from_payload
         lines += [
             "    if payload is None:",
             "        executor._missing_payload(plan)",

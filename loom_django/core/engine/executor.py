@@ -11,7 +11,7 @@ import time
 from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar, Token
+from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -43,7 +43,6 @@ Offloader = Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]
 """Turns the synchronous entry point into an awaitable run on another thread (one hop)."""
 
 _log = logging.getLogger("loom_django.engine")
-_DRIVEN: ContextVar[bool] = ContextVar("loom_driven_execution", default=False)
 _NO_TRANSACTION: AbstractContextManager[None] = nullcontext()
 
 
@@ -97,7 +96,9 @@ class RuntimeExecutor:
             NotFound: a ``Load``/``Exists`` with ``OnMissing.RAISE`` found nothing.
             RuleViolations: one or more rules failed; ``execute`` was not called.
         """
-        if self._offload is not None and not _DRIVEN.get():
+        # With no loop running on this thread we are being driven synchronously (a nested
+        # call inside an execution): run inline. Under a real loop, hop to a thread once.
+        if self._offload is not None and _get_running_loop() is not None:
             runner = self._offload(self.execute_sync)
             return await runner(
                 instance,
@@ -132,11 +133,8 @@ class RuntimeExecutor:
         read_only: bool = False,
     ) -> Any:
         """Synchronous twin of ``execute`` for code that has no event loop running."""
-        token = None
-        if not _DRIVEN.get():
-            if _get_running_loop() is not None:
-                ensure_no_running_loop(instance)
-            token = _DRIVEN.set(True)
+        if _get_running_loop() is not None:
+            ensure_no_running_loop(instance)
         plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
         started = 0.0
         if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):
@@ -159,9 +157,6 @@ class RuntimeExecutor:
         except BaseException as exc:
             self._failed(plan, exc, started)
             raise
-        finally:
-            if token is not None:
-                _DRIVEN.reset(token)
         if started:
             self._done(plan, started)
         return result
@@ -171,11 +166,7 @@ class RuntimeExecutor:
 
         Engine calls it awaits (invocations, repositories) run inline, as in ``execute_sync``.
         """
-        token = _DRIVEN.set(True)
-        try:
-            return drive(coroutine, name)
-        finally:
-            _DRIVEN.reset(token)
+        return drive(coroutine, name)
 
     def _coroutine(
         self,
