@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import call_command
+from django.db import connections
 from django.core.management.base import SystemCheckError
 
 import loom_django
@@ -76,7 +78,14 @@ def test_async_callers_await_the_same_engine(settings):
     _discover(settings, "tests.app.good_use_cases")
     setup_runtime()
     runtime = loom_django.get_runtime()
-    result = asyncio.run(runtime.app.invoke(GreetUseCase, payload={"name": "eve"}))
+    async def call() -> str:
+        try:
+            return await runtime.app.invoke(GreetUseCase, payload={"name": "eve"})
+        finally:
+            # The execution ran on asgiref's thread-sensitive worker: release its connection.
+            await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+    result = asyncio.run(call())
     assert result == "hello eve"
 
 
