@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
-from django.db import connections
 from django.core.management.base import SystemCheckError
+from django.db import connections
 
 import loom_django
 from loom_django.checks import check_runtime
@@ -78,6 +78,7 @@ def test_async_callers_await_the_same_engine(settings):
     _discover(settings, "tests.app.good_use_cases")
     setup_runtime()
     runtime = loom_django.get_runtime()
+
     async def call() -> str:
         try:
             return await runtime.app.invoke(GreetUseCase, payload={"name": "eve"})
