@@ -452,3 +452,14 @@ def test_use_case_test_builder_runs_with_main_repo_and_loaded_entities():
         .run_sync()
     )
     assert result == ("Old", 0)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("7", 7), (7, 7), ("-3", -3), ("0042", 42)])
+def test_int_params_accept_digit_strings_and_signed_numbers(raw, expected):
+    assert run(Typed(), params={"user_id": raw})[0] == expected
+
+
+@pytest.mark.parametrize("raw", ["²", "4.5", "", "1e3x"])
+def test_int_params_reject_what_is_not_an_integer(raw):
+    with pytest.raises(ParameterBindingError):
+        run(Typed(), params={"user_id": raw})

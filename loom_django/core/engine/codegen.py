@@ -163,6 +163,12 @@ def _bind_lines(index: int, param: ParamBinding, names: dict[str, Any]) -> list[
     names[coerce] = param.coerce
     if param.coerce is None:
         value = f"params[{key}]"
+    elif param.annotation is int:
+        # Path and query parameters arrive as digit strings: convert those without a call.
+        value = (
+            f"value if type(value := params[{key}]) is int else "
+            f"int(value) if type(value) is str and value.isdecimal() else {coerce}(value)"
+        )
     elif isinstance(param.annotation, type):
         names[f"type_{index}"] = param.annotation
         value = f"value if type(value := params[{key}]) is type_{index} else {coerce}(value)"

@@ -54,7 +54,7 @@ def _to_int(value: Any) -> Any:
     kind = type(value)
     if kind is int:
         return value
-    if kind is str and value.isdigit():
+    if kind is str and value.isdecimal():
         return int(value)
     try:
         return msgspec.convert(value, int, strict=False)
