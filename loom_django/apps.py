@@ -33,9 +33,16 @@ class LoomDjangoConfig(AppConfig):
 
         from loom_django.checks import check_runtime, check_settings
         from loom_django.core.repository.cursor import set_cursor_secret
-        from loom_django.runtime import setup_runtime
+        from loom_django.doors import installed_doors
+        from loom_django.runtime import get_runtime, setup_runtime
 
+        doors = installed_doors()
         checks.register(check_settings, "loom_django")
         checks.register(check_runtime, "loom_django")
+        for door in doors:
+            for check in door.checks:
+                checks.register(check, "loom_django")
         set_cursor_secret(str(settings.SECRET_KEY).encode())
         setup_runtime()
+        for door in doors:
+            door.ready(get_runtime)

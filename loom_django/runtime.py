@@ -8,6 +8,7 @@ from typing import Any
 
 from loom_django.core.bootstrap import LoomRuntime, RuntimeSpec, build_runtime
 from loom_django.core.errors import BootstrapError
+from loom_django.doors import installed_doors
 
 __all__ = ["build_django_runtime", "get_runtime", "invoke_sync", "reset_runtime"]
 
@@ -33,7 +34,7 @@ def build_django_runtime() -> LoomRuntime:
     from loom_django.core.job.job import JobConfig, apply_job_config
     from loom_django.core.model.hooks import mapped_models
 
-    _guard_celery_workers()
+    doors = installed_doors()
     try:
         cfg = conf.loom_config()
         discovery_cfg = to_plain(OmegaConf.select(cfg, "app.discovery", default=None))
@@ -66,42 +67,11 @@ def build_django_runtime() -> LoomRuntime:
         config=conf.config_context(),
         metrics=metrics,
     )
-    _attach_orm(spec)
-    _attach_celery(spec)
+    for door in doors:
+        door.configure_runtime_spec(spec)
     runtime = build_runtime(spec)
     runtime.discovery = result  # type: ignore[attr-defined]
     return runtime
-
-
-def _attach_orm(spec: RuntimeSpec) -> None:
-    """Use the ORM door's repositories and units of work when it is installed."""
-    try:
-        from loom_django.orm.integration import configure_runtime_spec
-    except ImportError:
-        return
-    configure_runtime_spec(spec)
-
-
-def _guard_celery_workers() -> None:
-    """A Celery worker whose runtime cannot be built must exit instead of consuming."""
-    try:
-        from loom_django.celery.integration import guard_workers
-    except ModuleNotFoundError as exc:
-        if exc.name in ("celery", "kombu", "django_celery_results"):
-            return
-        raise
-    guard_workers()
-
-
-def _attach_celery(spec: RuntimeSpec) -> None:
-    """Choose the JobService (``app.jobs.backend``) when the Celery door is installed."""
-    try:
-        from loom_django.celery.integration import configure_runtime_spec
-    except ModuleNotFoundError as exc:
-        if exc.name in ("celery", "kombu", "django_celery_results"):
-            return
-        raise
-    configure_runtime_spec(spec)
 
 
 def setup_runtime() -> BootstrapError | None:

@@ -19,6 +19,7 @@ __all__ = [
     "JobFailedError",
     "JobTimeoutError",
     "LoomError",
+    "MissingDependency",
     "NotFound",
     "ParameterBindingError",
     "ResolutionError",
@@ -241,6 +242,25 @@ class ResolutionError(Exception):
 
 class ConfigError(Exception):
     """Configuration files or sections are missing, malformed or invalid."""
+
+
+class MissingDependency(ImportError):
+    """An optional package a door needs is not installed; names the pip extra to add."""
+
+    def __init__(self, package: str, *, extra: str) -> None:
+        super().__init__(
+            f"{package!r} is not installed; install loom-django with the {extra!r} extra "
+            f"(pip install -e '.[{extra}]' from a checkout)"
+        )
+        self.package = package
+        self.extra = extra
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_missing, (self.package, self.extra))
+
+
+def _rebuild_missing(package: str, extra: str) -> MissingDependency:
+    return MissingDependency(package, extra=extra)
 
 
 class FilterPathError(ValueError):
