@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from loom_django.rest.errors import error_body, error_detail
+from loom_django.rest.ninja.csrf import CookieTrust, CsrfFailed, csrf_failure_reason
 from loom_django.rest.ninja.security import check_permissions
 from loom_django.rest.ninja.views import RouteHandlers, error_response
 
@@ -42,12 +43,16 @@ class MethodEntry:
     operation: Any
     handlers: RouteHandlers
     is_async: bool
+    cookies: CookieTrust = field(init=False)
+    needs_checks: bool = field(init=False)
 
-    @property
-    def needs_checks(self) -> bool:
-        """Whether ninja's auth/throttle checks or loom permissions must run."""
+    def __post_init__(self) -> None:
         op = self.operation
-        return bool(op.auth_callbacks or op.throttle_objects or self.handlers.route.permissions)
+        permissions = self.handlers.route.permissions
+        cookies = CookieTrust(op.auth_callbacks or (), permissions)
+        object.__setattr__(self, "cookies", cookies)
+        needs = bool(op.auth_callbacks or op.throttle_objects or permissions or cookies.matters)
+        object.__setattr__(self, "needs_checks", needs)
 
 
 def django_route(full_path: str) -> str:
@@ -120,9 +125,21 @@ class PathDispatcher:
         return exclude_from_atomic_requests(view)
 
 
+def _csrf_denial(entry: MethodEntry, request: HttpRequest) -> HttpResponse | None:
+    """403 when a cookie may have authenticated this unsafe request and CSRF fails."""
+    if not entry.cookies.must_check(request):
+        return None
+    reason = csrf_failure_reason(request)
+    if reason is None:
+        return None
+    return error_response(CsrfFailed(reason), request)
+
+
 def _run_checks_sync(entry: MethodEntry, request: HttpRequest) -> HttpResponse | None:
     op = entry.operation
     denied: HttpResponse | None = op._run_checks(request)
+    if denied is None:
+        denied = _csrf_denial(entry, request)
     if denied is not None:
         return denied
     permissions = entry.handlers.route.permissions
@@ -140,6 +157,8 @@ async def _run_checks_async(entry: MethodEntry, request: HttpRequest) -> HttpRes
         denied: HttpResponse | None = await op._run_checks(request)
     else:
         denied = await sync_to_async(op._run_checks)(request)
+    if denied is None:
+        denied = await sync_to_async(_csrf_denial)(entry, request)
     if denied is not None:
         return denied
     permissions = entry.handlers.route.permissions
