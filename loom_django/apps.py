@@ -42,6 +42,8 @@ class LoomDjangoConfig(AppConfig):
         for door in doors:
             for check in door.checks:
                 checks.register(check, "loom_django")
+            for check in door.deploy_checks:
+                checks.register(check, "loom_django", deploy=True)
         set_cursor_secret(str(settings.SECRET_KEY).encode())
         setup_runtime()
         for door in doors:

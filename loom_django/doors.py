@@ -22,6 +22,8 @@ The contract of ``loom_django.<door>.door``:
 ``CHECKS``
     Django system-check functions of the door (its ``checks.py``), registered
     unconditionally under the ``loom_django`` tag.
+``DEPLOY_CHECKS``
+    Checks that run only under ``manage.py check --deploy``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ class Door:
     def checks(self) -> Sequence[Callable[..., Any]]:
         """The door's system checks."""
         return tuple(getattr(self.module, "CHECKS", ()))
+
+    @property
+    def deploy_checks(self) -> Sequence[Callable[..., Any]]:
+        """The door's ``check --deploy`` checks."""
+        return tuple(getattr(self.module, "DEPLOY_CHECKS", ()))
 
 
 def _present(module: str) -> bool:
