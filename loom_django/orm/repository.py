@@ -8,6 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, models
 
+import loom_django.orm.reads as reads
+import loom_django.orm.writes as writes
 from loom_django.core.repository.abc.capabilities import RepoFor
 from loom_django.core.repository.abc.query import (
     CursorResult,
@@ -17,7 +19,6 @@ from loom_django.core.repository.abc.query import (
     PaginationMode,
     QuerySpec,
 )
-from loom_django.orm import reads, writes
 from loom_django.orm.dispatch import run_db
 from loom_django.orm.meta import ModelMeta, meta_for
 

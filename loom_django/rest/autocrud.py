@@ -19,9 +19,9 @@ from loom_django.core.repository.registration import (
 )
 from loom_django.core.use_case.constants import CrudOp
 from loom_django.core.use_case.crud import build_crud_use_cases
-from loom_django.rest.model import RestRoute
+from loom_django.rest.model import RestInterface, RestRoute, interface_model
 
-__all__ = ["AUTO_OPERATIONS", "build_auto_routes", "supported_operations"]
+__all__ = ["AUTO_OPERATIONS", "build_auto_routes", "interface_routes", "supported_operations"]
 
 AUTO_OPERATIONS: tuple[tuple[CrudOp, str, str, int], ...] = (
     (CrudOp.CREATE, "POST", "/", 201),
@@ -80,3 +80,19 @@ def build_auto_routes(
             RestRoute(use_case=use_cases[name], method=method, path=path, status_code=status)
         )
     return tuple(routes)
+
+
+def interface_routes(interface: type[RestInterface[Any]]) -> tuple[RestRoute, ...]:
+    """The routes an interface serves: its declared ``routes``, then (with ``auto``) the
+    auto-CRUD routes whose ``(method, path)`` is not declared.
+
+    Raises:
+        InterfaceCompilationError: ``include`` names an unknown operation.
+    """
+    routes = tuple(interface.routes or ())
+    model = interface_model(interface)
+    if not interface.auto or model is None:
+        return routes
+    declared = {(r.method.upper(), r.path) for r in routes}
+    generated = build_auto_routes(model, tuple(interface.include), owner=interface.__qualname__)
+    return routes + tuple(r for r in generated if (r.method.upper(), r.path) not in declared)

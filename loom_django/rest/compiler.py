@@ -21,6 +21,7 @@ from loom_django.core.model.introspection import model_profiles
 from loom_django.core.repository.abc.query import PaginationMode, QuerySpec
 from loom_django.core.use_case.constants import CrudOp
 from loom_django.core.use_case.invoker import entity_key
+from loom_django.rest.autocrud import interface_routes
 from loom_django.rest.constants import NOT_SET
 from loom_django.rest.model import (
     HandlerMode,
@@ -156,7 +157,7 @@ def _compile_interface(
         raise InterfaceCompilationError(
             f"{name}: 'prefix' must be a non-empty string (e.g. '/users')."
         )
-    routes = tuple(interface.routes or ())
+    routes = interface_routes(interface)
     if not routes:
         raise InterfaceCompilationError(
             f"{name}: 'routes' is empty.  Declare at least one RestRoute to expose."

@@ -70,8 +70,9 @@ class RestInterface(Generic[ModelT]):
     """A URL prefix and its routes; a plain class, never instantiated.
 
     ``class ProductInterface(RestInterface[Product]): prefix = "/products"; auto = True``
-    exposes the five auto-CRUD operations. Explicit ``routes`` come first; with ``auto``
-    the generated routes whose ``(method, path)`` is not declared are appended.
+    exposes the five auto-CRUD operations. ``routes`` holds the declared routes; the REST
+    compiler serves them first and, with ``auto``, appends the generated routes whose
+    ``(method, path)`` is not declared (see :func:`loom_django.rest.autocrud.interface_routes`).
     """
 
     prefix: ClassVar[str] = ""
@@ -96,14 +97,7 @@ class RestInterface(Generic[ModelT]):
         model = _generic_model(cls)
         if model is not None:
             cls.__loom_model__ = model
-        routes = tuple(cls.__dict__.get("routes", cls.routes) or ())
-        if cls.auto and model is not None:
-            from loom_django.rest.autocrud import build_auto_routes
-
-            declared = {(r.method.upper(), r.path) for r in routes}
-            generated = build_auto_routes(model, tuple(cls.include), owner=cls.__qualname__)
-            routes += tuple(r for r in generated if (r.method.upper(), r.path) not in declared)
-        cls.routes = routes
+        cls.routes = tuple(cls.__dict__.get("routes", cls.routes) or ())
 
 
 def _generic_model(cls: type[Any]) -> Any:

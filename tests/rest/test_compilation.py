@@ -95,13 +95,22 @@ def test_path_must_start_with_slash():
         _build(NoSlash)
 
 
-def test_unknown_include_name_fails_at_class_creation():
-    with pytest.raises(InterfaceCompilationError, match="unknown auto-CRUD operation"):
+def test_unknown_include_name_fails_at_compilation():
+    class Bad(RestInterface[RestProduct]):
+        prefix = "/bad"
+        auto = True
+        include = ("get", "explode")
 
-        class Bad(RestInterface[RestProduct]):
-            prefix = "/bad"
-            auto = True
-            include = ("get", "explode")
+    with pytest.raises(InterfaceCompilationError, match="Bad: unknown auto-CRUD operation"):
+        _build(Bad)
+
+
+def test_declaring_an_auto_interface_generates_nothing():
+    class Lazy(RestInterface[RestProduct]):
+        prefix = "/lazy"
+        auto = True
+
+    assert Lazy.routes == ()
 
 
 def test_unknown_allowed_profile_fails():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loom_django.rest.autocrud import build_auto_routes
+from loom_django.rest.autocrud import build_auto_routes, interface_routes
 from loom_django.rest.ninja import get_api
 from tests.rest.conftest import body
 from tests.restapp.interfaces import ProductInterface, ReadOnlyProductInterface
@@ -35,7 +35,7 @@ def test_auto_interface_exposes_exactly_five_operations():
         ("PATCH", "/orders/{id}"),
         ("DELETE", "/orders/{id}"),
     }
-    assert [(r.method, r.path) for r in OrderInterface.routes] == [
+    assert [(r.method, r.path) for r in interface_routes(OrderInterface)] == [
         ("POST", "/"),
         ("GET", "/{id}"),
         ("GET", "/"),
@@ -46,7 +46,7 @@ def test_auto_interface_exposes_exactly_five_operations():
 
 def test_include_exposes_only_selected_operations_and_post_is_405(client):
     assert {m for m, _ in _operations("/ro-products")} == {"GET"}
-    assert len(ReadOnlyProductInterface.routes) == 2
+    assert len(interface_routes(ReadOnlyProductInterface)) == 2
     response = client.post("/ro-products/", NEW, content_type="application/json")
     assert response.status_code == 405
     assert body(response)["detail"]["code"] == "method_not_allowed"
@@ -60,7 +60,9 @@ def test_build_auto_routes_statuses_and_shared_classes():
     assert [r.use_case for r in first] == [r.use_case for r in second]
     from tests.restapp.interfaces import AsyncProductInterface
 
-    assert {r.use_case for r in AsyncProductInterface.routes} == {r.use_case for r in first}
+    assert {r.use_case for r in interface_routes(AsyncProductInterface)} == {
+        r.use_case for r in first
+    }
 
 
 def test_explicit_route_overrides_auto_route_and_others_remain(client):
@@ -72,7 +74,7 @@ def test_explicit_route_overrides_auto_route_and_others_remain(client):
 
 
 def test_literal_segment_wins_over_placeholder_declared_earlier(client):
-    routes = [(r.method, r.path) for r in ProductInterface.routes]
+    routes = [(r.method, r.path) for r in interface_routes(ProductInterface)]
     assert routes.index(("GET", "/{id}")) < routes.index(("GET", "/low-stock"))
     response = client.get("/products/low-stock")
     assert response.status_code == 200

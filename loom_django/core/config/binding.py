@@ -6,17 +6,28 @@ import inspect
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec.inspect as msgspec_inspect
 
 from loom_django.core.config.section import convert, type_name
 from loom_django.core.errors import ConfigError
 
-if TYPE_CHECKING:
-    from loom_django.core.config.context import ConfigContext
+__all__ = [
+    "ConfigBinder",
+    "ConfigBinding",
+    "ConfigSections",
+    "DefaultConfigBinder",
+    "build_from_mapping",
+]
 
-__all__ = ["ConfigBinder", "ConfigBinding", "DefaultConfigBinder", "build_from_mapping"]
+
+class ConfigSections(Protocol):
+    """What a binder reads: sections of a loaded config (``ConfigContext`` is one)."""
+
+    def raw(self, key: str) -> Any:
+        """The section at ``key`` as plain, fully resolved Python data."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -30,9 +41,9 @@ class ConfigBinding:
 
 @runtime_checkable
 class ConfigBinder(Protocol):
-    """Turns a :class:`ConfigBinding` into an object using a :class:`ConfigContext`."""
+    """Turns a :class:`ConfigBinding` into an object from a :class:`ConfigContext`."""
 
-    def bind(self, context: ConfigContext, binding: ConfigBinding) -> Any:
+    def bind(self, context: ConfigSections, binding: ConfigBinding) -> Any:
         """Build the object ``binding`` describes."""
         ...
 
@@ -40,7 +51,7 @@ class ConfigBinder(Protocol):
 class DefaultConfigBinder:
     """Decodes the bound section into the target's constructor arguments (msgspec-typed)."""
 
-    def bind(self, context: ConfigContext, binding: ConfigBinding) -> Any:
+    def bind(self, context: ConfigSections, binding: ConfigBinding) -> Any:
         """Build ``binding.target`` from its section merged with its overrides."""
         data = context.raw(binding.path) if binding.path else {}
         if not isinstance(data, Mapping):

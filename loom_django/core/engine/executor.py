@@ -161,6 +161,16 @@ class RuntimeExecutor:
             self._done(plan, started)
         return result
 
+    @property
+    def metrics(self) -> MetricsAdapter | None:
+        """The adapter runtime events go to (``None``: none configured)."""
+        return self._metrics
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The engine's logger (``[EXEC]``, ``[STEP]`` and ``[RULE]`` lines)."""
+        return self._log
+
     def drive(self, coroutine: Coroutine[Any, Any, T], name: str) -> T:
         """Run ``coroutine`` (e.g. an async job callback) on this thread without a loop.
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from loom_django.core.engine.events import MetricsAdapter
 from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "InputBinding",
     "LoadStep",
     "ParamBinding",
+    "PipelineHost",
     "RuleStep",
 ]
 
@@ -111,3 +114,35 @@ class ExecutionPlan:
         default=None, compare=False, repr=False
     )
     pipeline: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+
+class PipelineHost(Protocol):
+    """What a pipeline (generated or traced) calls back into: the executor's step hooks.
+
+    Declared here, below the executor, so pipelines depend on the plan and not on the
+    executor that runs them.
+    """
+
+    @property
+    def metrics(self) -> MetricsAdapter | None:
+        """Where step events go (``None``: nowhere)."""
+        ...
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Where step lines are logged."""
+        ...
+
+    def _bind_params(
+        self, plan: ExecutionPlan, params: dict[str, Any], bound: dict[str, Any]
+    ) -> None: ...
+
+    def _missing_payload(self, plan: ExecutionPlan) -> None: ...
+
+    def _repository(
+        self, entity: type[Any], dependencies: dict[type[Any], Any] | None, label: str
+    ) -> Any: ...
+
+    async def _get_by(self, repo: Any, load: LoadStep, value: Any) -> Any: ...
+
+    def _exists_by(self, repo: Any, entity: type[Any]) -> Any: ...

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loom_django.core.command import with_fields_set
 from loom_django.core.engine.events import EventKind, RuntimeEvent, emit
-from loom_django.core.engine.plan import ExecutionPlan
+from loom_django.core.engine.plan import ExecutionPlan, PipelineHost
 from loom_django.core.errors import NotFound, RuleViolation, RuleViolations
 from loom_django.core.tracing import get_trace_id
 from loom_django.core.use_case.compute import ComputeSpec
 from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
 
-if TYPE_CHECKING:
-    from loom_django.core.engine.executor import RuntimeExecutor
-
 __all__ = ["run_traced"]
 
 
 async def run_traced(
-    executor: RuntimeExecutor,
+    executor: PipelineHost,
     instance: Any,
     plan: ExecutionPlan,
     params: dict[str, Any] | None,
@@ -96,7 +93,7 @@ async def run_traced(
 
 
 def _apply_computes(
-    executor: RuntimeExecutor,
+    executor: PipelineHost,
     plan: ExecutionPlan,
     command: Any,
     fields_set: frozenset[str],
@@ -124,7 +121,7 @@ def _apply_computes(
 
 
 def _check_rules(
-    executor: RuntimeExecutor,
+    executor: PipelineHost,
     plan: ExecutionPlan,
     command: Any,
     fields_set: frozenset[str],
@@ -141,22 +138,22 @@ def _check_rules(
             if violations is None:
                 violations = []
             violations.append(outcome)
-            executor._log.debug("[RULE] %s failed: %s", getattr(fn, "label", fn), outcome)
+            executor.logger.debug("[RULE] %s failed: %s", getattr(fn, "label", fn), outcome)
         step(f"Rule {getattr(fn, 'label', getattr(fn, '__name__', fn))}")
     if violations:
         raise RuleViolations(violations)
 
 
-def _step_tracer(executor: RuntimeExecutor, plan: ExecutionPlan) -> Callable[[str], None]:
+def _step_tracer(executor: PipelineHost, plan: ExecutionPlan) -> Callable[[str], None]:
     last = [time.perf_counter()]
 
     def step(name: str) -> None:
         now = time.perf_counter()
         duration = (now - last[0]) * 1000
         last[0] = now
-        executor._log.info("[STEP] %s (%s)", name, plan.name)
+        executor.logger.info("[STEP] %s (%s)", name, plan.name)
         emit(
-            executor._metrics,
+            executor.metrics,
             RuntimeEvent(
                 EventKind.STEP_DONE,
                 plan.name,

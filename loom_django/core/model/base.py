@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, dataclass_transform
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from loom_django.core.model import hooks
+import loom_django.core.model.hooks as hooks
 from loom_django.core.model.field import (
     ColumnField,
     ColumnSpec,

@@ -1,0 +1,55 @@
+"""ARCHITECTURE: no import cycle in the package; no door imports another door."""
+
+from __future__ import annotations
+
+from tests.arch.imports import PACKAGE, cycles, import_graph
+
+DOORS = ("orm", "celery", "rest", "etl", "streaming")
+"""The door packages (``loom_django/<door>/``)."""
+
+MAY_USE = {"rest": {"orm"}, "celery": {"orm"}}
+"""Doors another door may import (ARCHITECTURE.md: rest and celery may use orm)."""
+
+PUBLIC_FACADE = PACKAGE
+"""``loom_django/__init__.py`` re-exports the public surface lazily, doors included."""
+
+
+def _door(module: str) -> str | None:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in DOORS:
+        return parts[1]
+    if parts[1:3] == ["management", "commands"] and len(parts) > 3:
+        # ``manage.py loom_<door>`` shims belong to their door.
+        door = parts[3].removeprefix("loom_")
+        return door if door in DOORS else "management"
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    found = cycles(import_graph())
+    assert not found, "import cycles (every import counts, function-level too):\n" + "\n".join(
+        " <-> ".join(cycle) for cycle in found
+    )
+
+
+def test_no_door_imports_another_door_and_no_other_module_names_a_door():
+    graph = import_graph()
+    bad = []
+    for module, edges in sorted(graph.items()):
+        if module == PUBLIC_FACADE:
+            continue
+        own = _door(module)
+        for target, line in edges.items():
+            door = _door(target)
+            if door is None or door == own or door in MAY_USE.get(own or "", set()):
+                continue
+            if module == f"{PACKAGE}.doors" and target == f"{PACKAGE}.{door}.door":
+                continue  # the hub lists every door's contract module, and only that
+            bad.append(f"{module}:{line} imports {target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_graph_sees_function_level_and_dynamic_imports():
+    graph = import_graph()
+    assert f"{PACKAGE}.orm.door" in graph[f"{PACKAGE}.doors"]
+    assert f"{PACKAGE}.orm.integration" in graph[f"{PACKAGE}.orm.door"]
