@@ -1,23 +1,22 @@
-"""The Django app: maps loom models, then discovers and compiles everything at startup."""
+"""The Django app: lets the doors hook in, then discovers and compiles everything at startup."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
 
+from loom_django.doors import installed_doors
+
 __all__ = ["LoomDjangoConfig"]
 
 
-def _install_model_mapping() -> None:
-    """Map loom models to Django models as their modules are imported (ORM door)."""
-    try:
-        from loom_django.orm.mapping import install_mapping_hook
-    except ImportError:
-        return
-    install_mapping_hook()
+def _install_doors() -> None:
+    """Run each door's ``install()`` before Django imports models (the ORM door maps them)."""
+    for door in installed_doors():
+        door.install()
 
 
-_install_model_mapping()
+_install_doors()
 
 
 class LoomDjangoConfig(AppConfig):
@@ -31,19 +30,20 @@ class LoomDjangoConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from loom_django.checks import check_runtime, check_settings
+        from loom_django.checks import CHECKS
+        from loom_django.contributions import set_api_extensions
         from loom_django.core.repository.cursor import set_cursor_secret
-        from loom_django.doors import installed_doors
         from loom_django.runtime import get_runtime, setup_runtime
 
         doors = installed_doors()
-        checks.register(check_settings, "loom_django")
-        checks.register(check_runtime, "loom_django")
+        for check in CHECKS:
+            checks.register(check, "loom_django")
         for door in doors:
             for check in door.checks:
                 checks.register(check, "loom_django")
             for check in door.deploy_checks:
                 checks.register(check, "loom_django", deploy=True)
+        set_api_extensions(hook for door in doors if (hook := door.extend_api) is not None)
         set_cursor_secret(str(settings.SECRET_KEY).encode())
         setup_runtime()
         for door in doors:

@@ -6,7 +6,10 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning
 
-__all__ = ["check_runtime", "check_settings"]
+__all__ = ["CHECKS", "E100", "check_runtime", "check_settings"]
+
+E100 = "loom_django.E100"
+"""A use case, job or callback failed to compile or resolve (the runtime did not start)."""
 
 
 def check_runtime(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -22,7 +25,7 @@ def check_runtime(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             str(cause),
             hint="Fix the declaration named above; nothing is served until it compiles.",
             obj=type(cause).__name__,
-            id="loom_django.E100",
+            id=E100,
         )
     ]
 
@@ -36,3 +39,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         kind = Warning if problem.id.startswith("loom_django.W") else Error
         messages.append(kind(problem.msg, hint=problem.hint, id=problem.id))
     return messages
+
+
+CHECKS = (check_settings, check_runtime)
+"""The app's own checks; each door adds its ``CHECKS`` (see :mod:`loom_django.doors`)."""

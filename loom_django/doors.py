@@ -24,6 +24,15 @@ The contract of ``loom_django.<door>.door``:
     unconditionally under the ``loom_django`` tag.
 ``DEPLOY_CHECKS``
     Checks that run only under ``manage.py check --deploy``.
+
+Optional hooks:
+
+``install()``
+    Called when ``loom_django.apps`` is imported, before Django imports any ``models``
+    module (the ORM door starts mapping loom models to Django models here).
+``extend_api(api, runtime)``
+    Add routes to every API the REST door builds (the jobs door adds the job status
+    route); registered in :mod:`loom_django.contributions`, so neither door names the other.
 """
 
 from __future__ import annotations
@@ -36,13 +45,13 @@ from importlib.util import find_spec
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from loom_django.contributions import RuntimeProvider
+
 if TYPE_CHECKING:
-    from loom_django.core.bootstrap import LoomRuntime, RuntimeSpec
+    from loom_django.core.bootstrap import RuntimeSpec
 
 __all__ = ["DOORS", "Door", "RuntimeProvider", "installed_doors"]
 
-RuntimeProvider = Callable[[], "LoomRuntime"]
-"""Returns the process runtime, or raises the ``BootstrapError`` that stopped it."""
 
 DOORS: tuple[str, ...] = (
     "loom_django.orm.door",
@@ -72,6 +81,18 @@ class Door:
         hook = getattr(self.module, "ready", None)
         if hook is not None:
             hook(provider)
+
+    def install(self) -> None:
+        """Let the door hook into Django before models are imported."""
+        hook = getattr(self.module, "install", None)
+        if hook is not None:
+            hook()
+
+    @property
+    def extend_api(self) -> Callable[[Any, Any], object] | None:
+        """The door's ``extend_api(api, runtime)`` hook, if it has one."""
+        hook: Callable[[Any, Any], object] | None = getattr(self.module, "extend_api", None)
+        return hook
 
     @property
     def checks(self) -> Sequence[Callable[..., Any]]:

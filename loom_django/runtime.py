@@ -66,12 +66,11 @@ def build_django_runtime() -> LoomRuntime:
         offload=lambda fn: sync_to_async(fn, thread_sensitive=True),
         config=conf.config_context(),
         metrics=metrics,
+        discovery=result,
     )
     for door in doors:
         door.configure_runtime_spec(spec)
-    runtime = build_runtime(spec)
-    runtime.discovery = result  # type: ignore[attr-defined]
-    return runtime
+    return build_runtime(spec)
 
 
 def setup_runtime() -> BootstrapError | None:

@@ -17,6 +17,7 @@ from loom_django.core.config.section import has_section, raw_section, section, t
 
 __all__ = [
     "LOOM_CELERY_DEFAULTS",
+    "NO_BROKER_WARNING",
     "CeleryConfig",
     "CeleryRuntimeConfig",
     "JobsSettings",
@@ -203,15 +204,28 @@ def broker_configured(cfg: Any, settings: Any) -> bool:
     return bool(found and found[0].broker_url)
 
 
-def select_backend(cfg: Any, settings: Any, *, celery_installed: bool = True) -> str:
-    """``celery`` or ``inline`` per ``app.jobs.backend`` (``auto``: Celery iff a broker is set)."""
+NO_BROKER_WARNING = (
+    "No Celery broker configured (CELERY_BROKER_URL) — dispatched jobs run in-process "
+    "with InlineJobService after commit. Set CELERY_BROKER_URL in settings.py (e.g. "
+    'CELERY_BROKER_URL = "redis://localhost:6379/0"), or silence this with '
+    'LOOM = {"CONFIG": {"app": {"jobs": {"backend": "inline"}}}}.'
+)
+"""Logged when jobs exist, ``app.jobs.backend`` is ``auto`` and no broker is configured."""
+
+
+def select_backend(
+    cfg: Any, settings: Any, *, celery_installed: bool = True, warn: bool = True
+) -> str:
+    """``celery`` or ``inline`` per ``app.jobs.backend`` (``auto``: Celery iff a broker is set).
+
+    ``warn`` (the project has jobs) logs :data:`NO_BROKER_WARNING` when ``auto`` falls back
+    to inline.
+    """
     wanted = jobs_settings(cfg).backend
     if wanted != "auto":
         return wanted
     if celery_installed and broker_configured(cfg, settings):
         return "celery"
-    _log.warning(
-        "No Celery broker configured (CELERY_BROKER_URL) — dispatched jobs run in-process "
-        "with InlineJobService after commit. Set app.jobs.backend: inline to silence this."
-    )
+    if warn:
+        _log.warning(NO_BROKER_WARNING)
     return "inline"

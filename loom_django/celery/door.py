@@ -5,13 +5,15 @@ Importable without Celery installed: the hub reads ``REQUIRES`` before calling a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from loom_django.celery.checks import CHECKS
 
 if TYPE_CHECKING:
+    from loom_django.contributions import RuntimeProvider
     from loom_django.core.bootstrap import RuntimeSpec
-    from loom_django.doors import RuntimeProvider
 
-__all__ = ["EXTRA", "REQUIRES", "configure_runtime_spec", "ready"]
+__all__ = ["CHECKS", "EXTRA", "REQUIRES", "configure_runtime_spec", "extend_api", "ready"]
 
 REQUIRES: tuple[str, ...] = ("celery", "kombu", "django_celery_results")
 EXTRA = "celery"
@@ -25,7 +27,16 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
 
 
 def ready(provider: RuntimeProvider) -> None:
-    """A worker whose runtime could not be built exits at startup instead of consuming."""
-    from loom_django.celery.integration import guard_workers
+    """Tasks get the runtime from ``provider``; a worker whose runtime could not be built
+    exits at startup instead of consuming."""
+    from loom_django.celery.integration import guard_workers, use_runtime_provider
 
+    use_runtime_provider(provider)
     guard_workers()
+
+
+def extend_api(api: Any, runtime: Any) -> None:
+    """``GET /jobs/{job_id}`` on the loom API (``app.jobs.status_route``)."""
+    from loom_django.celery.routes import mount_job_status
+
+    mount_job_status(api, runtime)

@@ -1,7 +1,9 @@
 """The Django runtime's Celery hook: pick the JobService, register tasks on every Celery app.
 
-``loom_django.runtime`` calls :func:`configure_runtime_spec` while it builds the
-process runtime in ``AppConfig.ready()`` — in web processes and workers alike.
+The jobs door (``celery/door.py``) calls :func:`configure_runtime_spec` while the process
+runtime is built in ``AppConfig.ready()`` — in web processes and workers alike — and
+:func:`use_runtime_provider` once it is built; tasks look the runtime up through that
+provider, never by importing ``loom_django.runtime``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, _state
-from django.core import checks
 
 from loom_django.celery.config import (
     apply_celery_section,
@@ -26,15 +27,40 @@ from loom_django.celery.tasks import install_tasks
 from loom_django.core.errors import BootstrapError, ConfigError
 
 if TYPE_CHECKING:
-    from loom_django.core.bootstrap import RuntimeSpec
+    from loom_django.contributions import RuntimeProvider
+    from loom_django.core.bootstrap import LoomRuntime, RuntimeSpec
     from loom_django.core.engine.executor import RuntimeExecutor
     from loom_django.core.use_case.factory import UseCaseFactory
 
-__all__ = ["check_result_backend", "configure_runtime_spec", "django_catalog", "guard_workers"]
+__all__ = [
+    "configure_runtime_spec",
+    "django_catalog",
+    "guard_workers",
+    "runtime",
+    "use_runtime_provider",
+]
 
 _log = logging.getLogger("loom_django.jobs")
 _catalog: TaskCatalog | None = None
 _hooked = False
+_provider: RuntimeProvider | None = None
+
+
+def use_runtime_provider(provider: RuntimeProvider) -> None:
+    """Where tasks, the status route and the worker guard get the process runtime."""
+    global _provider
+    _provider = provider
+
+
+def runtime() -> LoomRuntime:
+    """The process runtime, through the provider the door was given.
+
+    Raises:
+        BootstrapError: the runtime failed to build, or the app was never readied.
+    """
+    if _provider is None:
+        raise BootstrapError('The loom runtime is not ready: add "loom_django" to INSTALLED_APPS.')
+    return _provider()
 
 
 def django_catalog() -> TaskCatalog | None:
@@ -61,7 +87,7 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
         found = celery_section(cfg)
         if found is not None:
             check_default_queue(found[0].task_default_queue, found[0].queues)
-        backend = select_backend(cfg, settings)
+        backend = select_backend(cfg, settings, warn=bool(spec.jobs))
         if backend == "celery":
             apply_celery_section(cfg, settings)
             apply_loom_defaults(settings)
@@ -77,7 +103,6 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
 
     spec.job_service = make_service
     _register_everywhere()
-    checks.register(check_result_backend, "loom_django")
     _extend_admin()
 
 
@@ -109,21 +134,14 @@ def _loom_config(spec: RuntimeSpec) -> Any:
 
 
 def _runtime_ready() -> None:
-    from loom_django.runtime import get_runtime
-
-    get_runtime()
-
-
-def _provider() -> Any:
-    from loom_django.runtime import get_runtime
-
-    return get_runtime()
+    if _provider is not None:
+        _provider()
 
 
 def _on_app_finalize(app: Celery) -> None:
     if _catalog is None or getattr(app, "_loom_explicit", False):
         return
-    install_tasks(app, _catalog, _provider)
+    install_tasks(app, _catalog, runtime)
 
 
 def _register_everywhere() -> None:
@@ -136,20 +154,3 @@ def _register_everywhere() -> None:
         if app.finalized:
             with app._finalize_mutex:
                 _on_app_finalize(app)
-
-
-def check_result_backend(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """``loom_django.E201``: results go to ``django-db`` but django_celery_results is missing."""
-    from django.apps import apps
-    from django.conf import settings
-
-    backend = getattr(settings, "CELERY_RESULT_BACKEND", None)
-    if backend == "django-db" and not apps.is_installed("django_celery_results"):
-        return [
-            checks.Error(
-                "CELERY_RESULT_BACKEND is 'django-db' but django_celery_results is not installed.",
-                hint='Add "django_celery_results" to INSTALLED_APPS and run migrate.',
-                id="loom_django.E201",
-            )
-        ]
-    return []

@@ -77,9 +77,9 @@ def _config_of(runtime: Any) -> Any:
 def mount_job_status(api: Any, runtime: Any = None) -> bool:
     """Add the status router to a NinjaAPI per ``app.jobs.status_route``; True if mounted."""
     if runtime is None:
-        from loom_django.runtime import get_runtime
+        from loom_django.celery.integration import runtime as process_runtime
 
-        runtime = get_runtime()
+        runtime = process_runtime()
     route = jobs_settings(_config_of(runtime)).status_route
     if not route.enabled or not callable(getattr(runtime.job_service, "status", None)):
         return False

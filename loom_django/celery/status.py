@@ -46,9 +46,9 @@ def job_status_response(job_id: str, service: Any = None) -> HttpResponse:
             violations=[{"field": "job_id", "message": message}],
         )
     if service is None:
-        from loom_django.runtime import get_runtime
+        from loom_django.celery.integration import runtime
 
-        service = get_runtime().job_service
+        service = runtime().job_service
     reader = getattr(service, "status", None)
     found = reader(canonical) if callable(reader) else None
     if found is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loom_django.core.di import LoomContainer, Scope
+from loom_django.core.discovery import DiscoveryResult
 from loom_django.core.engine.compiler import UseCaseCompiler
 from loom_django.core.engine.events import MetricsAdapter
 from loom_django.core.engine.executor import Offloader, RuntimeExecutor
@@ -45,6 +46,7 @@ class RuntimeSpec:
     job_service: Callable[[UseCaseFactory, RuntimeExecutor], JobService] | None = None
     config: Any = None
     extra_instances: dict[Any, Any] = field(default_factory=dict)
+    discovery: DiscoveryResult = field(default_factory=DiscoveryResult)
 
 
 @dataclass
@@ -62,6 +64,8 @@ class LoomRuntime:
     jobs: tuple[type[Any], ...]
     callbacks: tuple[type[Any], ...]
     crud: dict[type[Any], dict[str, type[Any]]]
+    discovery: DiscoveryResult = field(default_factory=DiscoveryResult)
+    """What discovery found (interfaces, stream flows, ... that doors serve)."""
 
     @property
     def job_service(self) -> JobService:
@@ -168,6 +172,7 @@ def _build(spec: RuntimeSpec) -> LoomRuntime:
         jobs,
         callbacks,
         crud,
+        spec.discovery,
     )
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from loom_django.orm.checks import CHECKS
+
 if TYPE_CHECKING:
     from loom_django.core.bootstrap import RuntimeSpec
 
-__all__ = ["EXTRA", "REQUIRES", "configure_runtime_spec"]
+__all__ = ["CHECKS", "EXTRA", "REQUIRES", "configure_runtime_spec", "install"]
 
 REQUIRES: tuple[str, ...] = ()
 EXTRA = ""
+
+
+def install() -> None:
+    """Map loom models to Django models as their modules are imported."""
+    from loom_django.orm.mapping import install_mapping_hook
+
+    install_mapping_hook()
 
 
 def configure_runtime_spec(spec: RuntimeSpec) -> None:

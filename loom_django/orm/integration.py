@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from loom_django.core.bootstrap import RuntimeSpec
@@ -50,12 +51,23 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
     Called once from ``AppConfig.ready()`` before the runtime is built; maps any loom
     model still waiting for its references first.
     """
-    finalize_mapping()
+    _finalize_recording_failures()
     register_lookups()
     spec.models = [model for model in spec.models if _servable(model)]
     spec.default_repository = DjangoDefaultRepositoryBuilder()
     spec.uow_factory = DjangoUnitOfWorkFactory()
     set_ambient_on_commit(_on_commit)
+
+
+def _finalize_recording_failures() -> None:
+    """Map every waiting model; those that cannot be mapped are left to check ``E200``."""
+    while True:
+        try:
+            finalize_mapping()
+        except ImproperlyConfigured as exc:
+            _log.error("%s", exc)
+            continue
+        return
 
 
 def _on_commit(fn: Callable[[], None]) -> None:

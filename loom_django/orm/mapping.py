@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 from django.apps import apps
-from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models.signals import pre_save
@@ -23,7 +22,6 @@ from loom_django.orm.builder import NotReady, build_django_model
 from loom_django.orm.registry import REGISTRY
 
 __all__ = [
-    "check_mapping",
     "django_model_for",
     "finalize_mapping",
     "install_mapping_hook",
@@ -31,6 +29,7 @@ __all__ = [
     "is_mapped",
     "loom_model_for",
     "mapped_pairs",
+    "mapping_failures",
 ]
 
 _installed = False
@@ -42,28 +41,19 @@ _generated = REGISTRY.generated
 
 
 def install_mapping_hook() -> None:
-    """Start mapping loom models to Django models (idempotent; models defined earlier too).
-
-    Also registers the system check ``loom_django.E200``, which maps any model still
-    waiting for its references (so ``makemigrations`` sees it) and reports the ones that
-    cannot be mapped.
-    """
+    """Start mapping loom models to Django models (idempotent; models defined earlier too)."""
     global _installed
     with _lock:
         if _installed:
             return
         _installed = True
     add_model_hook(_on_model)
-    checks.register(check_mapping, "models")
 
 
-def check_mapping(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """System check ``loom_django.E200``: every loom model of the apps has a Django model."""
-    try:
-        finalize_mapping()
-    except ImproperlyConfigured as exc:
-        return [checks.Error(str(exc), id="loom_django.E200")]
-    return []
+def mapping_failures() -> dict[type[Any], str]:
+    """Loom models that could not be mapped when the mapping was finalized, with why."""
+    with _lock:
+        return dict(REGISTRY.failures)
 
 
 def _vendor() -> str:
@@ -110,6 +100,7 @@ def _flush(*, final: bool) -> None:
                 if final:
                     _pending.remove(cls)
                     message = f"Cannot map loom model {cls.__name__}: {exc}"
+                    REGISTRY.failures[cls] = message
                     raise ImproperlyConfigured(message) from exc
                 continue
             except Exception:

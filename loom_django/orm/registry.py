@@ -21,6 +21,7 @@ class MappingRegistry:
         self.django: dict[type[Any], type[models.Model]] = {}
         self.late: dict[type[Any], str] = {}
         self.generated: set[type[Any]] = set()
+        self.failures: dict[type[Any], str] = {}
 
     def table_model(self, table: str) -> type[Any] | None:
         """The loom model of ``table`` that is (or is about to be) mapped to Django.

@@ -38,7 +38,7 @@ def build_celery_runtime(*, metrics: MetricsAdapter | None = None) -> LoomRuntim
     orm_spec(spec)
     celery_spec(spec)
     runtime = build_runtime(spec)
-    runtime.discovery = found  # type: ignore[attr-defined]
+    runtime.discovery = found
     reset_runtime(runtime)
     return runtime
 

@@ -373,6 +373,6 @@ def test_model_waiting_for_an_unknown_table_fails_the_mapping_check(tmp_path):
 
 
 def test_mapping_check_passes_for_the_test_app():
-    from loom_django.orm.mapping import check_mapping
+    from loom_django.orm.checks import check_mapping
 
     assert check_mapping() == []

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 from ninja import NinjaAPI, Router
 from ninja.constants import NOT_SET as NINJA_NOT_SET
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
@@ -17,7 +19,13 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Redoc
 from ninja.openapi.urls import get_openapi_urls
 
-from loom_django.core.errors import ErrorCode
+from loom_django.contributions import RuntimeProvider, api_extensions
+from loom_django.core.errors import (
+    BootstrapError,
+    ConfigError,
+    ErrorCode,
+    InterfaceCompilationError,
+)
 from loom_django.rest.compiler import CompiledRoute, compile_interfaces
 from loom_django.rest.config import RestConfig, load_rest_config
 from loom_django.rest.constants import NOT_SET
@@ -33,11 +41,22 @@ from loom_django.rest.ninja.dispatch import (
 from loom_django.rest.ninja.views import RouteHandlers, build_handlers, error_response
 from loom_django.rest.openapi import OpenAPIBuilder
 
-__all__ = ["LoomNinjaAPI", "create_api", "get_api", "reset_api"]
+__all__ = [
+    "LoomNinjaAPI",
+    "api_failure",
+    "create_api",
+    "get_api",
+    "reset_api",
+    "runtime_provider",
+    "use_runtime_provider",
+]
 
 _JSON = "application/json"
+_log = logging.getLogger("loom_django.rest")
 _lock = threading.Lock()
 _api: LoomNinjaAPI | None = None
+_failure: Exception | None = None
+_provider: RuntimeProvider | None = None
 
 
 def _ninja_auth(value: Any) -> Any:
@@ -217,13 +236,10 @@ def create_api(
         ConfigError: ``app.rest`` is invalid.
     """
     if runtime is None:
-        from loom_django.runtime import get_runtime
-
-        runtime = get_runtime()
+        runtime = runtime_provider()()
     cfg = config or load_rest_config()
     if interfaces is None:
-        discovery = getattr(runtime, "discovery", None)
-        interfaces = tuple(getattr(discovery, "interfaces", ()) or ())
+        interfaces = runtime.discovery.interfaces
     routes = compile_interfaces(
         interfaces,
         runtime=runtime,
@@ -243,33 +259,82 @@ def create_api(
     kwargs.update(ninja_kwargs)
     api = LoomNinjaAPI(loom_config=cfg, **kwargs)
     api.add_loom_routes(interfaces, routes, runtime)
-    _mount_job_status(api, runtime)
+    for extend in api_extensions():
+        extend(api, runtime)
     return api
 
 
-def _mount_job_status(api: LoomNinjaAPI, runtime: Any) -> None:
-    """``GET /jobs/{job_id}`` when the Celery door is installed (``app.jobs.status_route``)."""
-    try:
-        from loom_django.celery.routes import mount_job_status
-    except ModuleNotFoundError as exc:
-        if exc.name in ("celery", "kombu", "django_celery_results"):
-            return
-        raise
-    mount_job_status(api, runtime)
+def use_runtime_provider(provider: RuntimeProvider | None) -> None:
+    """The callable ``create_api`` gets the process runtime from (the REST door's ``ready``)."""
+    global _provider
+    _provider = provider
+
+
+def runtime_provider() -> RuntimeProvider:
+    """The process runtime's provider.
+
+    Raises:
+        ImproperlyConfigured: ``"loom_django"`` is not in ``INSTALLED_APPS``.
+    """
+    if _provider is None:
+        raise ImproperlyConfigured(
+            'The loom API needs the loom runtime: add "loom_django" to INSTALLED_APPS.'
+        )
+    return _provider
+
+
+def api_failure() -> Exception | None:
+    """Why the last ``get_api()`` could not build the API (shown by ``manage.py check``)."""
+    return _failure
 
 
 def get_api() -> LoomNinjaAPI:
-    """The process-wide API, built on first call from the discovered interfaces."""
-    global _api
+    """The process-wide API, built on first call from the discovered interfaces.
+
+    When the runtime or an interface does not compile, the error is logged and kept for
+    ``manage.py check`` (``loom_django.E100``/``E500``), and an API whose every URL
+    answers 500 is returned instead (not cached), so importing ``urls.py`` never hides
+    the check messages behind a traceback.
+    """
+    global _api, _failure
     if _api is None:
         with _lock:
             if _api is None:
-                _api = create_api()
+                try:
+                    _api = create_api()
+                except (BootstrapError, InterfaceCompilationError, ConfigError) as exc:
+                    _failure = exc
+                    _log.error("The loom API could not be built: %s", exc)
+                    return _failed_api(exc)
+                _failure = None
     return _api
+
+
+class _FailedApi(LoomNinjaAPI):
+    """Stands in for an API that could not be built: every URL raises the startup error."""
+
+    def __init__(self, failure: Exception) -> None:
+        super().__init__(
+            loom_config=RestConfig(), urls_namespace="loom", openapi_url=None, docs_url=None
+        )
+        self.loom_failure = failure
+
+    def _get_urls(self) -> list[URLPattern | URLResolver]:
+        failure = self.loom_failure
+
+        def failed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            raise failure
+
+        return [re_path(r"^.*$", failed)]
+
+
+def _failed_api(exc: Exception) -> LoomNinjaAPI:
+    return _FailedApi(exc)
 
 
 def reset_api() -> None:
     """Forget the process-wide API (tests); the next ``get_api()`` builds a new one."""
-    global _api
+    global _api, _failure
     with _lock:
         _api = None
+        _failure = None
