@@ -6,9 +6,9 @@ import logging
 import threading
 from typing import Any
 
-from loom_django.core.bootstrap import LoomRuntime, RuntimeSpec, build_runtime
+from loom_django.assembly import build_with_doors, discovered_spec, metrics_adapter
+from loom_django.core.bootstrap import LoomRuntime
 from loom_django.core.errors import BootstrapError
-from loom_django.doors import installed_doors
 
 __all__ = ["build_django_runtime", "get_runtime", "invoke_sync", "reset_runtime"]
 
@@ -19,7 +19,7 @@ _failure: BootstrapError | None = None
 
 
 def build_django_runtime() -> LoomRuntime:
-    """Discover components, bind the Django door's repositories and compile every plan.
+    """Discover components, let every installed door fill the spec, compile every plan.
 
     Raises:
         BootstrapError: discovery, DI or compilation failed (the cause is chained).
@@ -29,14 +29,12 @@ def build_django_runtime() -> LoomRuntime:
     from omegaconf import OmegaConf
 
     from loom_django.conf import conf, import_di_module
-    from loom_django.core.config import metrics_settings, to_plain
+    from loom_django.core.config import to_plain
     from loom_django.core.discovery import discover
-    from loom_django.core.job.job import JobConfig, apply_job_config
-    from loom_django.core.model.hooks import mapped_models
 
-    doors = installed_doors()
     try:
-        cfg = conf.loom_config()
+        context = conf.config_context()
+        cfg = context.config
         discovery_cfg = to_plain(OmegaConf.select(cfg, "app.discovery", default=None))
         result = discover(
             discovery_cfg or {"mode": "apps"},
@@ -46,31 +44,11 @@ def build_django_runtime() -> LoomRuntime:
     except Exception as exc:
         raise BootstrapError(f"Bootstrap failed: {exc}") from exc
 
-    for job in result.jobs:
-        overrides = to_plain(OmegaConf.select(cfg, f"jobs.{job.__name__}", default=None))
-        if overrides:
-            apply_job_config(job, JobConfig(**overrides))
-
-    metrics = None
-    if metrics_settings(cfg).enabled:
-        from loom_django.prometheus import PrometheusMetricsAdapter
-
-        metrics = PrometheusMetricsAdapter()
-
-    spec = RuntimeSpec(
-        models=[*mapped_models(), *result.models],
-        use_cases=result.use_cases,
-        jobs=result.jobs,
-        callbacks=result.callbacks,
-        di_modules=di_modules,
-        offload=lambda fn: sync_to_async(fn, thread_sensitive=True),
-        config=conf.config_context(),
-        metrics=metrics,
-        discovery=result,
+    spec = discovered_spec(
+        cfg, result, di_modules=di_modules, metrics=metrics_adapter(cfg), config=context
     )
-    for door in doors:
-        door.configure_runtime_spec(spec)
-    return build_runtime(spec)
+    spec.offload = lambda fn: sync_to_async(fn, thread_sensitive=True)
+    return build_with_doors(spec)
 
 
 def setup_runtime() -> BootstrapError | None:

@@ -19,20 +19,20 @@ from typing import Any
 
 from celery import Celery
 
+from loom_django.assembly import build_with_doors, discovered_spec
 from loom_django.celery.config import celery_section
 from loom_django.celery.names import TaskCatalog
 from loom_django.celery.service import CeleryJobService
 from loom_django.celery.signals import connect_worker_signals
 from loom_django.celery.tasks import register_tasks
-from loom_django.core.bootstrap import LoomRuntime, RuntimeSpec, build_runtime
-from loom_django.core.config import ConfigContext, load_config, to_plain
+from loom_django.core.bootstrap import LoomRuntime
+from loom_django.core.config import load_config, to_plain
 from loom_django.core.config.observability import app_name
 from loom_django.core.config.section import has_section
 from loom_django.core.di import LoomContainer
 from loom_django.core.discovery import DiscoveryResult, discover
 from loom_django.core.engine.events import MetricsAdapter
 from loom_django.core.errors import ConfigError
-from loom_django.core.job.job import JobConfig, apply_job_config
 from loom_django.core.use_case.factory import UseCaseFactory
 
 __all__ = ["WorkerBootstrapResult", "bootstrap_worker", "create_app"]
@@ -90,30 +90,21 @@ def bootstrap_worker(
         raise RuntimeError(
             "No Job classes discovered. Check app.discovery (modules/manifest JOBS) or pass jobs=."
         )
-    all_jobs = _unique([*jobs, *result.jobs])
-    for job in all_jobs:
-        overrides = to_plain(_select(cfg, f"jobs.{job.__name__}"))
-        if overrides:
-            apply_job_config(job, JobConfig(**overrides))
-
-    from loom_django.core.model.hooks import mapped_models
-
     route_use_cases = [
         route.use_case
         for interface in interfaces
         for route in getattr(interface, "routes", ())
         if getattr(route, "use_case", None) is not None
     ]
-    spec = RuntimeSpec(
-        models=[*mapped_models(), *result.models],
-        use_cases=_unique([*use_cases, *route_use_cases, *result.use_cases]),
-        jobs=all_jobs,
-        callbacks=_unique([*callbacks, *result.callbacks]),
+    spec = discovered_spec(
+        cfg,
+        result,
         di_modules=_di_modules(cfg, modules),
+        use_cases=[*use_cases, *route_use_cases],
+        jobs=jobs,
+        callbacks=callbacks,
         metrics=metrics,
-        config=ConfigContext(cfg),
     )
-    _attach_orm(spec)
     catalog = TaskCatalog.build(spec.jobs, spec.callbacks)
     app = Celery(app_name(cfg), set_as_current=False)
     app.conf.update(celery_cfg.celery_settings())
@@ -124,7 +115,7 @@ def bootstrap_worker(
         return CeleryJobService(app, metrics, factory, executor, catalog=catalog)
 
     spec.job_service = make_service
-    runtime = build_runtime(spec)
+    runtime = build_with_doors(spec, skip=("celery",))
     register_tasks(app, catalog, lambda: runtime)
     connect_worker_signals()
     return WorkerBootstrapResult(runtime.container, runtime.factory, app, runtime)
@@ -200,14 +191,6 @@ def _di_modules(cfg: Any, modules: Sequence[DIModule]) -> list[Callable[[LoomCon
     for module in modules:
         loaded.append(import_di_module(module) if isinstance(module, str) else module)
     return loaded
-
-
-def _attach_orm(spec: RuntimeSpec) -> None:
-    try:
-        from loom_django.orm.integration import configure_runtime_spec
-    except ImportError:
-        return
-    configure_runtime_spec(spec)
 
 
 def _unique(items: Iterable[type[Any]]) -> list[type[Any]]:
