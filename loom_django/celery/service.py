@@ -39,20 +39,17 @@ from loom_django.celery.tasks import (
     pop_eager_failure,
     task_context,
 )
-from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
+from loom_django.core.engine.events import MetricsAdapter
 from loom_django.core.errors import JobFailedError, JobTimeoutError
-from loom_django.core.job.callback import is_callback_class
 from loom_django.core.job.handle import JobGroup, JobHandle
 from loom_django.core.job.job import Job, job_task_name
-from loom_django.core.job.service import (
-    CapturedDispatch,
-    capture,
+from loom_django.core.job.lifecycle import (
     check_dispatch_arguments,
-    dispatch_each,
-    new_job_id,
+    prepare_dispatch,
+    reject_group_callbacks,
+    submit,
 )
-from loom_django.core.tracing import get_trace_id
-from loom_django.core.uow import run_after_commit
+from loom_django.core.job.service import dispatch_each
 
 if TYPE_CHECKING:
     from loom_django.core.engine.executor import RuntimeExecutor
@@ -152,50 +149,49 @@ class CeleryJobService:
         """
         check_dispatch_arguments(job_type, params, payload)
         task_name = self._task_name(job_type)
-        for callback in (on_success, on_failure):
-            if callback is not None:
-                self._check_callback(callback)
-        job_id = new_job_id()
-        queue_name = queue or job_type.__queue__
-        trace_id = get_trace_id()
+        catalog = self._catalog
+        prepared = prepare_dispatch(
+            job_type,
+            params=params,
+            payload=payload,
+            on_success=on_success,
+            on_failure=on_failure,
+            queue=queue,
+            countdown=countdown,
+            priority=priority,
+            eta=eta,
+            metrics=self._metrics,
+            knows_callback=catalog.knows_callback if catalog is not None else None,
+        )
+        job_id = prepared.job_id
         handle = JobHandle(
             job_id,
-            queue_name,
+            prepared.queue,
             datetime.now(UTC),
             partial(self._wait, job_id),
             partial(self._wait_async, job_id),
         )
-        emit(
-            self._metrics,
-            RuntimeEvent(EventKind.JOB_DISPATCHED, job_type.__qualname__, trace_id=trace_id),
-        )
-        delay = job_type.__countdown__ if countdown is None else countdown
         message = JobMessage(
             job_type=job_type,
             task_name=task_name,
             job_id=job_id,
-            queue=queue_name,
-            params=dict(params) if params is not None else None,
-            payload=dict(payload or {}),
+            queue=prepared.queue,
+            params=prepared.params,
+            payload=prepared.payload,
             on_success=on_success,
             on_failure=on_failure,
-            countdown=delay or None,
-            priority=job_type.__priority__ if priority is None else priority,
+            countdown=prepared.countdown or None,
+            priority=prepared.priority,
             eta=eta,
-            trace_id=trace_id,
+            trace_id=prepared.trace_id,
         )
-        captured = CapturedDispatch(
-            job_type,
-            job_id,
-            dict(params or {}),
-            message.payload,
-            on_success,
-            on_failure,
-            queue_name,
-            {"task_name": task_name, "countdown": delay, "priority": message.priority, "eta": eta},
-        )
-        if not capture(captured):
-            run_after_commit(partial(self.send, message))
+        options = {
+            "task_name": task_name,
+            "countdown": prepared.countdown,
+            "priority": prepared.priority,
+            "eta": eta,
+        }
+        submit(prepared, partial(self.send, message), options)
         return handle
 
     def dispatch_parallel(
@@ -210,11 +206,7 @@ class CeleryJobService:
         Raises:
             NotImplementedError: ``on_all_success`` or ``on_any_failure`` was given.
         """
-        if on_all_success is not None or on_any_failure is not None:
-            raise NotImplementedError(
-                "Group callbacks (on_all_success/on_any_failure) are not supported by "
-                "CeleryJobService; wait on the JobGroup or chain with per-job callbacks."
-            )
+        reject_group_callbacks(on_all_success, on_any_failure)
         return dispatch_each(self, jobs)
 
     async def run(
@@ -426,14 +418,3 @@ class CeleryJobService:
                 "Define it in an installed app's jobs module (or list it for discovery)."
             )
         return name
-
-    def _check_callback(self, callback: type[Any]) -> None:
-        if not is_callback_class(callback):
-            raise TypeError(
-                f"{callback!r} is not a job callback class (it needs on_success and on_failure)"
-            )
-        if self._catalog is not None and not self._catalog.knows_callback(callback):
-            raise ValueError(
-                f"{callback.__qualname__} is not a discovered callback, so no worker runs it. "
-                "Define it in an installed app's callbacks module (or list it for discovery)."
-            )

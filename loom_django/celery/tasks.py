@@ -8,9 +8,9 @@ runtime up when they run, so tasks registered before the runtime exists still wo
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task, states
@@ -19,8 +19,7 @@ from loom_django.celery.appref import running_task_app
 from loom_django.celery.names import TaskCatalog
 from loom_django.celery.results import describe_exception
 from loom_django.celery.timelimit import time_limit
-from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
-from loom_django.core.errors import DomainError
+from loom_django.core.job.lifecycle import run_attempt
 from loom_django.core.job.service import result_to_builtins, run_callback
 from loom_django.core.tracing import reset_trace_id, set_trace_id
 
@@ -57,11 +56,6 @@ def pop_eager_failure(job_id: str) -> BaseException | None:
     return _eager_failures.pop(job_id, None)
 
 
-def _metrics(runtime: LoomRuntime) -> MetricsAdapter | None:
-    metrics: MetricsAdapter | None = getattr(runtime.executor, "_metrics", None)
-    return metrics
-
-
 @contextmanager
 def task_context(app: Celery, trace_id: str | None) -> Iterator[None]:
     """Within the block: the message's trace id is current and dispatches use ``app``."""
@@ -82,84 +76,36 @@ def execute_job(
     params: dict[str, Any] | None,
     trace_id: str | None,
 ) -> Any:
-    """Run one attempt of ``job_type`` in its own transaction; retry or fail per its options.
+    """Run one attempt of ``job_type`` (core's ``run_attempt``); retry or fail per its options.
 
     Returns the JSON-compatible form of the job's result. A ``DomainError`` or the last
     allowed attempt re-raises the exception (the task fails, ``on_failure`` fires);
     otherwise ``task.retry`` schedules the next attempt after ``__backoff__ ** retries`` s.
     """
-    metrics = _metrics(runtime)
-    name = job_type.__qualname__
     job_id = task.request.id
+    retries = task.request.retries or 0
     with task_context(task.app, trace_id):
-        emit(metrics, RuntimeEvent(EventKind.JOB_STARTED, name, trace_id=trace_id))
-        started = time.perf_counter()
-        try:
-            with time_limit(job_type.__timeout__):
-                result = runtime.executor.execute_sync(
-                    runtime.factory.build(job_type), params=params, payload=payload
-                )
-        except Exception as exc:
-            retries = task.request.retries or 0
-            duration = (time.perf_counter() - started) * 1000
-            if isinstance(exc, DomainError) or retries >= job_type.__retries__:
-                _log.error(
-                    "[JOB] %s %s failed after %d attempt(s): %r",
-                    name,
-                    job_id,
-                    retries + 1,
-                    exc,
-                )
-                if task.request.is_eager and job_id is not None:
-                    _eager_failures[job_id] = exc
-                emit(
-                    metrics,
-                    RuntimeEvent(
-                        EventKind.JOB_EXHAUSTED,
-                        name,
-                        duration_ms=duration,
-                        status="exhausted",
-                        error=exc,
-                        trace_id=trace_id,
-                    ),
-                )
-                raise
-            countdown = job_type.__backoff__**retries
-            _log.warning(
-                "[JOB] %s %s attempt %d failed (%r); retrying in %ss",
-                name,
-                job_id,
-                retries + 1,
-                exc,
-                countdown,
-            )
-            emit(
-                metrics,
-                RuntimeEvent(
-                    EventKind.JOB_RETRYING,
-                    name,
-                    duration_ms=duration,
-                    status="retrying",
-                    error=exc,
-                    trace_id=trace_id,
-                ),
-            )
-            raise task.retry(
-                exc=exc, countdown=countdown, max_retries=job_type.__retries__
-            ) from exc
-        duration = (time.perf_counter() - started) * 1000
-        emit(
-            metrics,
-            RuntimeEvent(
-                EventKind.JOB_SUCCEEDED,
-                name,
-                duration_ms=duration,
-                status="success",
-                trace_id=trace_id,
-            ),
+        outcome = run_attempt(
+            job_type,
+            runtime.factory,
+            runtime.executor,
+            job_id=job_id,
+            params=params,
+            payload=payload,
+            trace_id=trace_id,
+            retries=retries,
+            guard=partial(time_limit, job_type.__timeout__),
         )
-        _log.debug("[JOB] %s %s succeeded in %.1fms", name, job_id, duration)
-        return result_to_builtins(result)
+    exc = outcome.error
+    if exc is None:
+        return result_to_builtins(outcome.result)
+    if outcome.retry_in is None:
+        if task.request.is_eager and job_id is not None:
+            _eager_failures[job_id] = exc
+        raise exc
+    raise task.retry(
+        exc=exc, countdown=job_type.__backoff__**retries, max_retries=job_type.__retries__
+    ) from exc
 
 
 def invoke_success_callback(

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
-from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
+from loom_django.core.engine.events import MetricsAdapter
 from loom_django.core.errors import JobFailedError, JobTimeoutError
-from loom_django.core.job.callback import RESERVED_CALLBACK_KEYS
 from loom_django.core.job.handle import JobGroup, JobHandle
 from loom_django.core.job.job import Job
-from loom_django.core.tracing import get_trace_id
-from loom_django.core.uow import run_after_commit
+from loom_django.core.job.lifecycle import (
+    CapturedDispatch,
+    PreparedDispatch,
+    capture,
+    captured_dispatches,
+    check_dispatch_arguments,
+    new_job_id,
+    prepare_dispatch,
+    reject_group_callbacks,
+    run_attempt,
+    submit,
+)
 
 if TYPE_CHECKING:
     from loom_django.core.engine.executor import RuntimeExecutor
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CapturedDispatch",
     "InlineJobService",
+    "capture",
     "JobService",
     "captured_dispatches",
     "dispatch_each",
@@ -82,43 +88,6 @@ class JobService(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class CapturedDispatch:
-    """A dispatch recorded by ``captured_dispatches`` instead of being sent."""
-
-    job_type: type[Any]
-    job_id: str
-    params: dict[str, Any]
-    payload: dict[str, Any]
-    on_success: type[Any] | None = None
-    on_failure: type[Any] | None = None
-    queue: str = "default"
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-_CAPTURE: ContextVar[list[CapturedDispatch] | None] = ContextVar("loom_capture", default=None)
-
-
-@contextmanager
-def captured_dispatches() -> Iterator[list[CapturedDispatch]]:
-    """Record every dispatch made inside the block instead of sending it (for tests)."""
-    captured: list[CapturedDispatch] = []
-    token = _CAPTURE.set(captured)
-    try:
-        yield captured
-    finally:
-        _CAPTURE.reset(token)
-
-
-def capture(dispatch: CapturedDispatch) -> bool:
-    """Record ``dispatch`` if a ``captured_dispatches`` block is active; True if recorded."""
-    captured = _CAPTURE.get()
-    if captured is None:
-        return False
-    captured.append(dispatch)
-    return True
-
-
 def dispatch_each(service: JobService, jobs: Sequence[tuple[Any, ...]]) -> JobGroup:
     """Dispatch ``(job_type, payload[, params])`` entries in order; their handles as a group."""
     handles = []
@@ -128,41 +97,6 @@ def dispatch_each(service: JobService, jobs: Sequence[tuple[Any, ...]]) -> JobGr
             service.dispatch(job_type, payload=payload, params=rest[0] if rest else None)
         )
     return JobGroup(tuple(handles))
-
-
-def new_job_id() -> str:
-    """A new job id (a UUID4 string, also used as the Celery task id)."""
-    return str(uuid.uuid4())
-
-
-def check_dispatch_arguments(
-    job_type: type[Any], params: dict[str, Any] | None, payload: dict[str, Any] | None
-) -> None:
-    """Reject non-serialisable arguments and reserved callback keys before anything commits.
-
-    Raises:
-        TypeError: ``job_type`` is not a Job, or a value cannot be serialised.
-        ValueError: the payload uses a key reserved for callback arguments.
-    """
-    if not (isinstance(job_type, type) and issubclass(job_type, Job)):
-        raise TypeError(f"{job_type!r} is not a Job subclass")
-    for label, values in (("params", params), ("payload", payload)):
-        if values is None:
-            continue
-        if not isinstance(values, dict):
-            raise TypeError(f"{job_type.__qualname__}: {label} must be a dict")
-        reserved = RESERVED_CALLBACK_KEYS.intersection(values)
-        if reserved:
-            raise ValueError(
-                f"{job_type.__qualname__}: {label} uses reserved key(s) "
-                f"{', '.join(sorted(reserved))}"
-            )
-        try:
-            msgspec.json.encode(values)
-        except (TypeError, msgspec.EncodeError) as exc:
-            raise TypeError(
-                f"{job_type.__qualname__}: {label} is not JSON-serialisable: {exc}"
-            ) from exc
 
 
 def result_to_builtins(result: Any) -> Any:
@@ -227,26 +161,28 @@ class InlineJobService:
         priority: int | None = None,
         eta: datetime | None = None,
     ) -> JobHandle:
-        """Register the job to run after commit (or now, outside a transaction)."""
-        check_dispatch_arguments(job_type, params, payload)
-        job_id = new_job_id()
-        queue_name = queue or job_type.__queue__
-        handle = JobHandle(job_id, queue_name, datetime.now(UTC), self._waiter(job_id))
-        emit(
-            self._metrics,
-            RuntimeEvent(EventKind.JOB_DISPATCHED, job_type.__qualname__, trace_id=get_trace_id()),
-        )
-        dispatch = CapturedDispatch(
+        """Register the job to run after commit (or now, outside a transaction).
+
+        Raises:
+            TypeError: not a Job, a non-serialisable argument, or a non-callback class.
+            ValueError: a reserved payload key.
+        """
+        prepared = prepare_dispatch(
             job_type,
-            job_id,
-            dict(params or {}),
-            dict(payload or {}),
-            on_success,
-            on_failure,
-            queue_name,
+            params=params,
+            payload=payload,
+            on_success=on_success,
+            on_failure=on_failure,
+            queue=queue,
+            countdown=countdown,
+            priority=priority,
+            eta=eta,
+            metrics=self._metrics,
         )
-        if not capture(dispatch):
-            run_after_commit(lambda: self._run_dispatched(dispatch))
+        handle = JobHandle(
+            prepared.job_id, prepared.queue, datetime.now(UTC), self._waiter(prepared.job_id)
+        )
+        submit(prepared, lambda: self._run_dispatched(prepared))
         return handle
 
     def dispatch_parallel(
@@ -256,7 +192,12 @@ class InlineJobService:
         on_all_success: type[Any] | None = None,
         on_any_failure: type[Any] | None = None,
     ) -> JobGroup:
-        """Dispatch each entry; group callbacks are ignored by the inline service."""
+        """Dispatch ``(job_type, payload[, params])`` entries; group callbacks are unsupported.
+
+        Raises:
+            NotImplementedError: ``on_all_success`` or ``on_any_failure`` was given.
+        """
+        reject_group_callbacks(on_all_success, on_any_failure)
         return dispatch_each(self, jobs)
 
     async def run(
@@ -271,45 +212,46 @@ class InlineJobService:
             self._factory.build(job_type), params=params, payload=payload
         )
 
-    def _run_dispatched(self, dispatch: CapturedDispatch) -> None:
-        job_name = dispatch.job_type.__qualname__
-        emit(self._metrics, RuntimeEvent(EventKind.JOB_STARTED, job_name))
-        try:
-            result = self._executor.execute_sync(
-                self._factory.build(dispatch.job_type),
-                params=dispatch.params,
-                payload=dispatch.payload,
+    def _run_dispatched(self, prepared: PreparedDispatch) -> None:
+        """Run the attempts the job allows, back to back, then its callback."""
+        for retries in range(prepared.job_type.__retries__ + 1):
+            outcome = run_attempt(
+                prepared.job_type,
+                self._factory,
+                self._executor,
+                job_id=prepared.job_id,
+                params=prepared.params,
+                payload=prepared.payload,
+                trace_id=prepared.trace_id,
+                retries=retries,
             )
-        except Exception as exc:
-            self._results[dispatch.job_id] = (False, exc)
-            _log.error("job %s (%s) failed: %r", dispatch.job_id, job_name, exc, exc_info=exc)
-            emit(
-                self._metrics,
-                RuntimeEvent(EventKind.JOB_EXHAUSTED, job_name, status="exhausted", error=exc),
-            )
-            if dispatch.on_failure is not None:
+            if outcome.retry_in is None:
+                break
+        if outcome.error is not None:
+            exc = outcome.error
+            self._results[prepared.job_id] = (False, exc)
+            if prepared.on_failure is not None:
                 run_callback(
                     self._factory,
                     self._executor,
-                    dispatch.on_failure,
+                    prepared.on_failure,
                     "on_failure",
-                    job_id=dispatch.job_id,
+                    job_id=prepared.job_id,
                     exc_type=type(exc).__qualname__,
                     exc_msg=str(exc),
-                    **dispatch.payload,
+                    **prepared.payload,
                 )
             return
-        self._results[dispatch.job_id] = (True, result)
-        emit(self._metrics, RuntimeEvent(EventKind.JOB_SUCCEEDED, job_name, status="success"))
-        if dispatch.on_success is not None:
+        self._results[prepared.job_id] = (True, outcome.result)
+        if prepared.on_success is not None:
             run_callback(
                 self._factory,
                 self._executor,
-                dispatch.on_success,
+                prepared.on_success,
                 "on_success",
-                job_id=dispatch.job_id,
-                result=result_to_builtins(result),
-                **dispatch.payload,
+                job_id=prepared.job_id,
+                result=result_to_builtins(outcome.result),
+                **prepared.payload,
             )
 
     def _waiter(self, job_id: str) -> Callable[[float | None], Any]:
