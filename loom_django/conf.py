@@ -1,4 +1,10 @@
-"""Typed access to ``settings.LOOM``: one property per setting, plus the merged YAML config."""
+"""Typed access to ``settings.LOOM``: one property per setting, plus the merged YAML config.
+
+The merged configuration is one snapshot: ``settings.LOOM`` and its YAML files are read,
+merged and checked once (in ``AppConfig.ready()``, or at first use), then shared by the
+runtime, the checks and every door; Django's ``setting_changed`` (``override_settings``,
+pytest-django's ``settings``) drops it so the next access rebuilds it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from omegaconf import DictConfig, OmegaConf
 
 from loom_django.core.config import (
@@ -24,6 +31,7 @@ from loom_django.core.errors import ConfigError
 
 __all__ = [
     "CONFIG_DEFAULTS",
+    "INERT_SECTIONS",
     "KNOWN_SETTINGS",
     "LoomSettings",
     "SettingsProblem",
@@ -51,7 +59,7 @@ KNOWN_SETTINGS: Mapping[str, Any] = {
 
 
 class LoomSettings:
-    """``settings.LOOM`` read on every access, so ``override_settings`` just works.
+    """``settings.LOOM`` as typed properties, and the merged config snapshot.
 
     ``settings.LOOM`` is a dict of the keys in :data:`KNOWN_SETTINGS`, or a path (or list of
     paths) to YAML files, shorthand for ``{"CONFIG_FILES": [...]}``.
@@ -91,8 +99,12 @@ class LoomSettings:
 
     @property
     def MODULES(self) -> tuple[str, ...]:
-        """Dotted paths of DI ``register(container)`` callables, run before compilation."""
-        return tuple(self._get("MODULES"))
+        """Dotted paths of DI ``register(container)`` callables, run before compilation.
+
+        A single string counts as one path (``E006`` still reports it).
+        """
+        value = self._get("MODULES")
+        return (value,) if isinstance(value, str) else tuple(value)
 
     @property
     def ADMIN_AUTOREGISTER(self) -> bool:
@@ -107,7 +119,8 @@ class LoomSettings:
     @property
     def ETL_PIPELINES(self) -> tuple[str, ...]:
         """Dotted paths of extra modules holding ``ETLPipeline`` classes."""
-        return tuple(self._get("ETL_PIPELINES"))
+        value = self._get("ETL_PIPELINES")
+        return (value,) if isinstance(value, str) else tuple(value)
 
     @property
     def ETL_AUTODISCOVER(self) -> bool | str:
@@ -123,9 +136,30 @@ class LoomSettings:
     def loom_config(self, *, with_defaults: bool = True) -> DictConfig:
         """Defaults, then ``CONFIG_FILES`` left to right, then inline ``CONFIG`` (wins).
 
+        Merged once per snapshot (see the module docstring) and shared; do not mutate it.
+
         Raises:
             ConfigError: a file is missing or unparsable, or the inline mapping is invalid.
         """
+        if not with_defaults:
+            return self._merge(with_defaults=False)
+        snapshot = _snapshot
+        if snapshot is None:
+            try:
+                snapshot = _Snapshot(self._merge(with_defaults=True), None)
+            except ConfigError as exc:
+                snapshot = _Snapshot(None, exc)
+            _remember(snapshot)
+        if snapshot.error is not None:
+            raise snapshot.error
+        assert snapshot.config is not None
+        return snapshot.config
+
+    def refresh(self) -> None:
+        """Drop the snapshot; the next access reads ``settings.LOOM`` and the files again."""
+        _remember(None)
+
+    def _merge(self, *, with_defaults: bool) -> DictConfig:
         parts: list[DictConfig | Mapping[str, Any]] = []
         if with_defaults:
             parts.append(CONFIG_DEFAULTS)
@@ -160,6 +194,27 @@ class LoomSettings:
         if not path.is_absolute():
             path = Path(files[0]).parent / path
         return path if path.is_dir() else None
+
+
+class _Snapshot(NamedTuple):
+    config: DictConfig | None
+    error: ConfigError | None
+
+
+_snapshot: _Snapshot | None = None
+
+
+def _remember(snapshot: _Snapshot | None) -> None:
+    global _snapshot
+    _snapshot = snapshot
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("LOOM", "BASE_DIR"):
+        _remember(None)
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="loom_django.conf.refresh")
 
 
 def _resolve_file(item: str | os.PathLike[str]) -> str | Path:
@@ -224,6 +279,7 @@ def settings_problems() -> list[SettingsProblem]:
     problems += _type_problems(raw)
     if not any(p.id in ("loom_django.E003", "loom_django.E005") for p in problems):
         problems += _config_problems()
+        problems += _inert_section_problems()
     if "MODULES" in raw and not any(p.id == "loom_django.E006" for p in problems):
         problems += _module_problems(conf.MODULES)
     return problems
@@ -281,13 +337,13 @@ def _type_problems(raw: Mapping[str, Any]) -> list[SettingsProblem]:
         ("ETL_PIPELINES", "loom_django.E009", _is_str_list, "a list of dotted paths"),
         (
             "ETL_AUTODISCOVER",
-            "loom_django.E009",
+            "loom_django.E010",
             lambda v: isinstance(v, bool | str),
             "True, False or a module name",
         ),
         (
             "ETL_BACKENDS",
-            "loom_django.E009",
+            "loom_django.E011",
             lambda v: (
                 isinstance(v, Mapping)
                 and all(isinstance(k, str) and isinstance(p, str) for k, p in v.items())
@@ -316,6 +372,39 @@ def _config_problems() -> list[SettingsProblem]:
             )
         ]
     return []
+
+
+INERT_SECTIONS: Mapping[str, tuple[str, str]] = {
+    "cache": (
+        "loom_django.W012",
+        "Use Django's CACHES setting; loom_django has no cache layer of its own.",
+    ),
+    "logger": (
+        "loom_django.W013",
+        "Configure logging with Django's LOGGING setting (loggers 'loom_django.*').",
+    ),
+    "database.pool_pre_ping": (
+        "loom_django.W014",
+        "Use Django's DATABASES[...]['CONN_HEALTH_CHECKS'] = True instead.",
+    ),
+}
+"""loom-kernel config keys that do nothing here: ``key -> (warning id, hint)``."""
+
+
+def _inert_section_problems() -> list[SettingsProblem]:
+    try:
+        cfg = conf.loom_config()
+    except ConfigError:
+        return []
+    return [
+        SettingsProblem(
+            check_id,
+            f"The loom config sets '{key}', which loom_django ignores (a loom-kernel setting).",
+            hint,
+        )
+        for key, (check_id, hint) in INERT_SECTIONS.items()
+        if OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False) is not None
+    ]
 
 
 def _module_problems(paths: Sequence[str]) -> list[SettingsProblem]:
