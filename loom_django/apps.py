@@ -31,10 +31,12 @@ class LoomDjangoConfig(AppConfig):
         from django.conf import settings
 
         from loom_django.checks import CHECKS
+        from loom_django.conf import conf
         from loom_django.contributions import set_api_extensions
         from loom_django.core.repository.cursor import set_cursor_secret
         from loom_django.runtime import get_runtime, setup_runtime
 
+        conf.refresh()
         doors = installed_doors()
         for check in CHECKS:
             checks.register(check, "loom_django")
