@@ -11,6 +11,7 @@ from loom_django.core.config import ConfigContext, to_plain
 from loom_django.core.discovery import DiscoveryResult
 from loom_django.core.engine.events import MetricsAdapter
 from loom_django.doors import installed_doors
+from loom_django.extras import require
 
 __all__ = ["apply_job_overrides", "build_with_doors", "discovered_spec", "metrics_adapter"]
 
@@ -28,11 +29,16 @@ def apply_job_overrides(jobs: Iterable[type[Any]], cfg: Any) -> None:
 
 
 def metrics_adapter(cfg: Any) -> MetricsAdapter | None:
-    """The Prometheus adapter when ``metrics.enabled``; ``None`` otherwise."""
+    """The Prometheus adapter when ``metrics.enabled``; ``None`` otherwise.
+
+    Raises:
+        MissingDependency: metrics are enabled but ``prometheus_client`` is not installed.
+    """
     from loom_django.core.config import metrics_settings
 
     if not metrics_settings(cfg).enabled:
         return None
+    require("prometheus_client", extra="prometheus")
     from loom_django.prometheus import PrometheusMetricsAdapter
 
     return PrometheusMetricsAdapter()

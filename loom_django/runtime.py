@@ -41,12 +41,11 @@ def build_django_runtime() -> LoomRuntime:
             app_modules=[app.name for app in apps.get_app_configs()],
         )
         di_modules = [import_di_module(path) for path in conf.di_modules()]
+        metrics = metrics_adapter(cfg)
     except Exception as exc:
         raise BootstrapError(f"Bootstrap failed: {exc}") from exc
 
-    spec = discovered_spec(
-        cfg, result, di_modules=di_modules, metrics=metrics_adapter(cfg), config=context
-    )
+    spec = discovered_spec(cfg, result, di_modules=di_modules, metrics=metrics, config=context)
     spec.offload = lambda fn: sync_to_async(fn, thread_sensitive=True)
     return build_with_doors(spec)
 

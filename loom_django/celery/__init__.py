@@ -7,6 +7,10 @@ the project's Celery app like ``shared_task``s. ``CeleryJobService`` is bound as
 
 from __future__ import annotations
 
+from loom_django.extras import require
+
+require("celery", extra="celery")
+
 from loom_django.celery.appref import bind_celery_app, get_celery_app
 from loom_django.celery.config import CeleryConfig, JobsSettings
 from loom_django.celery.errors import DispatchError, DuplicateTaskNameError

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from loom_django.extras import require
+
+require("ninja", extra="rest")
+
 from loom_django.rest.ninja.api import LoomNinjaAPI, create_api, get_api, reset_api
 from loom_django.rest.ninja.security import (
     NotAuthenticated,
