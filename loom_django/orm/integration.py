@@ -16,7 +16,11 @@ from loom_django.orm.mapping import finalize_mapping, is_mapped
 from loom_django.orm.repository import RepositoryDjango
 from loom_django.orm.transaction import DjangoUnitOfWorkFactory
 
-__all__ = ["DjangoDefaultRepositoryBuilder", "configure_runtime_spec"]
+__all__ = [
+    "DjangoDefaultRepositoryBuilder",
+    "configure_runtime_spec",
+    "finalize_recording_failures",
+]
 
 _log = logging.getLogger("loom_django.orm")
 
@@ -51,7 +55,7 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
     Called once from ``AppConfig.ready()`` before the runtime is built; maps any loom
     model still waiting for its references first.
     """
-    _finalize_recording_failures()
+    finalize_recording_failures()
     register_lookups()
     spec.models = [model for model in spec.models if _servable(model)]
     spec.default_repository = DjangoDefaultRepositoryBuilder()
@@ -59,7 +63,7 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
     set_ambient_on_commit(_on_commit)
 
 
-def _finalize_recording_failures() -> None:
+def finalize_recording_failures() -> None:
     """Map every waiting model; those that cannot be mapped are left to check ``E200``."""
     while True:
         try:
