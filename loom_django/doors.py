@@ -17,7 +17,8 @@ The contract of ``loom_django.<door>.door``:
 ``ready(provider)``
     Called once in ``AppConfig.ready()`` after the runtime was built (or failed to build).
     ``provider()`` returns the process runtime or raises its ``BootstrapError``; a door
-    needing the runtime calls it instead of importing ``loom_django.runtime``. A door
+    needing the runtime calls it instead of importing ``loom_django.runtime`` (type it
+    with ``loom_django.contributions.RuntimeProvider``: a door never imports this hub). A door
     records its own startup failures for its checks instead of raising.
 ``CHECKS``
     Django system-check functions of the door (its ``checks.py``), registered
