@@ -26,6 +26,7 @@ __all__ = [
     "RuleViolation",
     "RuleViolations",
     "SystemError",
+    "UniqueConflict",
     "UnsafeFilterError",
     "ValidationError",
     "Violation",
@@ -126,6 +127,22 @@ class Conflict(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code=ErrorCode.CONFLICT)
+
+
+class UniqueConflict(Conflict):
+    """A unique constraint refused the write; says which table and columns (HTTP 409).
+
+    Repositories raise it instead of a bare :class:`Conflict` so the engine can turn the
+    violation back into the rule that guards the same column (see
+    ``core/engine/unique_guard.py``).
+    """
+
+    def __init__(
+        self, message: str, *, table: str | None = None, columns: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.table = table
+        self.columns = columns
 
 
 class BadRequest(DomainError):

@@ -12,7 +12,13 @@ from typing import Any
 
 from django.db import models
 
-from loom_django.core.errors import Conflict, LoomError, SystemError, ValidationError
+from loom_django.core.errors import (
+    Conflict,
+    LoomError,
+    SystemError,
+    UniqueConflict,
+    ValidationError,
+)
 
 __all__ = ["translate_data_error", "translate_delete_error", "translate_integrity_error"]
 
@@ -32,6 +38,20 @@ _MYSQL_QUOTED = re.compile(r"'([^']+)'")
 def _columns(text: str) -> str:
     """``"products.sku, products.name"`` → ``"sku, name"``."""
     return ", ".join(part.strip().rpartition(".")[2] for part in text.split(","))
+
+
+def _unique_table(exc: BaseException) -> str | None:
+    """The table a unique violation happened on, when the driver says."""
+    cause = exc.__cause__ or exc
+    table = getattr(getattr(cause, "diag", None), "table_name", None)
+    if table:
+        return str(table)
+    match = _SQLITE_PATTERNS[0][0].search(str(cause))
+    if match:
+        first = match.group(1).split(",")[0].strip()
+        if "." in first:
+            return first.rpartition(".")[0]
+    return None
 
 
 def _classify(exc: BaseException) -> tuple[str | None, str, str | None]:
@@ -75,7 +95,12 @@ def translate_integrity_error(exc: BaseException) -> LoomError:
     kind, subject, detail = _classify(exc)
     if kind == _UNIQUE:
         suffix = f" ({subject})" if subject else ""
-        return Conflict(f"A record with these values already exists{suffix}.")
+        columns = tuple(part.strip() for part in subject.split(",") if part.strip())
+        return UniqueConflict(
+            f"A record with these values already exists{suffix}.",
+            table=_unique_table(exc),
+            columns=columns,
+        )
     if kind == _FOREIGN:
         return Conflict("A referenced entity does not exist." + (f" {detail}" if detail else ""))
     if kind == _NOT_NULL:

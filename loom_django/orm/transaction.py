@@ -147,3 +147,8 @@ class DjangoUnitOfWorkFactory:
     def create(self) -> DjangoUnitOfWork:
         """A new, not yet begun unit of work."""
         return DjangoUnitOfWork(self.using)
+
+    def caller_in_transaction(self) -> bool:
+        """Whether the caller holds an atomic block (then even one statement needs a
+        savepoint, so its failure does not abort the caller's transaction)."""
+        return bool(connections[self.using].in_atomic_block)

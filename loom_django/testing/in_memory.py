@@ -9,7 +9,13 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from loom_django.core.errors import Conflict, FilterPathError, UnsafeFilterError, ValidationError
+from loom_django.core.errors import (
+    Conflict,
+    FilterPathError,
+    UniqueConflict,
+    UnsafeFilterError,
+    ValidationError,
+)
 from loom_django.core.model.introspection import column_map, get_relations, model_profiles
 from loom_django.core.repository.abc.query import (
     MAX_LIMIT,
@@ -289,7 +295,11 @@ class InMemoryRepository(Generic[M]):
                 continue
             for key, row in self._rows.items():
                 if key != exclude and getattr(row, name) == value:
-                    raise Conflict(f"A record with these values already exists ({name}).")
+                    raise UniqueConflict(
+                        f"A record with these values already exists ({name}).",
+                        table=getattr(self.model, "__tablename__", None),
+                        columns=(name,),
+                    )
 
     def _relation_value(self, row: Any, name: str) -> Any:
         resolver = self._resolvers.get(name)

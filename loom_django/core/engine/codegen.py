@@ -17,7 +17,14 @@ from loom_django.core.command import with_fields_set
 from loom_django.core.engine.coercion import CoercionFailed
 from loom_django.core.engine.fastpath import make_outcome, plain_refs, rule_field
 from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, ParamBinding
-from loom_django.core.errors import NotFound, RuleViolation, RuleViolations, ValidationError
+from loom_django.core.engine.unique_guard import settle_deferred, unique_violation
+from loom_django.core.errors import (
+    NotFound,
+    RuleViolation,
+    RuleViolations,
+    UniqueConflict,
+    ValidationError,
+)
 from loom_django.core.use_case.compute import ComputeSpec
 from loom_django.core.use_case.field_ref import FieldRef
 from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
@@ -91,7 +98,11 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
             empty = "None" if load.on_missing is OnMissing.RETURN_NONE else "False"
             lines.append(f"            found = {empty}")
         lines.append(f"    bound[{load.name!r}] = found")
+    deferred = {guard.name for guard in plan.deferred_exists}
     for index, check in enumerate(plan.exists_steps):
+        if check.name in deferred:
+            lines.append(f"    bound[{check.name!r}] = False")
+            continue
         entity = f"exists_entity_{index}"
         names[entity] = check.entity_type
         lines += [
@@ -146,9 +157,29 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
                 "            violations = []",
                 "        violations.append(outcome)",
             ]
-        lines += ["    if violations:", "        raise RuleViolations(violations)"]
+        lines.append("    if violations:")
+        if deferred:
+            names["settle_deferred"] = settle_deferred
+            lines.append(
+                "        await settle_deferred(executor, plan, command, fields_set, bound, "
+                "dependencies)"
+            )
+        else:
+            lines.append("        raise RuleViolations(violations)")
     call = "instance.execute(**bound)"
-    lines.append(f"    return await {call}" if plan.is_async else f"    return {call}")
+    returned = f"    return await {call}" if plan.is_async else f"    return {call}"
+    if deferred:
+        names["UniqueConflict"] = UniqueConflict
+        names["unique_violation"] = unique_violation
+        lines += [
+            "    try:",
+            "    " + returned,
+            "    except UniqueConflict as conflict:",
+            "        unique_violation(plan, conflict, command, fields_set, bound)",
+            "        raise",
+        ]
+    else:
+        lines.append(returned)
     source = "\n".join(lines)
     code = compile(source, f"<loom pipeline {plan.name}>", "exec")
     exec(code, names)

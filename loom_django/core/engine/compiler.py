@@ -25,6 +25,8 @@ from loom_django.core.engine.plan import (
     ParamBinding,
     RuleStep,
 )
+from loom_django.core.engine.single_write import single_write_method
+from loom_django.core.engine.unique_guard import deferrable_exists
 from loom_django.core.engine.validation import validate_declarations
 from loom_django.core.errors import CompilationError
 from loom_django.core.use_case.compute import ComputeSpec
@@ -36,6 +38,7 @@ from loom_django.core.use_case.markers import (
     SourceKind,
 )
 from loom_django.core.use_case.rule import RuleSpec
+from loom_django.core.use_case.use_case import UseCase, use_case_model, use_case_repo_contract
 
 __all__ = ["UseCaseCompiler", "accepts_context"]
 
@@ -183,7 +186,7 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
         compute_steps=compute_steps,
         rule_steps=rule_steps,
         read_only=bool(getattr(cls, "read_only", False)),
-        transactional=bool(getattr(cls, "transactional", True)),
+        transactional=_transactional(cls, execute),
         is_async=inspect.iscoroutinefunction(execute),
         name=qualname,
         compute_fns=tuple(
@@ -191,8 +194,41 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
         ),
         rule_fns=tuple(compile_rule(s.fn, s.accepts_context, command_type) for s in rule_steps),
         bind_params=build_binder(tuple(params)) if params else None,
+        deferred_exists=deferrable_exists(
+            _created_model(cls, execute), execute, exists, computes, rules
+        ),
     )
     return dataclasses.replace(plan, pipeline=generate_pipeline(plan))
+
+
+def _default_repository_model(cls: type[Any]) -> type[Any] | None:
+    """The main model when ``main_repo`` is the built-in repository, else ``None``."""
+    model = use_case_model(cls)
+    if model is None or use_case_repo_contract(cls) is not None:
+        return None
+    if "__loom_repository__" in vars(model):
+        return None
+    return model  # type: ignore[no-any-return]
+
+
+def _created_model(cls: type[Any], execute: Any) -> type[Any] | None:
+    """The model ``execute`` inserts into as its one write through the built-in repository."""
+    model = _default_repository_model(cls)
+    if model is None or single_write_method(execute) != "create":
+        return None
+    return model
+
+
+def _transactional(cls: type[Any], execute: Any) -> bool:
+    """The class's own ``transactional``, else ``False`` for a provable single write."""
+    for klass in cls.__mro__:
+        if "transactional" in vars(klass):
+            if klass.__module__ != UseCase.__module__:
+                return bool(vars(klass)["transactional"])
+            break
+    if _default_repository_model(cls) is None:
+        return True
+    return single_write_method(execute) is None
 
 
 def _is_command(cls: Any) -> bool:

@@ -68,6 +68,9 @@ class RuntimeExecutor:
         self._compiler = compiler
         self._plans = compiler._plans
         self._uow_factory = uow_factory
+        self._caller_transaction: Callable[[], bool] = getattr(
+            uow_factory, "caller_in_transaction", _never
+        )
         self._debug = debug_execution
         self._log = logger or _log
         self._metrics = metrics
@@ -212,7 +215,9 @@ class RuntimeExecutor:
         active = get_active_uow()
         if active is not None:
             return active.savepoint()
-        if self._uow_factory is not None and plan.transactional:
+        if self._uow_factory is not None and (plan.transactional or self._caller_transaction()):
+            # A single-statement plan inside the caller's own transaction still gets a
+            # savepoint, so its failure cannot abort the caller's work.
             return _OwnedUnitOfWork(self._uow_factory)
         return _NO_TRANSACTION
 
@@ -339,6 +344,10 @@ class RuntimeExecutor:
         if repo is None:
             raise RuntimeError(f"No repository registered for entity type '{entity.__name__}'")
         return repo
+
+
+def _never() -> bool:
+    return False
 
 
 class _OwnedUnitOfWork:

@@ -14,6 +14,7 @@ __all__ = [
     "NO_DEFAULT",
     "ComputeStep",
     "ExecutionPlan",
+    "DeferredExists",
     "ExistsStep",
     "InputBinding",
     "LoadStep",
@@ -78,6 +79,17 @@ class ExistsStep:
 
 
 @dataclass(frozen=True, slots=True)
+class DeferredExists:
+    """An ``Exists`` step answered by the unique constraint of ``table.column`` (see
+    ``core/engine/unique_guard.py``); ``rule_indexes`` are the ``forbid`` rules reading it."""
+
+    name: str
+    table: str
+    column: str
+    rule_indexes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ComputeStep:
     """A compute callable: ``fn(command, fields_set[, context]) -> command``."""
 
@@ -114,6 +126,7 @@ class ExecutionPlan:
         default=None, compare=False, repr=False
     )
     pipeline: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    deferred_exists: tuple[DeferredExists, ...] = field(default=(), compare=False)
 
 
 class PipelineHost(Protocol):
