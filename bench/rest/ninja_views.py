@@ -12,7 +12,7 @@ import datetime as dt
 import re
 
 from django.apps import apps
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema
 
@@ -133,8 +133,11 @@ def create_user(request, payload: UserIn):  # type: ignore[no-untyped-def]
         problems.append({"field": "full_name", "message": "full_name must not be blank"})
     if not _EMAIL_RE.fullmatch(payload.email):
         problems.append({"field": "email", "message": "email must be valid"})
-    if _users().objects.filter(email=payload.email).exists():
-        problems.append({"field": "email_exists", "message": "email already exists"})
     if problems:
         return 422, {"detail": problems}
-    return 201, _users().objects.create(**payload.dict())
+    # The fastest hand-written form: one INSERT in autocommit, uniqueness looked at only
+    # when the constraint refuses the row.
+    try:
+        return 201, _users().objects.create(**payload.dict())
+    except IntegrityError:
+        return 422, {"detail": [{"field": "email_exists", "message": "email already exists"}]}
