@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     RULE_VIOLATIONS = "rule_violations"
     VALIDATION_ERROR = "validation_error"
     BAD_REQUEST = "bad_request"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     SYSTEM_ERROR = "system_error"
     JOB_TIMEOUT = "job_timeout"
     JOB_FAILED = "job_failed"
@@ -57,6 +58,7 @@ _STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.RULE_VIOLATIONS: 422,
     ErrorCode.VALIDATION_ERROR: 422,
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.SYSTEM_ERROR: 500,
     ErrorCode.JOB_TIMEOUT: 500,
     ErrorCode.JOB_FAILED: 500,

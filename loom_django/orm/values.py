@@ -19,6 +19,9 @@ from loom_django.orm.meta import ModelMeta
 __all__ = ["connection_for", "database_errors", "prep_lookup", "prep_save", "touch"]
 
 
+_NUL_MESSAGE = "String may not contain NUL (\\x00) characters."
+
+
 def _invalid(name: str, exc: Exception) -> ValidationError:
     if isinstance(exc, DjangoValidationError):
         message = "; ".join(str(m) for m in exc.messages)
@@ -63,9 +66,12 @@ def prep_save(meta: ModelMeta, name: str, value: Any, connection: Any) -> Any:
         ValidationError: the value is too long, out of range, or does not convert to the
             column type.
     """
-    limit = meta.max_lengths.get(name)
-    if limit is not None and isinstance(value, str) and len(value) > limit:
-        raise ValidationError([(name, f"String should have at most {limit} characters")])
+    if isinstance(value, str):
+        limit = meta.max_lengths.get(name)
+        if limit is not None and len(value) > limit:
+            raise ValidationError([(name, f"String should have at most {limit} characters")])
+        if "\x00" in value:
+            raise ValidationError([(name, _NUL_MESSAGE)])
     field = meta.field_by_name[name]
     try:
         check = _value_checks(meta).get(name)
@@ -82,6 +88,8 @@ def prep_lookup(meta: ModelMeta, name: str, value: Any, connection: Any) -> Any:
     Raises:
         ValidationError: the value does not convert to the column type.
     """
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError([(name, _NUL_MESSAGE)])
     try:
         return meta.field_by_name[name].get_db_prep_value(value, connection, prepared=False)
     except (TypeError, ValueError, ArithmeticError, DjangoValidationError) as exc:

@@ -53,11 +53,7 @@ def request_struct_for(command: type[Any]) -> type[Any]:
     cached = _request_cache.get(command)
     if cached is not None:
         return cached
-    hidden: set[str] = set()
-    try:
-        hidden = set(get_internal_fields(command)) | set(get_calculated_fields(command))
-    except Exception:
-        hidden = set()
+    hidden = set(get_internal_fields(command)) | set(get_calculated_fields(command))
     fields: list[tuple[str, Any, Any]] = []
     optional: list[tuple[str, Any, Any]] = []
     for info in msgspec.structs.fields(command):

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from loom_django.core.engine.coercion import parse_int
+from loom_django.core.errors import InterfaceCompilationError
 from loom_django.core.repository.abc.query import (
     FilterGroup,
     FilterOp,
@@ -28,7 +30,11 @@ _RAW_OPS = frozenset({FilterOp.LIKE, FilterOp.ILIKE})
 
 
 def coerce_kernel_value(raw: str) -> Any:
-    """The kernel's coercion: ``true``/``false`` → bool, ``1.5`` → float, ``7`` → int."""
+    """The kernel's coercion: ``true``/``false`` → bool, ``1.5`` → float, ``7`` → int.
+
+    Only canonical integers (ASCII digits, optional sign) become ints; ``1_0`` or ``１``
+    stay strings.
+    """
     lowered = raw.lower()
     if lowered == "true":
         return True
@@ -39,10 +45,8 @@ def coerce_kernel_value(raw: str) -> Any:
             return float(raw)
         except ValueError:
             return raw
-    try:
-        return int(raw)
-    except ValueError:
-        return raw
+    parsed = parse_int(raw)
+    return raw if parsed is None else parsed
 
 
 @dataclass(frozen=True)
@@ -54,16 +58,24 @@ class FieldCatalog:
 
     @classmethod
     def for_model(cls, model: type[Any] | None) -> FieldCatalog | None:
-        """The catalog of a loom model, or ``None`` when the route has no model."""
+        """The catalog of a loom model, or ``None`` when the route has no model.
+
+        Raises:
+            InterfaceCompilationError: the model's columns cannot be read. Startup stops
+                rather than serving the route without its filter and sort checks.
+        """
         if model is None:
             return None
         from loom_django.core.model import get_column_fields, get_projections, get_relations
 
         try:
             columns = {name: info.python_type for name, info in get_column_fields(model).items()}
-        except Exception:
-            return None
-        relations = frozenset(get_relations(model)) | frozenset(get_projections(model))
+            relations = frozenset(get_relations(model)) | frozenset(get_projections(model))
+        except Exception as exc:
+            name = getattr(model, "__qualname__", repr(model))
+            raise InterfaceCompilationError(
+                f"{name}: its columns cannot be read for list filtering and sorting: {exc}"
+            ) from exc
         return cls(columns=columns, relations=relations)
 
 
@@ -142,12 +154,12 @@ class ListQueryParser:
     def _positive(name: str, raw: str | None, default: int) -> int:
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
+        value = parse_int(raw)
+        if value is None:
             raise QueryParamError(
-                f"Query parameter '{name}' must be a positive integer, got {raw!r}.", param=name
-            ) from None
+                f"Query parameter '{name}' must be a positive integer, got {raw[:40]!r}.",
+                param=name,
+            )
         if value < 1:
             raise QueryParamError(
                 f"Query parameter '{name}' must be >= 1, got {value}.", param=name
@@ -249,6 +261,10 @@ class ListQueryParser:
             raise QueryParamError(f"Unknown filter field: '{path}'.", param=key)
 
     def _value(self, key: str, field: str, op: FilterOp, raw: str) -> Any:
+        if "\x00" in raw:
+            raise QueryParamError(
+                f"Invalid value for filter '{key}': NUL characters are not allowed.", param=key
+            )
         if op in _RAW_OPS:
             return raw
         if op in _BOOL_OPS:
@@ -263,6 +279,14 @@ class ListQueryParser:
             return coerce_kernel_value(raw)
         if target is str:
             return raw
+        if target is int:
+            parsed = parse_int(raw)
+            if parsed is None:
+                raise QueryParamError(
+                    f"Invalid value for filter '{key}': expected int, got {raw[:40]!r}.",
+                    param=key,
+                )
+            return parsed
         try:
             return msgspec.convert(raw, target, strict=False)
         except (msgspec.ValidationError, TypeError):

@@ -13,13 +13,14 @@ import msgspec
 from django.http import HttpRequest, HttpResponse, QueryDict
 
 from loom_django.core.command import get_calculated_fields, get_internal_fields
-from loom_django.core.errors import BadRequest, ValidationError
+from loom_django.core.errors import BadRequest, InterfaceCompilationError, ValidationError
 from loom_django.rest.compiler import CompiledRoute, camel_aliases
 from loom_django.rest.config import RestConfig
 from loom_django.rest.errors import (
     INTERNAL_ERROR,
     INTERNAL_MESSAGE,
     RequestTooLarge,
+    UnsupportedMediaType,
     error_body,
     error_detail,
     log_unexpected,
@@ -28,7 +29,14 @@ from loom_django.rest.errors import (
 from loom_django.rest.naming import snake_to_camel
 from loom_django.rest.query import FieldCatalog, ListQueryParser, ProfilePolicy
 
-__all__ = ["AsyncHandler", "RouteHandlers", "SyncHandler", "build_handlers", "error_response"]
+__all__ = [
+    "AsyncHandler",
+    "RouteHandlers",
+    "SyncHandler",
+    "build_handlers",
+    "error_response",
+    "is_json_media_type",
+]
 
 SyncHandler = Callable[[HttpRequest, dict[str, Any]], HttpResponse]
 AsyncHandler = Callable[[HttpRequest, dict[str, Any]], Awaitable[HttpResponse]]
@@ -151,22 +159,38 @@ def _preparer(
     return prepare
 
 
+def _hidden_keys(command_type: type[Any]) -> tuple[str, ...]:
+    """Body keys a client may not set (internal and computed fields, both spellings).
+
+    Read at startup; a command whose markers cannot be read stops startup instead of
+    letting clients set its internal fields.
+    """
+    hidden: list[str] = []
+    for name in (*get_internal_fields(command_type), *get_calculated_fields(command_type)):
+        hidden += [name, snake_to_camel(name)]
+    return tuple(dict.fromkeys(hidden))
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` or any ``application/<x>+json`` (parameters ignored)."""
+    media = content_type.partition(";")[0].strip().lower()
+    return media == _JSON or (media.startswith("application/") and media.endswith("+json"))
+
+
 def _body_reader(
     route: CompiledRoute, config: RestConfig
 ) -> Callable[[HttpRequest], dict[str, Any]] | None:
     binding = route.plan.input_binding
     if binding is None:
         return None
-    hidden: list[str] = []
     try:
-        for name in (
-            *get_internal_fields(binding.command_type),
-            *get_calculated_fields(binding.command_type),
-        ):
-            hidden += [name, snake_to_camel(name)]
-    except Exception:
-        hidden = []
-    hidden_keys = tuple(dict.fromkeys(hidden))
+        hidden_keys = _hidden_keys(binding.command_type)
+    except Exception as exc:
+        raise InterfaceCompilationError(
+            f"{route.interface_name}: route ({route.method}, '{route.route.path}'): the "
+            f"Internal/Computed fields of {binding.command_type.__qualname__} cannot be read, "
+            f"so clients could set them: {exc}"
+        ) from exc
     limit = config.max_body_size
 
     def read(request: HttpRequest) -> dict[str, Any]:
@@ -182,10 +206,15 @@ def _body_reader(
             raise RequestTooLarge(limit)
         if not body or not body.strip():
             return {}
+        content_type = request.META.get("CONTENT_TYPE")
+        if content_type and not is_json_media_type(content_type):
+            raise UnsupportedMediaType(content_type)
         try:
             payload = _decode(body)
         except msgspec.DecodeError as exc:
             raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("Request body is nested too deeply.") from None
         if not isinstance(payload, dict):
             raise ValidationError([("$", "request body must be a JSON object")])
         for key in hidden_keys:
