@@ -118,6 +118,7 @@ class CeleryJobService:
         self._observability = observability_runtime
         self._catalog = catalog
         self._eager_results: dict[str, EagerResult] = {}
+        self._eager_lock = threading.Lock()
 
     @property
     def celery_app(self) -> Celery:
@@ -330,6 +331,14 @@ class CeleryJobService:
 
             connections.close_all()
 
+    def _remember_eager(self, job_id: str, eager: EagerResult) -> None:
+        """Keep the newest eager results; request threads call this concurrently."""
+        with self._eager_lock:
+            results = self._eager_results
+            results[job_id] = eager
+            while len(results) > _EAGER_RESULTS_KEPT:
+                del results[next(iter(results))]
+
     def _apply_eagerly(self, app: Celery, message: JobMessage) -> None:
         if app.conf.task_store_eager_result:
             try:
@@ -347,9 +356,7 @@ class CeleryJobService:
         if failed:
             outcome = pop_eager_failure(message.job_id) or outcome
             eager = EagerResult(message.job_id, outcome, states.FAILURE, name=message.task_name)
-        self._eager_results[message.job_id] = eager
-        while len(self._eager_results) > _EAGER_RESULTS_KEPT:
-            del self._eager_results[next(iter(self._eager_results))]
+        self._remember_eager(message.job_id, eager)
         if self._factory is None or self._executor is None:
             return
         with task_context(app, message.trace_id):
@@ -377,7 +384,8 @@ class CeleryJobService:
 
     def _wait(self, job_id: str, timeout: float | None) -> Any:
         assert_will_not_block()
-        eager = self._eager_results.get(job_id)
+        with self._eager_lock:
+            eager = self._eager_results.get(job_id)
         result: AsyncResult = (
             eager if eager is not None else AsyncResult(job_id, app=self.celery_app)
         )

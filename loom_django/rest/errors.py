@@ -44,9 +44,10 @@ INTERNAL_MESSAGE = "An unexpected error occurred"
 class QueryParamError(BadRequest):
     """A malformed query parameter (pagination, sort, filter, profile, page/limit): 400."""
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+        self.args = (message, param)
 
 
 class RequestTooLarge(LoomError):
@@ -56,6 +57,8 @@ class RequestTooLarge(LoomError):
         super().__init__(
             f"Request body exceeds the maximum size of {limit} bytes.", code="payload_too_large"
         )
+        self.limit = limit
+        self.args = (limit,)
 
     @property
     def status_code(self) -> int:
@@ -77,6 +80,7 @@ class UnsupportedMediaType(LoomError):
             code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
         )
         self.content_type = media
+        self.args = (media,)
 
 
 def error_detail(code: str, message: str, **extras: Any) -> dict[str, Any]:
