@@ -234,13 +234,13 @@ class CeleryJobService:
         return await executor.execute(factory.build(job_type), params=params, payload=payload)
 
     def status(self, job_id: str) -> JobStatus | None:
-        """The job's state, result or error and timestamps; ``None`` for an unknown id."""
-        from django.conf import settings
+        """The job's state, result or error and timestamps; ``None`` for an unknown id.
 
+        Never includes the worker's traceback (the status route serves this to clients);
+        read it with :func:`~loom_django.celery.results.read_job_status` when needed.
+        """
         label = self._catalog.job_label if self._catalog is not None else None
-        return read_job_status(
-            self.celery_app, job_id, label=label, with_traceback=bool(settings.DEBUG)
-        )
+        return read_job_status(self.celery_app, job_id, label=label)
 
     # -- sending -------------------------------------------------------------------
 
