@@ -11,7 +11,6 @@ from loom_django.core.config import database_from_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-
 def _dev_secret_key() -> str:
     """A key generated once per checkout (var/secret_key, never committed).
 

@@ -32,7 +32,7 @@ _RAW_OPS = frozenset({FilterOp.LIKE, FilterOp.ILIKE})
 def coerce_kernel_value(raw: str) -> Any:
     """The kernel's coercion: ``true``/``false`` → bool, ``1.5`` → float, ``7`` → int.
 
-    Only canonical integers (ASCII digits, optional sign) become ints; ``1_0`` or ``１``
+    Only canonical integers (ASCII digits, optional sign) become ints; ``1_0`` or a fullwidth digit
     stay strings.
     """
     lowered = raw.lower()
@@ -93,6 +93,7 @@ class ListQueryParser:
         filterable: Iterable[str] | None = None,
         sortable: Iterable[str] | None = None,
         consumed: Iterable[str] = (),
+        hidden: Iterable[str] = (),
     ) -> None:
         self.catalog = catalog
         self.pagination_mode = pagination_mode
@@ -102,6 +103,9 @@ class ListQueryParser:
         self.filterable = None if filterable is None else frozenset(filterable)
         self.sortable = None if sortable is None else frozenset(sortable)
         self.skip = RESERVED_QUERY_PARAMS | frozenset(consumed)
+        self.hidden = frozenset(hidden)
+        """Columns the route's responses do not show: never sortable (cursors would carry
+        their values), filterable only when ``filterable`` names them."""
         self._converters: dict[Any, Any] = {}
 
     def parse(self, query: Any) -> QuerySpec:
@@ -211,7 +215,7 @@ class ListQueryParser:
         return tuple(specs)
 
     def _check_sort_field(self, name: str, raw: str) -> None:
-        if self.sortable is not None and name not in self.sortable:
+        if name in self.hidden or (self.sortable is not None and name not in self.sortable):
             raise QueryParamError(f"Sorting on field '{raw}' is not allowed.", param="sort")
         if self.catalog is not None and name not in self.catalog.columns:
             raise QueryParamError(f"Invalid sort field: '{raw}'.", param="sort")
@@ -244,11 +248,10 @@ class ListQueryParser:
 
     def _check_filter_field(self, key: str, path: str) -> None:
         root = path.split(".", 1)[0]
-        if (
-            self.filterable is not None
-            and path not in self.filterable
-            and (root not in self.filterable)
-        ):
+        declared = self.filterable is not None and (
+            path in self.filterable or root in self.filterable
+        )
+        if (self.filterable is not None and not declared) or (root in self.hidden and not declared):
             raise QueryParamError(f"Filtering on field '{path}' is not allowed.", param=key)
         catalog = self.catalog
         if catalog is None:

@@ -163,7 +163,9 @@ def test_a_nul_byte_in_a_filter_is_a_400(client):
 
 def test_a_missing_foreign_row_names_the_field_and_logs_the_database_text(client, caplog):
     with caplog.at_level(logging.INFO, logger="loom_django.orm"):
-        response = client.post("/order-items/", {"orderId": 424242, "quantity": 1}, content_type=JSON)
+        response = client.post(
+            "/order-items/", {"orderId": 424242, "quantity": 1}, content_type=JSON
+        )
     assert response.status_code == 409
     detail = body(response)["detail"]
     assert detail["message"].startswith("A referenced entity does not exist")

@@ -25,7 +25,7 @@ def parse_int(text: str) -> int | None:
 
     Canonical means ASCII digits with an optional ``+``/``-`` sign, at most
     :data:`MAX_INT_DIGITS` digits: no spaces, underscores, exponents, decimal points or
-    non-ASCII digits (``int()`` reads ``" 1_0"`` and ``"１"``; a path or query integer must
+    non-ASCII digits (``int()`` reads ``" 1_0"`` and ``"\\uff11"``; a path or query integer must
     not).
     """
     digits = text[1:] if text[:1] in ("-", "+") else text

@@ -6,6 +6,8 @@ request, calls the engine and encodes the result.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +16,8 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 
 from loom_django.core.command import get_calculated_fields, get_internal_fields
 from loom_django.core.errors import BadRequest, InterfaceCompilationError, ValidationError
+from loom_django.core.repository.abc.query import CursorResult, PageResult
+from loom_django.core.repository.cursor import cursor_scope
 from loom_django.rest.compiler import CompiledRoute, camel_aliases
 from loom_django.rest.config import RestConfig
 from loom_django.rest.errors import (
@@ -35,6 +39,7 @@ __all__ = [
     "SyncHandler",
     "build_handlers",
     "error_response",
+    "hidden_columns",
     "is_json_media_type",
 ]
 
@@ -86,12 +91,20 @@ def build_handlers(route: CompiledRoute, runtime: Any, config: RestConfig) -> Ro
             return HttpResponse(status=status)
         return HttpResponse(_encode(result), status=status, content_type=_JSON)
 
+    scope = f"{route.method} {route.full_path}" if route.is_list else None
+
     def sync_handler(request: HttpRequest, path: dict[str, Any]) -> HttpResponse:
         try:
             params, payload = prepare(request, path)
-            result = executor.execute_sync(
-                build(use_case), params=params, payload=payload, read_only=read_only
-            )
+            if scope is None:
+                result = executor.execute_sync(
+                    build(use_case), params=params, payload=payload, read_only=read_only
+                )
+            else:
+                with cursor_scope(scope):
+                    result = executor.execute_sync(
+                        build(use_case), params=params, payload=payload, read_only=read_only
+                    )
             return respond(result)
         except Exception as exc:
             return error_response(exc, request)
@@ -99,9 +112,15 @@ def build_handlers(route: CompiledRoute, runtime: Any, config: RestConfig) -> Ro
     async def async_handler(request: HttpRequest, path: dict[str, Any]) -> HttpResponse:
         try:
             params, payload = prepare(request, path)
-            result = await executor.execute(
-                build(use_case), params=params, payload=payload, read_only=read_only
-            )
+            if scope is None:
+                result = await executor.execute(
+                    build(use_case), params=params, payload=payload, read_only=read_only
+                )
+            else:
+                with cursor_scope(scope):
+                    result = await executor.execute(
+                        build(use_case), params=params, payload=payload, read_only=read_only
+                    )
             return respond(result)
         except Exception as exc:
             return error_response(exc, request)
@@ -126,8 +145,9 @@ def _preparer(
     query_name = route.query_param
     parser = None
     if query_name is not None:
+        catalog = FieldCatalog.for_model(route.model)
         parser = ListQueryParser(
-            catalog=FieldCatalog.for_model(route.model),
+            catalog=catalog,
             pagination_mode=route.effective_pagination_mode,
             allow_override=route.effective_allow_pagination_override,
             default_limit=config.default_limit,
@@ -135,6 +155,7 @@ def _preparer(
             filterable=route.filterable,
             sortable=route.sortable,
             consumed=[key for key, _ in aliases],
+            hidden=hidden_columns(route, catalog),
         )
     read_body = _body_reader(route, config)
 
@@ -157,6 +178,46 @@ def _preparer(
         return params, read_body(request) if read_body is not None else None
 
     return prepare
+
+
+def hidden_columns(route: CompiledRoute, catalog: FieldCatalog | None) -> frozenset[str]:
+    """Model columns a list route's items do not show (its return type's item fields).
+
+    Sorting on them would put their values in cursors clients can read, and filtering
+    on them would let clients probe them, so the query parser refuses both unless
+    ``filterable`` names the column.
+
+    Raises:
+        InterfaceCompilationError: the use case's return annotation cannot be resolved.
+    """
+    if catalog is None:
+        return frozenset()
+    try:
+        returned = typing.get_type_hints(route.use_case.execute).get("return")
+    except Exception as exc:
+        raise InterfaceCompilationError(
+            f"{route.interface_name}: route ({route.method}, '{route.route.path}'): the return "
+            f"annotation of {route.plan.name}.execute cannot be resolved: {exc}"
+        ) from exc
+    shown: set[str] = set()
+    for item in _page_items(returned):
+        if not (isinstance(item, type) and issubclass(item, msgspec.Struct)):
+            return frozenset()  # items of unknown shape: the use case decides what it shows
+        shown.update(field.name for field in msgspec.structs.fields(item))
+    if not shown:
+        return frozenset()
+    return frozenset(name for name in catalog.columns if name not in shown)
+
+
+def _page_items(returned: Any) -> list[Any]:
+    """The item types of ``PageResult[X] | CursorResult[Y]`` (empty when not a page)."""
+    origin = typing.get_origin(returned)
+    if origin is typing.Union or origin is types.UnionType:
+        return [item for arg in typing.get_args(returned) for item in _page_items(arg)]
+    if origin in (PageResult, CursorResult):
+        args = typing.get_args(returned)
+        return [args[0]] if args else []
+    return []
 
 
 def _hidden_keys(command_type: type[Any]) -> tuple[str, ...]:
