@@ -135,9 +135,8 @@ def _decode(content: str | None, content_type: str, encoding: str, accept: list[
         if encoding == "binary":
             data = base64.b64decode(content)
         decode: Any = serialization.loads
-        return decode(
-            data, content_type, encoding, accept=serialization.prepare_accept_content(accept)
-        )
+        prepare: Any = serialization.prepare_accept_content
+        return decode(data, content_type, encoding, accept=prepare(accept))
     except Exception as exc:
         # Stored rows come from workers, other apps or an attacker with database access:
         # never unpickle what the app does not accept, never fail the status read.
