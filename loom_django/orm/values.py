@@ -16,7 +16,7 @@ from loom_django.core.uow import get_active_uow
 from loom_django.orm.errors import translate_data_error, translate_integrity_error
 from loom_django.orm.meta import ModelMeta
 
-__all__ = ["connection_for", "database_errors", "prep_lookup", "prep_save", "touch"]
+__all__ = ["connection_for", "database_errors", "enlist", "prep_lookup", "prep_save", "touch"]
 
 
 _NUL_MESSAGE = "String may not contain NUL (\\x00) characters."
@@ -106,6 +106,16 @@ def database_errors() -> Iterator[None]:
         raise translate_integrity_error(exc) from exc
     except DataError as exc:
         raise translate_data_error(exc) from exc
+
+
+def enlist(using: str) -> None:
+    """Before a write on ``using``: let the active unit of work join that alias, so the
+    write commits and rolls back with the execution."""
+    uow = get_active_uow()
+    if uow is not None:
+        join = getattr(uow, "join", None)
+        if join is not None:
+            join(using)
 
 
 def touch(using: str, table: str | None) -> None:
