@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -22,7 +22,13 @@ from loom_django.rest.constants import MAX_PAGE, RESERVED_QUERY_PARAMS
 from loom_django.rest.errors import QueryParamError
 from loom_django.rest.naming import camel_to_snake
 
-__all__ = ["FieldCatalog", "ListQueryParser", "ProfilePolicy", "coerce_kernel_value"]
+__all__ = [
+    "FieldCatalog",
+    "ListQueryParser",
+    "ProfilePolicy",
+    "apply_query_policy",
+    "coerce_kernel_value",
+]
 
 _OPS = {op.value: op for op in FilterOp}
 _BOOL_OPS = frozenset({FilterOp.IS_NULL, FilterOp.EXISTS, FilterOp.NOT_EXISTS})
@@ -297,6 +303,24 @@ class ListQueryParser:
             raise QueryParamError(
                 f"Invalid value for filter '{key}': expected {name}, got {raw!r}.", param=key
             ) from None
+
+
+def apply_query_policy(routes: Sequence[Any], query_fields: str) -> tuple[Any, ...]:
+    """``routes`` (compiled) under ``app.rest.query_fields``: with ``"declared"`` an
+    undeclared ``filterable``/``sortable`` becomes empty (nothing is filterable or
+    sortable unless named)."""
+    if query_fields != "declared":
+        return tuple(routes)
+    return tuple(
+        replace(
+            route,
+            filterable=() if route.filterable is None else route.filterable,
+            sortable=() if route.sortable is None else route.sortable,
+        )
+        if route.is_list
+        else route
+        for route in routes
+    )
 
 
 class ProfilePolicy:

@@ -36,6 +36,7 @@ from loom_django.rest.ninja.dispatch import (
 )
 from loom_django.rest.ninja.views import RouteHandlers, build_handlers, error_response
 from loom_django.rest.openapi import OpenAPIBuilder
+from loom_django.rest.query import apply_query_policy
 
 __all__ = ["LoomNinjaAPI", "create_api", "get_api", "reset_api"]
 
@@ -278,6 +279,7 @@ def create_api(
         handler_mode=cfg.handler_mode,
         auto_delete_status=cfg.auto_delete_status,
     )
+    routes = apply_query_policy(routes, cfg.query_fields)
     openapi_url = cfg.openapi_url
     kwargs: dict[str, Any] = {
         "title": cfg.title,
