@@ -169,6 +169,8 @@ class OpenAPIBuilder:
         }
         responses: dict[int, Any] = {status: success}
         codes = [400, 404, 409, 413, 422, 500]
+        if route.plan.input_binding is not None:
+            codes[4:4] = [415]
         from loom_django.rest.constants import NOT_SET
 
         if (route.auth is not None and route.auth is not NOT_SET) or route.permissions:
