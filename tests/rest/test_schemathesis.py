@@ -144,7 +144,12 @@ def _rows(api: Server) -> dict[str, int]:
     order = api.post("/orders/", {"user_id": user["id"], "address_id": address["id"]}).json()
     item = api.post(
         "/order-items/",
-        {"order_id": order["id"], "product_id": product["id"], "quantity": 1, "unit_price_cents": 1},
+        {
+            "order_id": order["id"],
+            "product_id": product["id"],
+            "quantity": 1,
+            "unit_price_cents": 1,
+        },
     ).json()
     return {
         "user_id": user["id"],
