@@ -51,6 +51,7 @@ KNOWN_SETTINGS: Mapping[str, Any] = {
     "MODULES": (),
     "ADMIN_AUTOREGISTER": False,
     "TRACE_HEADER": "X-Request-ID",
+    "DATABASE": "default",
     "ETL_PIPELINES": (),
     "ETL_AUTODISCOVER": True,
     "ETL_BACKENDS": {},
@@ -115,6 +116,12 @@ class LoomSettings:
     def TRACE_HEADER(self) -> str:
         """Request header that carries the trace id (adopted, echoed, forwarded to jobs)."""
         return str(self._get("TRACE_HEADER"))
+
+    @property
+    def DATABASE(self) -> str:
+        """Alias of the database loom's transactions open on and its repositories use
+        when no database router chooses another one for a model."""
+        return str(self._get("DATABASE"))
 
     @property
     def ETL_PIPELINES(self) -> tuple[str, ...]:

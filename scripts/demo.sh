@@ -6,6 +6,8 @@ ensure_main_venv
 cd "$ROOT/example_project"
 mkdir -p var
 PY="$ROOT/.venv/bin/python"
+# The demo is a development server: Django's debug pages on (the settings default is off).
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 HOST="${DEMO_HOST:-127.0.0.1}" PORT="${DEMO_PORT:-8000}"
 
 say "migrate"

@@ -41,8 +41,12 @@ TEMPLATES = [
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", "sqlite://:memory:"))}
+# A second database for the multiple-database tests (tests/orm/test_databases.py).
+DATABASES["other"] = {**DATABASES["default"], "TEST": {}}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # One test database per run, so concurrent runs on one server never drop each other's.
     os.environ.setdefault("LOOM_TEST_DB_SUFFIX", str(os.getpid()))
-    DATABASES["default"]["TEST"] = {"NAME": f"test_loom_{os.environ['LOOM_TEST_DB_SUFFIX']}"}
+    suffix = os.environ["LOOM_TEST_DB_SUFFIX"]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_loom_{suffix}"}
+    DATABASES["other"]["TEST"] = {"NAME": f"test_loom_other_{suffix}"}
 LOOM: dict[str, object] = {}

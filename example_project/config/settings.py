@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from loom_django.core.config import database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-store-insecure-dev-key")
-DEBUG = os.environ.get("DJANGO_DEBUG", "true").lower() in ("1", "true", "yes")
+
+def _dev_secret_key() -> str:
+    """A key generated once per checkout (var/secret_key, never committed).
+
+    A fixed key in the repository would let anyone forge cursors, sessions and CSRF
+    tokens; production sets ``DJANGO_SECRET_KEY`` (``check --deploy`` insists).
+    """
+    path = BASE_DIR / "var" / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        with path.open("x") as handle:  # another process may have won the race
+            handle.write(key)
+        path.chmod(0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    return key
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _dev_secret_key()
+# Off unless asked for: ``make demo`` (scripts/demo.sh) sets DJANGO_DEBUG=true.
+DEBUG = os.environ.get("DJANGO_DEBUG", "false").lower() in ("1", "true", "yes")
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
 INSTALLED_APPS = [

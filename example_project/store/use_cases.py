@@ -396,10 +396,27 @@ def _status_invalid(status: str | None) -> str | None:
     return f"status must be one of: {', '.join(sorted(ORDER_STATUSES))}"
 
 
-class CreateOrderUseCase(UseCase[Order, Order]):
-    """Place an order for an existing user and address (404s first, then the status rule)."""
+def _address_of_user(cmd: CreateOrder, fields_set: frozenset[str], address: Address | None) -> bool:
+    """404 Address unless the address exists and belongs to the order's user.
 
-    rules = (Rule.check(F(CreateOrder).status, via=_status_invalid),)
+    Another user's address is reported exactly like a missing one, so ids of other
+    users' addresses cannot be probed.
+    """
+    if address is None or address.user_id != cmd.user_id:
+        raise NotFound("Address", id=cmd.address_id)
+    return False
+
+
+class CreateOrderUseCase(UseCase[Order, Order]):
+    """Place an order for an existing user at one of *their* addresses.
+
+    404 User, then 404 Address (missing or another user's), then the status rule.
+    """
+
+    rules = (
+        Rule.forbid(_address_of_user, message="address not found").from_params("address"),
+        Rule.check(F(CreateOrder).status, via=_status_invalid),
+    )
 
     async def execute(
         self,
@@ -407,8 +424,8 @@ class CreateOrderUseCase(UseCase[Order, Order]):
         _user: bool = Exists(
             User, from_command="user_id", against="id", on_missing=OnMissing.RAISE
         ),
-        _address: bool = Exists(
-            Address, from_command="address_id", against="id", on_missing=OnMissing.RAISE
+        address: Address | None = Load(
+            Address, from_command="address_id", against="id", on_missing=OnMissing.RETURN_NONE
         ),
     ) -> Order:
         return await self.main_repo.create(cmd)

@@ -5,6 +5,7 @@ Importable without Celery installed: the hub reads ``REQUIRES`` before calling a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from loom_django.celery.checks import CHECKS
@@ -13,10 +14,36 @@ if TYPE_CHECKING:
     from loom_django.contributions import RuntimeProvider
     from loom_django.core.bootstrap import RuntimeSpec
 
-__all__ = ["CHECKS", "EXTRA", "REQUIRES", "configure_runtime_spec", "extend_api", "ready"]
+__all__ = [
+    "CHECKS",
+    "DEPLOY_CHECKS",
+    "EXTRA",
+    "REQUIRES",
+    "configure_runtime_spec",
+    "extend_api",
+    "ready",
+]
 
 REQUIRES: tuple[str, ...] = ("celery", "kombu", "django_celery_results")
 EXTRA = "celery"
+
+
+def _deploy_check(name: str) -> Callable[..., Any]:
+    """A deploy check imported when it runs (this module must import without Celery)."""
+
+    def check(app_configs: Any = None, **kwargs: Any) -> Any:
+        from loom_django.celery import deploy_checks
+
+        return getattr(deploy_checks, name)(app_configs, **kwargs)
+
+    check.__name__ = check.__qualname__ = name
+    return check
+
+
+DEPLOY_CHECKS: tuple[Callable[..., Any], ...] = (
+    _deploy_check("check_status_route"),
+    _deploy_check("check_result_content"),
+)
 
 
 def configure_runtime_spec(spec: RuntimeSpec) -> None:

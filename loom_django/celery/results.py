@@ -26,6 +26,8 @@ __all__ = [
     "READY_STATES",
     "JobError",
     "JobStatus",
+    "ResultDecodeError",
+    "accepted_result_content",
     "describe_exception",
     "mark_dispatch_failed",
     "mark_pending",
@@ -40,7 +42,11 @@ READY_STATES = frozenset({states.SUCCESS, states.FAILURE, states.REVOKED})
 
 
 class JobError(msgspec.Struct, rename="camel", omit_defaults=True):
-    """Why a job failed: the exception class and its message (traceback only in DEBUG)."""
+    """Why a job failed: the exception class and its message.
+
+    ``traceback`` is filled only when a caller asks for it (``with_traceback=True``);
+    the HTTP status route never does.
+    """
 
     type: str
     message: str
@@ -110,14 +116,35 @@ def mark_dispatch_failed(app: Celery, job_id: str, task_name: str, exc: BaseExce
         _log.exception("could not record the dispatch failure of job %s", job_id)
 
 
-def _decode(content: str | None, content_type: str, encoding: str) -> Any:
+class ResultDecodeError(Exception):
+    """A stored result uses a content type the app does not accept, or is corrupt."""
+
+
+def accepted_result_content(app: Celery) -> list[str]:
+    """The content types results may be read with (``result_accept_content``, else
+    ``accept_content``); pickle is refused unless the project accepts it."""
+    accepted = app.conf.result_accept_content or app.conf.accept_content or ["json"]
+    return list(accepted)
+
+
+def _decode(content: str | None, content_type: str, encoding: str, accept: list[str]) -> Any:
     if content is None:
         return None
-    data: str | bytes = content
-    if encoding == "binary":
-        data = base64.b64decode(content)
-    decode: Any = serialization.loads
-    return decode(data, content_type, encoding)
+    try:
+        data: str | bytes = content
+        if encoding == "binary":
+            data = base64.b64decode(content)
+        decode: Any = serialization.loads
+        prepare: Any = serialization.prepare_accept_content
+        return decode(data, content_type, encoding, accept=prepare(accept))
+    except Exception as exc:
+        # Stored rows come from workers, other apps or an attacker with database access:
+        # never unpickle what the app does not accept, never fail the status read.
+        _log.warning("stored job result not decoded (%s): %r", content_type, exc)
+        raise ResultDecodeError(
+            f"The stored result (content type {content_type!r}) cannot be decoded with the "
+            f"accepted content types ({', '.join(accept)})."
+        ) from None
 
 
 _WRAPPER = "UnpickleableExceptionWrapper"
@@ -167,7 +194,12 @@ def read_job_status(
         if row is None:
             return None
         status = row.status
-        value = _decode(row.result, row.content_type, row.content_encoding)
+        try:
+            value = _decode(
+                row.result, row.content_type, row.content_encoding, accepted_result_content(app)
+            )
+        except ResultDecodeError as exc:
+            return _undecodable(job_id, row, name_of, str(exc))
         return _status(
             job_id,
             row.task_name,
@@ -181,7 +213,18 @@ def read_job_status(
         )
     if isinstance(app.backend, DisabledBackend):
         return None
-    meta = app.backend.get_task_meta(job_id)
+    try:
+        meta = app.backend.get_task_meta(job_id)
+    except Exception as exc:
+        _log.warning("job %s: stored result not decoded: %r", job_id, exc)
+        message = "The stored result cannot be decoded with the accepted content types."
+        return JobStatus(
+            job_id=job_id,
+            job=None,
+            task_name=None,
+            status=states.FAILURE,
+            error=JobError(type=ResultDecodeError.__name__, message=message),
+        )
     status = meta.get("status", states.PENDING)
     if status == states.PENDING and "task_id" not in meta:
         return None
@@ -199,6 +242,21 @@ def read_job_status(
         None,
         None,
         done,
+    )
+
+
+def _undecodable(
+    job_id: str, row: Any, label: Callable[[str | None], str | None], message: str
+) -> JobStatus:
+    return JobStatus(
+        job_id=job_id,
+        job=label(row.task_name),
+        task_name=row.task_name,
+        status=row.status,
+        error=JobError(type=ResultDecodeError.__name__, message=message),
+        date_created=row.date_created,
+        date_started=row.date_started,
+        date_done=row.date_done if row.status in READY_STATES else None,
     )
 
 

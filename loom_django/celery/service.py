@@ -115,6 +115,7 @@ class CeleryJobService:
         self._observability = observability_runtime
         self._catalog = catalog
         self._eager_results: dict[str, EagerResult] = {}
+        self._eager_lock = threading.Lock()
 
     @property
     def celery_app(self) -> Celery:
@@ -225,13 +226,13 @@ class CeleryJobService:
         return await executor.execute(factory.build(job_type), params=params, payload=payload)
 
     def status(self, job_id: str) -> JobStatus | None:
-        """The job's state, result or error and timestamps; ``None`` for an unknown id."""
-        from django.conf import settings
+        """The job's state, result or error and timestamps; ``None`` for an unknown id.
 
+        Never includes the worker's traceback (the status route serves this to clients);
+        read it with :func:`~loom_django.celery.results.read_job_status` when needed.
+        """
         label = self._catalog.job_label if self._catalog is not None else None
-        return read_job_status(
-            self.celery_app, job_id, label=label, with_traceback=bool(settings.DEBUG)
-        )
+        return read_job_status(self.celery_app, job_id, label=label)
 
     # -- sending -------------------------------------------------------------------
 
@@ -322,6 +323,14 @@ class CeleryJobService:
 
             connections.close_all()
 
+    def _remember_eager(self, job_id: str, eager: EagerResult) -> None:
+        """Keep the newest eager results; request threads call this concurrently."""
+        with self._eager_lock:
+            results = self._eager_results
+            results[job_id] = eager
+            while len(results) > _EAGER_RESULTS_KEPT:
+                del results[next(iter(results))]
+
     def _apply_eagerly(self, app: Celery, message: JobMessage) -> None:
         if app.conf.task_store_eager_result:
             try:
@@ -339,9 +348,7 @@ class CeleryJobService:
         if failed:
             outcome = pop_eager_failure(message.job_id) or outcome
             eager = EagerResult(message.job_id, outcome, states.FAILURE, name=message.task_name)
-        self._eager_results[message.job_id] = eager
-        while len(self._eager_results) > _EAGER_RESULTS_KEPT:
-            del self._eager_results[next(iter(self._eager_results))]
+        self._remember_eager(message.job_id, eager)
         if self._factory is None or self._executor is None:
             return
         with task_context(app, message.trace_id):
@@ -369,7 +376,8 @@ class CeleryJobService:
 
     def _wait(self, job_id: str, timeout: float | None) -> Any:
         assert_will_not_block()
-        eager = self._eager_results.get(job_id)
+        with self._eager_lock:
+            eager = self._eager_results.get(job_id)
         result: AsyncResult = (
             eager if eager is not None else AsyncResult(job_id, app=self.celery_app)
         )

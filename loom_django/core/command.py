@@ -120,6 +120,21 @@ class _CommandInfo:
             self.shapes[tuple(payload)] = shape
         return shape
 
+    def decoder(self, not_null: tuple[str, ...]) -> Callable[[Any], tuple[Any, frozenset[str]]]:
+        """``decode`` that also refuses ``null`` for the ``not_null`` fields."""
+        if not not_null:
+            return self.decode
+        decode = self.decode
+
+        def decode_refusing_nulls(payload: Any) -> tuple[Any, frozenset[str]]:
+            command, fields_set = decode(payload)
+            refused = [n for n in not_null if n in fields_set and getattr(command, n) is None]
+            if refused:
+                raise ValidationError([(name, "may not be null") for name in refused])
+            return command, fields_set
+
+        return decode_refusing_nulls
+
     def decode(self, payload: Any) -> tuple[Any, frozenset[str]]:
         """``from_payload`` for this class (the engine binds it once per plan)."""
         if not isinstance(payload, dict):
@@ -171,9 +186,16 @@ class Command(
     """
 
     @classmethod
-    def _payload_decoder(cls) -> Callable[[Any], tuple[Self, frozenset[str]]]:
-        """The bound decoder of this class; the engine calls it instead of ``from_payload``."""
-        return cls._command_info().decode
+    def _payload_decoder(
+        cls, not_null: tuple[str, ...] = ()
+    ) -> Callable[[Any], tuple[Self, frozenset[str]]]:
+        """The bound decoder of this class; the engine calls it instead of ``from_payload``.
+
+        ``not_null`` names ``Patch`` fields over NOT NULL columns: for them an explicit
+        ``null`` is refused (a ``ValidationError`` naming the field) instead of reaching
+        rules and the database.
+        """
+        return cls._command_info().decoder(not_null)
 
     @classmethod
     def _command_info(cls) -> _CommandInfo:

@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     RULE_VIOLATIONS = "rule_violations"
     VALIDATION_ERROR = "validation_error"
     BAD_REQUEST = "bad_request"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     SYSTEM_ERROR = "system_error"
     JOB_TIMEOUT = "job_timeout"
     JOB_FAILED = "job_failed"
@@ -58,6 +59,7 @@ _STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.RULE_VIOLATIONS: 422,
     ErrorCode.VALIDATION_ERROR: 422,
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.SYSTEM_ERROR: 500,
     ErrorCode.JOB_TIMEOUT: 500,
     ErrorCode.JOB_FAILED: 500,
@@ -70,12 +72,21 @@ def status_for_code(code: str) -> int:
 
 
 class LoomError(Exception):
-    """Base of every error a use case may raise on purpose; carries a code and a message."""
+    """Base of every error a use case may raise on purpose; carries a code and a message.
 
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
+    Every loom error keeps its constructor arguments in ``args`` (positional, JSON-safe
+    values), so it is rebuilt with the same type, message and fields both by pickle and
+    by Celery's JSON exception transport (``cls(*args)``). A subclass with another
+    signature sets ``self.args`` to the arguments that rebuild it.
+    """
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, code)
         self.message = message
         self.code = code
+
+    def __str__(self) -> str:
+        return self.message
 
     @property
     def status_code(self) -> int:
@@ -83,8 +94,8 @@ class LoomError(Exception):
         return status_for_code(self.code)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Subclasses take other constructor arguments than ``args``; rebuild from state so
-        # errors survive pickling (Celery result backends, multiprocessing).
+        # Subclasses may take other constructor arguments than ``args``; rebuild from
+        # state so errors survive pickling (Celery result backends, multiprocessing).
         return (_restore_error, (type(self), self.args, self.__dict__.copy()))
 
 
@@ -104,15 +115,17 @@ class SystemError(LoomError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code=ErrorCode.SYSTEM_ERROR)
+        self.args = (message,)
 
 
 class NotFound(DomainError):
     """The entity looked up does not exist (HTTP 404)."""
 
-    def __init__(self, entity: str, *, id: Any) -> None:
+    def __init__(self, entity: str, id: Any) -> None:
         super().__init__(f"{entity} with id={id!r} not found", code=ErrorCode.NOT_FOUND)
         self.entity = entity
         self.id = id
+        self.args = (entity, id)
 
 
 class Forbidden(DomainError):
@@ -120,6 +133,7 @@ class Forbidden(DomainError):
 
     def __init__(self, message: str = "Forbidden") -> None:
         super().__init__(message, code=ErrorCode.FORBIDDEN)
+        self.args = (message,)
 
 
 class Conflict(DomainError):
@@ -127,6 +141,7 @@ class Conflict(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code=ErrorCode.CONFLICT)
+        self.args = (message,)
 
 
 class UniqueConflict(Conflict):
@@ -150,6 +165,7 @@ class BadRequest(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code=ErrorCode.BAD_REQUEST)
+        self.args = (message,)
 
 
 class RuleViolation(DomainError):
@@ -158,6 +174,7 @@ class RuleViolation(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, code=ErrorCode.RULE_VIOLATION)
         self.field = field
+        self.args = (field, message)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -175,11 +192,19 @@ class RuleViolation(DomainError):
 
 
 class RuleViolations(DomainError):
-    """Every rule that failed in one execution, in declaration order (HTTP 422)."""
+    """Every rule that failed in one execution, in declaration order (HTTP 422).
 
-    def __init__(self, violations: Iterable[RuleViolation]) -> None:
-        self.violations: tuple[RuleViolation, ...] = tuple(violations)
+    ``violations`` may be ``RuleViolation`` objects or ``(field, message)`` pairs (the
+    form ``args`` keeps them in).
+    """
+
+    def __init__(self, violations: Iterable[RuleViolation | Sequence[str]]) -> None:
+        self.violations: tuple[RuleViolation, ...] = tuple(
+            v if isinstance(v, RuleViolation) else RuleViolation(str(v[0]), str(v[1]))
+            for v in violations
+        )
         super().__init__("; ".join(str(v) for v in self.violations), code=ErrorCode.RULE_VIOLATIONS)
+        self.args = ([[v.field, v.message] for v in self.violations],)
 
 
 class Violation(tuple[str, str]):
@@ -207,18 +232,20 @@ class Violation(tuple[str, str]):
 class ValidationError(DomainError, ValueError):
     """Input did not decode into the declared types; one violation per problem (HTTP 422)."""
 
-    def __init__(self, violations: Sequence[tuple[str, str]], message: str | None = None) -> None:
+    def __init__(self, violations: Sequence[Sequence[str]], message: str | None = None) -> None:
         self.violations: tuple[Violation, ...] = tuple(Violation(f, m) for f, m in violations)
         summary = message or "; ".join(f"{v.field}: {v.message}" for v in self.violations)
         super().__init__(summary or "Invalid input", code=ErrorCode.VALIDATION_ERROR)
+        self.args = ([[v.field, v.message] for v in self.violations], message)
 
 
 class ParameterBindingError(ValidationError):
     """A primitive ``execute`` parameter could not be converted to its annotation."""
 
-    def __init__(self, message: str, *, param: str) -> None:
+    def __init__(self, message: str, param: str) -> None:
         super().__init__([(param, message)], message)
         self.param = param
+        self.args = (message, param)
 
 
 class JobTimeoutError(LoomError):
@@ -229,6 +256,7 @@ class JobTimeoutError(LoomError):
         super().__init__(f"Job '{job_id}' timed out{suffix}", code=ErrorCode.JOB_TIMEOUT)
         self.job_id = job_id
         self.timeout = timeout
+        self.args = (job_id, timeout)
 
 
 class JobFailedError(LoomError):
@@ -239,6 +267,7 @@ class JobFailedError(LoomError):
         super().__init__(f"Job '{job_id}' failed{suffix}", code=ErrorCode.JOB_FAILED)
         self.job_id = job_id
         self.cause = cause
+        self.args = (job_id, cause)
 
 
 class CompilationError(Exception):
@@ -264,13 +293,19 @@ class ConfigError(Exception):
 class MissingDependency(ImportError):
     """An optional package a door needs is not installed; names the pip extra to add."""
 
-    def __init__(self, package: str, *, extra: str) -> None:
-        super().__init__(
+    def __init__(self, package: str, extra: str) -> None:
+        message = (
             f"{package!r} is not installed; install loom-django with the {extra!r} extra "
             f"(pip install -e '.[{extra}]' from a checkout)"
         )
+        super().__init__(message)
         self.package = package
         self.extra = extra
+        self.args = (package, extra)
+        self.msg = message
+
+    def __str__(self) -> str:
+        return str(self.msg)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_missing, (self.package, self.extra))
@@ -284,13 +319,19 @@ class FilterPathError(ValueError):
     """A filter or sort names a field path the model does not have (HTTP 400)."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(f"Unknown filter field path: '{path}'")
+        super().__init__(path)
         self.path = path
+
+    def __str__(self) -> str:
+        return f"Unknown filter field path: '{self.path}'"
 
 
 class UnsafeFilterError(ValueError):
     """A filter or sort names a field outside the repository's allow-list (HTTP 400)."""
 
     def __init__(self, field: str) -> None:
-        super().__init__(f"Filtering on field '{field}' is not allowed by this repository.")
+        super().__init__(field)
         self.field = field
+
+    def __str__(self) -> str:
+        return f"Filtering on field '{self.field}' is not allowed by this repository."

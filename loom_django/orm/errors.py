@@ -1,4 +1,4 @@
-"""Translate database errors into loom errors: integrity → Conflict, data → ValidationError.
+"""Translate database errors into loom errors with stable, field-naming messages.
 
 The driver exception behind Django's wrapper (``__cause__``) decides: PostgreSQL by
 SQLSTATE and diagnostics, SQLite by message text, MySQL/MariaDB by errno.
@@ -6,6 +6,7 @@ SQLSTATE and diagnostics, SQLite by message text, MySQL/MariaDB by errno.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +32,7 @@ _SQLITE_PATTERNS = (
     (re.compile(r"NOT NULL constraint failed: (.+)"), _NOT_NULL),
     (re.compile(r"CHECK constraint failed: (.+)"), _CHECK),
 )
+_log = logging.getLogger("loom_django.orm")
 _PG_KEY = re.compile(r"Key \((.+?)\)=")
 _MYSQL_QUOTED = re.compile(r"'([^']+)'")
 
@@ -91,8 +93,20 @@ def _classify(exc: BaseException) -> tuple[str | None, str, str | None]:
 
 
 def translate_integrity_error(exc: BaseException) -> LoomError:
-    """The loom error for a database ``IntegrityError`` (core spec §9)."""
+    """The loom error for a database ``IntegrityError`` (core spec §9).
+
+    Clients get a stable message naming the column; the database's own text (which may
+    quote values, constraint and table names) goes to the ``loom_django.orm`` log.
+
+    * unique → ``Conflict`` (409) naming the columns;
+    * foreign key → ``Conflict`` (409) naming the column when the database says it;
+    * not null → ``ValidationError`` (422) on the column: the input lacked a value;
+    * check → ``Conflict`` (409) naming the constraint;
+    * anything else → ``SystemError`` (500).
+    """
     kind, subject, detail = _classify(exc)
+    if kind is not None:
+        _log.info("integrity error (%s): %s", kind, _database_text(exc))
     if kind == _UNIQUE:
         suffix = f" ({subject})" if subject else ""
         columns = tuple(part.strip() for part in subject.split(",") if part.strip())
@@ -102,20 +116,46 @@ def translate_integrity_error(exc: BaseException) -> LoomError:
             columns=columns,
         )
     if kind == _FOREIGN:
-        return Conflict("A referenced entity does not exist." + (f" {detail}" if detail else ""))
+        match = _PG_KEY.search(detail or "")
+        column = match.group(1) if match else ""
+        suffix = f" ({column})" if column else ""
+        return Conflict(f"A referenced entity does not exist{suffix}.")
     if kind == _NOT_NULL:
-        return Conflict(f"Field '{subject}' is required.")
+        return ValidationError([(subject or "$", "may not be null")])
     if kind == _CHECK:
         return Conflict(f"Value violates check constraint '{subject}'.")
+    _log.warning("unclassified integrity error: %s", _database_text(exc))
     return SystemError("Database integrity violation" + (f" ({subject})" if subject else ""))
 
 
+_DATA_MESSAGES = {
+    "22001": "Value is too long for this column.",
+    "22003": "Value is out of range for this column.",
+    "22021": "Value contains characters the database cannot store.",
+    "22P05": "Value contains characters the database cannot store.",
+    "22007": "Value is not a valid date or time.",
+    "22008": "Value is not a valid date or time.",
+    "22P02": "Value does not have the column's type.",
+}
+_DATA_MESSAGE = "Value is not valid for this column."
+
+
+def _database_text(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return str(cause).strip() or type(cause).__name__
+
+
 def translate_data_error(exc: BaseException, field: str = "$") -> ValidationError:
-    """A ``ValidationError`` for a database ``DataError`` (value too long, out of range)."""
+    """A ``ValidationError`` for a database ``DataError`` (value too long, out of range).
+
+    The message is stable (chosen by SQLSTATE where the driver gives one); the
+    database's text is logged, never returned.
+    """
     cause = exc.__cause__ or exc
     column = getattr(getattr(cause, "diag", None), "column_name", None) or field
-    message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-    return ValidationError([(column, message)])
+    sqlstate = str(getattr(cause, "sqlstate", "") or "")
+    _log.info("data error on %s: %s", column, _database_text(exc))
+    return ValidationError([(column, _DATA_MESSAGES.get(sqlstate, _DATA_MESSAGE))])
 
 
 def _model_names(objects: Iterable[Any]) -> str:

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
 
 from loom_django.core.bootstrap import RuntimeSpec
 from loom_django.core.uow import set_ambient_on_commit
+from loom_django.orm.databases import ambient_alias, configured_alias, db_for_write
 from loom_django.orm.lookups import register_lookups
-from loom_django.orm.mapping import finalize_mapping, is_mapped
+from loom_django.orm.mapping import django_model_for, finalize_mapping, is_mapped
 from loom_django.orm.repository import RepositoryDjango
 from loom_django.orm.transaction import DjangoUnitOfWorkFactory
 
@@ -26,14 +27,22 @@ _log = logging.getLogger("loom_django.orm")
 
 
 class DjangoDefaultRepositoryBuilder:
-    """Builds a :class:`RepositoryDjango` for models without a registered repository."""
+    """Builds a :class:`RepositoryDjango` for models without a registered repository.
 
-    def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
+    ``using=None`` (the default) asks Django's database routers which alias writes the
+    model, falling back to ``settings.LOOM["DATABASE"]``; an explicit alias wins.
+    """
+
+    def __init__(self, using: str | None = None) -> None:
         self.using = using
 
     def build(self, model: type[Any]) -> RepositoryDjango[Any, Any]:
         """The default repository of ``model``."""
-        return RepositoryDjango(model=model, using=self.using)
+        using = self.using
+        if using is None:
+            django_model = django_model_for(model) if is_mapped(model) else None
+            using = db_for_write(django_model) if django_model is not None else configured_alias()
+        return RepositoryDjango(model=model, using=using)
 
     def __call__(self, model: type[Any], container: Any) -> RepositoryDjango[Any, Any]:
         return self.build(model)
@@ -59,7 +68,7 @@ def configure_runtime_spec(spec: RuntimeSpec) -> None:
     register_lookups()
     spec.models = [model for model in spec.models if _servable(model)]
     spec.default_repository = DjangoDefaultRepositoryBuilder()
-    spec.uow_factory = DjangoUnitOfWorkFactory()
+    spec.uow_factory = DjangoUnitOfWorkFactory(configured_alias())
     set_ambient_on_commit(_on_commit)
 
 
@@ -75,10 +84,11 @@ def finalize_recording_failures() -> None:
 
 
 def _on_commit(fn: Callable[[], None]) -> None:
-    """``transaction.on_commit`` on the default database, without connecting when no
-    transaction is open (then ``fn`` runs now, as Django would run it)."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    if connection.in_atomic_block:
-        connection.on_commit(fn)
-    else:
+    """``transaction.on_commit`` on the database whose transaction is open (the configured
+    alias first), without connecting when none is (then ``fn`` runs now, as Django
+    would run it)."""
+    alias = ambient_alias()
+    if alias is None:
         fn()
+    else:
+        connections[alias].on_commit(fn)

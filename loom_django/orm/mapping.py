@@ -13,12 +13,13 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import models
 from django.db.models.signals import pre_save
 from django.utils import timezone
 
 from loom_django.core.model import add_model_hook, column_map
-from loom_django.orm.builder import NotReady, build_django_model
+from loom_django.orm.builder import NotReady, app_label_of, build_django_model
+from loom_django.orm.databases import vendor_for
 from loom_django.orm.registry import REGISTRY
 
 __all__ = [
@@ -56,8 +57,13 @@ def mapping_failures() -> dict[type[Any], str]:
         return dict(REGISTRY.failures)
 
 
-def _vendor() -> str:
-    return str(connections[DEFAULT_DB_ALIAS].vendor)
+def _vendor(cls: type[Any]) -> str:
+    """The vendor of the database ``cls`` is migrated on (configured alias, routers)."""
+    try:
+        label = app_label_of(cls)
+    except ImproperlyConfigured:
+        label = ""  # build_django_model reports it
+    return vendor_for(label, cls.__name__)
 
 
 def _expose_in_module(cls: type[Any]) -> None:
@@ -95,7 +101,7 @@ def _flush(*, final: bool) -> None:
         progress = False
         for cls in list(_pending):
             try:
-                django_model = build_django_model(cls, _vendor())
+                django_model = build_django_model(cls, _vendor(cls))
             except (NotReady, NameError) as exc:
                 if final:
                     _pending.remove(cls)

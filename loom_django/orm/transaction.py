@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
@@ -58,15 +58,48 @@ class DjangoUnitOfWork(UnitOfWorkBase):
     block is a savepoint and deferred constraints are checked before it is released, so
     their violations still become ``Conflict``. A failing COMMIT is translated the same
     way; either way the block is closed and the connection stays usable.
+
+    A repository writing on another alias joins the unit of work (:meth:`join`): that
+    alias gets its own atomic block, committed just before ``using``'s and rolled back
+    with it. It is not a two-phase commit: a failure between the two COMMITs leaves the
+    joined alias committed. After-commit work (jobs) runs after the last COMMIT.
     """
 
-    __slots__ = ("_atomic", "_nested", "touched", "using")
+    __slots__ = ("_atomic", "_joined", "_nested", "touched", "using")
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
         self.touched: set[str] | None = set()
         self._atomic: Any = None
         self._nested = False
+        self._joined: list[tuple[str, Any]] = []
+
+    def join(self, using: str) -> None:
+        """Make writes on alias ``using`` part of this unit of work (idempotent)."""
+        if using == self.using or self._atomic is None:
+            return
+        if any(alias == using for alias, _ in self._joined):
+            return
+        atomic = transaction.atomic(using=using)
+        atomic.__enter__()
+        self._joined.append((using, atomic))
+
+    def _close_joined(self, *, commit: bool) -> None:
+        """Leave the joined aliases' blocks, newest first; on a failed COMMIT roll the
+        remaining ones back and re-raise."""
+        joined, self._joined = self._joined, []
+        pending = list(reversed(joined))
+        while pending:
+            _, atomic = pending.pop(0)
+            if not commit:
+                atomic.__exit__(_Rollback, _Rollback(), None)
+                continue
+            try:
+                atomic.__exit__(None, None, None)
+            except BaseException:
+                for _, other in pending:
+                    other.__exit__(_Rollback, _Rollback(), None)
+                raise
 
     def touch(self, table: str | None) -> None:
         """Record that ``table`` was written (``None``: rows of any table may be affected).
@@ -90,6 +123,15 @@ class DjangoUnitOfWork(UnitOfWorkBase):
         Raises:
             Conflict: a constraint checked at commit time is violated.
         """
+        if self._joined:
+            try:
+                self._close_joined(commit=True)
+            except IntegrityError as exc:
+                self.rollback()
+                raise translate_integrity_error(exc) from exc
+            except BaseException:
+                self.rollback()
+                raise
         atomic, self._atomic = self._atomic, None
         if atomic is None:
             return
@@ -106,7 +148,9 @@ class DjangoUnitOfWork(UnitOfWorkBase):
             raise translate_integrity_error(exc) from exc
 
     def rollback(self) -> None:
-        """Leave the atomic block by rolling it back."""
+        """Leave the atomic block (and any joined alias's) by rolling it back."""
+        if self._joined:
+            self._close_joined(commit=False)
         atomic, self._atomic = self._atomic, None
         if atomic is not None:
             error = _Rollback()
@@ -118,8 +162,15 @@ class DjangoUnitOfWork(UnitOfWorkBase):
             self.rollback()
 
     def savepoint(self) -> AbstractContextManager[None]:
-        """A nested ``transaction.atomic``: an exception leaving it undoes its writes only."""
-        return transaction.atomic(using=self.using)
+        """A nested ``transaction.atomic`` (on every alias joined so far): an exception
+        leaving it undoes its writes only."""
+        if not self._joined:
+            return transaction.atomic(using=self.using)
+        stack = ExitStack()
+        stack.enter_context(transaction.atomic(using=self.using))
+        for alias, _ in self._joined:
+            stack.enter_context(transaction.atomic(using=alias))
+        return stack  # type: ignore[return-value]
 
     def on_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` after the outermost commit (dropped when its savepoint rolls back)."""

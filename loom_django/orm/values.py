@@ -16,7 +16,10 @@ from loom_django.core.uow import get_active_uow
 from loom_django.orm.errors import translate_data_error, translate_integrity_error
 from loom_django.orm.meta import ModelMeta
 
-__all__ = ["connection_for", "database_errors", "prep_lookup", "prep_save", "touch"]
+__all__ = ["connection_for", "database_errors", "enlist", "prep_lookup", "prep_save", "touch"]
+
+
+_NUL_MESSAGE = "String may not contain NUL (\\x00) characters."
 
 
 def _invalid(name: str, exc: Exception) -> ValidationError:
@@ -63,9 +66,12 @@ def prep_save(meta: ModelMeta, name: str, value: Any, connection: Any) -> Any:
         ValidationError: the value is too long, out of range, or does not convert to the
             column type.
     """
-    limit = meta.max_lengths.get(name)
-    if limit is not None and isinstance(value, str) and len(value) > limit:
-        raise ValidationError([(name, f"String should have at most {limit} characters")])
+    if isinstance(value, str):
+        limit = meta.max_lengths.get(name)
+        if limit is not None and len(value) > limit:
+            raise ValidationError([(name, f"String should have at most {limit} characters")])
+        if "\x00" in value:
+            raise ValidationError([(name, _NUL_MESSAGE)])
     field = meta.field_by_name[name]
     try:
         check = _value_checks(meta).get(name)
@@ -82,6 +88,8 @@ def prep_lookup(meta: ModelMeta, name: str, value: Any, connection: Any) -> Any:
     Raises:
         ValidationError: the value does not convert to the column type.
     """
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError([(name, _NUL_MESSAGE)])
     try:
         return meta.field_by_name[name].get_db_prep_value(value, connection, prepared=False)
     except (TypeError, ValueError, ArithmeticError, DjangoValidationError) as exc:
@@ -98,6 +106,16 @@ def database_errors() -> Iterator[None]:
         raise translate_integrity_error(exc) from exc
     except DataError as exc:
         raise translate_data_error(exc) from exc
+
+
+def enlist(using: str) -> None:
+    """Before a write on ``using``: let the active unit of work join that alias, so the
+    write commits and rolls back with the execution."""
+    uow = get_active_uow()
+    if uow is not None:
+        join = getattr(uow, "join", None)
+        if join is not None:
+            join(using)
 
 
 def touch(using: str, table: str | None) -> None:

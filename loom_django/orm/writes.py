@@ -13,7 +13,14 @@ from loom_django.orm.errors import translate_delete_error
 from loom_django.orm.meta import ModelMeta
 from loom_django.orm.reads import get_by_id
 from loom_django.orm.statements import statements_for
-from loom_django.orm.values import connection_for, database_errors, prep_lookup, prep_save, touch
+from loom_django.orm.values import (
+    connection_for,
+    database_errors,
+    enlist,
+    prep_lookup,
+    prep_save,
+    touch,
+)
 
 __all__ = ["create", "delete", "update"]
 
@@ -42,6 +49,7 @@ def _insert_plan(meta: ModelMeta) -> list[tuple[str, models.Field[Any, Any], str
 def create(meta: ModelMeta, using: str, data: Any) -> Any:
     """Insert ``data`` and return the stored entity, database-generated values included."""
     values = write_values(meta.loom, data, for_create=True)
+    enlist(using)
     st = statements_for(meta, using)
     if not (meta.generated and meta.local and st.returning):
         return _create_with_save(meta, using, values, st.returning)
@@ -86,6 +94,7 @@ def update(meta: ModelMeta, using: str, obj_id: Any, data: Any) -> Any:
     Returns the updated entity, or None when no row has primary key ``obj_id``.
     """
     values = write_values(meta.loom, data)
+    enlist(using)
     touched = meta.on_update
     if not values and not touched:
         return get_by_id(meta, using, obj_id, "default")
@@ -126,6 +135,7 @@ def delete(meta: ModelMeta, using: str, obj_id: Any) -> bool:
         Conflict: a PROTECT/RESTRICT reference blocks the deletion.
     """
     prep_lookup(meta, meta.pk, obj_id, connection_for(using))
+    enlist(using)
     with database_errors():
         try:
             _, per_model = meta.queryset(using).filter(pk=obj_id).delete()

@@ -53,6 +53,10 @@ class RestConfig(msgspec.Struct, kw_only=True):
     trailing_slash: Literal["both", "strict"] = "both"
     handler_mode: HandlerMode = "sync"
     max_body_size: int | None = None
+    query_fields: Literal["all", "declared"] = "all"
+    """``declared``: list routes filter and sort only on the fields their interface or
+    route names in ``filterable``/``sortable`` (deny by default); ``all``: on every
+    column the items show."""
 
 
 def load_rest_config(raw: Any = None) -> RestConfig:

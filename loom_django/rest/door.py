@@ -1,18 +1,21 @@
 """The REST door's side of the door contract (see :mod:`loom_django.doors`).
 
-Importable without django-ninja installed: the hub reads ``REQUIRES`` before calling anything.
+Importable without django-ninja installed: the hub reads ``REQUIRES`` before calling
+anything. The API itself is built lazily by ``loom_django.rest.ninja.get_api``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from loom_django.rest.checks import check_interfaces
+from loom_django.rest.deploy_checks import DEPLOY_CHECKS as _DEPLOY_CHECKS
 
 if TYPE_CHECKING:
     from loom_django.contributions import RuntimeProvider
 
-__all__ = ["CHECKS", "EXTRA", "REQUIRES", "ready"]
+__all__ = ["CHECKS", "DEPLOY_CHECKS", "EXTRA", "REQUIRES", "ready"]
 
 REQUIRES: tuple[str, ...] = ("ninja",)
 EXTRA = "rest"
@@ -25,4 +28,5 @@ def ready(provider: RuntimeProvider) -> None:
     use_runtime_provider(provider)
 
 
-CHECKS = (check_interfaces,)
+CHECKS: tuple[Callable[..., Any], ...] = (check_interfaces,)
+DEPLOY_CHECKS: tuple[Callable[..., Any], ...] = _DEPLOY_CHECKS

@@ -25,6 +25,7 @@ __all__ = [
     "INTERNAL_MESSAGE",
     "QueryParamError",
     "RequestTooLarge",
+    "UnsupportedMediaType",
     "error_body",
     "error_detail",
     "map_exception",
@@ -43,9 +44,10 @@ INTERNAL_MESSAGE = "An unexpected error occurred"
 class QueryParamError(BadRequest):
     """A malformed query parameter (pagination, sort, filter, profile, page/limit): 400."""
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+        self.args = (message, param)
 
 
 class RequestTooLarge(LoomError):
@@ -55,11 +57,30 @@ class RequestTooLarge(LoomError):
         super().__init__(
             f"Request body exceeds the maximum size of {limit} bytes.", code="payload_too_large"
         )
+        self.limit = limit
+        self.args = (limit,)
 
     @property
     def status_code(self) -> int:
         """Always 413."""
         return 413
+
+
+class UnsupportedMediaType(LoomError):
+    """A request body whose Content-Type is not JSON (HTTP 415).
+
+    Browsers send ``text/plain``, form and multipart bodies cross-site without a CORS
+    preflight; refusing them keeps such requests away from use cases.
+    """
+
+    def __init__(self, content_type: str) -> None:
+        media = content_type.partition(";")[0].strip()[:100]
+        super().__init__(
+            f"Unsupported Content-Type {media!r}: send the body as application/json.",
+            code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        )
+        self.content_type = media
+        self.args = (media,)
 
 
 def error_detail(code: str, message: str, **extras: Any) -> dict[str, Any]:
@@ -129,7 +150,10 @@ def _map_django(exc: BaseException) -> tuple[int, dict[str, Any]] | None:
     if isinstance(exc, RequestDataTooBig):
         return 413, error_detail("payload_too_large", "Request body is too large.")
     if isinstance(exc, DataError):
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "Invalid value"
+        # The database's text may quote values and schema names: log it, answer a
+        # stable message.
+        _log.info("database rejected a value (trace_id=%s): %s", get_trace_id(), exc)
+        message = "A value is not valid for the database."
         return 422, error_detail(
             ErrorCode.VALIDATION_ERROR, message, violations=[{"field": "$", "message": message}]
         )

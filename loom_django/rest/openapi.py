@@ -53,11 +53,7 @@ def request_struct_for(command: type[Any]) -> type[Any]:
     cached = _request_cache.get(command)
     if cached is not None:
         return cached
-    hidden: set[str] = set()
-    try:
-        hidden = set(get_internal_fields(command)) | set(get_calculated_fields(command))
-    except Exception:
-        hidden = set()
+    hidden = set(get_internal_fields(command)) | set(get_calculated_fields(command))
     fields: list[tuple[str, Any, Any]] = []
     optional: list[tuple[str, Any, Any]] = []
     for info in msgspec.structs.fields(command):
@@ -173,6 +169,8 @@ class OpenAPIBuilder:
         }
         responses: dict[int, Any] = {status: success}
         codes = [400, 404, 409, 413, 422, 500]
+        if route.plan.input_binding is not None:
+            codes[4:4] = [415]
         from loom_django.rest.constants import NOT_SET
 
         if (route.auth is not None and route.auth is not NOT_SET) or route.permissions:

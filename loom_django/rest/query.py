@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
 
+from loom_django.core.engine.coercion import parse_int
+from loom_django.core.errors import InterfaceCompilationError
 from loom_django.core.repository.abc.query import (
     FilterGroup,
     FilterOp,
@@ -20,7 +22,13 @@ from loom_django.rest.constants import MAX_PAGE, RESERVED_QUERY_PARAMS
 from loom_django.rest.errors import QueryParamError
 from loom_django.rest.naming import camel_to_snake
 
-__all__ = ["FieldCatalog", "ListQueryParser", "ProfilePolicy", "coerce_kernel_value"]
+__all__ = [
+    "FieldCatalog",
+    "ListQueryParser",
+    "ProfilePolicy",
+    "apply_query_policy",
+    "coerce_kernel_value",
+]
 
 _OPS = {op.value: op for op in FilterOp}
 _BOOL_OPS = frozenset({FilterOp.IS_NULL, FilterOp.EXISTS, FilterOp.NOT_EXISTS})
@@ -28,7 +36,11 @@ _RAW_OPS = frozenset({FilterOp.LIKE, FilterOp.ILIKE})
 
 
 def coerce_kernel_value(raw: str) -> Any:
-    """The kernel's coercion: ``true``/``false`` → bool, ``1.5`` → float, ``7`` → int."""
+    """The kernel's coercion: ``true``/``false`` → bool, ``1.5`` → float, ``7`` → int.
+
+    Only canonical integers (ASCII digits, optional sign) become ints; ``1_0`` or a fullwidth digit
+    stay strings.
+    """
     lowered = raw.lower()
     if lowered == "true":
         return True
@@ -39,10 +51,8 @@ def coerce_kernel_value(raw: str) -> Any:
             return float(raw)
         except ValueError:
             return raw
-    try:
-        return int(raw)
-    except ValueError:
-        return raw
+    parsed = parse_int(raw)
+    return raw if parsed is None else parsed
 
 
 @dataclass(frozen=True)
@@ -54,16 +64,24 @@ class FieldCatalog:
 
     @classmethod
     def for_model(cls, model: type[Any] | None) -> FieldCatalog | None:
-        """The catalog of a loom model, or ``None`` when the route has no model."""
+        """The catalog of a loom model, or ``None`` when the route has no model.
+
+        Raises:
+            InterfaceCompilationError: the model's columns cannot be read. Startup stops
+                rather than serving the route without its filter and sort checks.
+        """
         if model is None:
             return None
         from loom_django.core.model import get_column_fields, get_projections, get_relations
 
         try:
             columns = {name: info.python_type for name, info in get_column_fields(model).items()}
-        except Exception:
-            return None
-        relations = frozenset(get_relations(model)) | frozenset(get_projections(model))
+            relations = frozenset(get_relations(model)) | frozenset(get_projections(model))
+        except Exception as exc:
+            name = getattr(model, "__qualname__", repr(model))
+            raise InterfaceCompilationError(
+                f"{name}: its columns cannot be read for list filtering and sorting: {exc}"
+            ) from exc
         return cls(columns=columns, relations=relations)
 
 
@@ -81,6 +99,7 @@ class ListQueryParser:
         filterable: Iterable[str] | None = None,
         sortable: Iterable[str] | None = None,
         consumed: Iterable[str] = (),
+        hidden: Iterable[str] = (),
     ) -> None:
         self.catalog = catalog
         self.pagination_mode = pagination_mode
@@ -90,6 +109,9 @@ class ListQueryParser:
         self.filterable = None if filterable is None else frozenset(filterable)
         self.sortable = None if sortable is None else frozenset(sortable)
         self.skip = RESERVED_QUERY_PARAMS | frozenset(consumed)
+        self.hidden = frozenset(hidden)
+        """Columns the route's responses do not show: never sortable (cursors would carry
+        their values), filterable only when ``filterable`` names them."""
         self._converters: dict[Any, Any] = {}
 
     def parse(self, query: Any) -> QuerySpec:
@@ -142,12 +164,12 @@ class ListQueryParser:
     def _positive(name: str, raw: str | None, default: int) -> int:
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
+        value = parse_int(raw)
+        if value is None:
             raise QueryParamError(
-                f"Query parameter '{name}' must be a positive integer, got {raw!r}.", param=name
-            ) from None
+                f"Query parameter '{name}' must be a positive integer, got {raw[:40]!r}.",
+                param=name,
+            )
         if value < 1:
             raise QueryParamError(
                 f"Query parameter '{name}' must be >= 1, got {value}.", param=name
@@ -199,7 +221,7 @@ class ListQueryParser:
         return tuple(specs)
 
     def _check_sort_field(self, name: str, raw: str) -> None:
-        if self.sortable is not None and name not in self.sortable:
+        if name in self.hidden or (self.sortable is not None and name not in self.sortable):
             raise QueryParamError(f"Sorting on field '{raw}' is not allowed.", param="sort")
         if self.catalog is not None and name not in self.catalog.columns:
             raise QueryParamError(f"Invalid sort field: '{raw}'.", param="sort")
@@ -232,11 +254,10 @@ class ListQueryParser:
 
     def _check_filter_field(self, key: str, path: str) -> None:
         root = path.split(".", 1)[0]
-        if (
-            self.filterable is not None
-            and path not in self.filterable
-            and (root not in self.filterable)
-        ):
+        declared = self.filterable is not None and (
+            path in self.filterable or root in self.filterable
+        )
+        if (self.filterable is not None and not declared) or (root in self.hidden and not declared):
             raise QueryParamError(f"Filtering on field '{path}' is not allowed.", param=key)
         catalog = self.catalog
         if catalog is None:
@@ -249,6 +270,10 @@ class ListQueryParser:
             raise QueryParamError(f"Unknown filter field: '{path}'.", param=key)
 
     def _value(self, key: str, field: str, op: FilterOp, raw: str) -> Any:
+        if "\x00" in raw:
+            raise QueryParamError(
+                f"Invalid value for filter '{key}': NUL characters are not allowed.", param=key
+            )
         if op in _RAW_OPS:
             return raw
         if op in _BOOL_OPS:
@@ -263,6 +288,14 @@ class ListQueryParser:
             return coerce_kernel_value(raw)
         if target is str:
             return raw
+        if target is int:
+            parsed = parse_int(raw)
+            if parsed is None:
+                raise QueryParamError(
+                    f"Invalid value for filter '{key}': expected int, got {raw[:40]!r}.",
+                    param=key,
+                )
+            return parsed
         try:
             return msgspec.convert(raw, target, strict=False)
         except (msgspec.ValidationError, TypeError):
@@ -270,6 +303,24 @@ class ListQueryParser:
             raise QueryParamError(
                 f"Invalid value for filter '{key}': expected {name}, got {raw!r}.", param=key
             ) from None
+
+
+def apply_query_policy(routes: Sequence[Any], query_fields: str) -> tuple[Any, ...]:
+    """``routes`` (compiled) under ``app.rest.query_fields``: with ``"declared"`` an
+    undeclared ``filterable``/``sortable`` becomes empty (nothing is filterable or
+    sortable unless named)."""
+    if query_fields != "declared":
+        return tuple(routes)
+    return tuple(
+        replace(
+            route,
+            filterable=() if route.filterable is None else route.filterable,
+            sortable=() if route.sortable is None else route.sortable,
+        )
+        if route.is_list
+        else route
+        for route in routes
+    )
 
 
 class ProfilePolicy:

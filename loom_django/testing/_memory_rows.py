@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from loom_django.core.errors import Conflict
+from loom_django.core.errors import ValidationError
 from loom_django.core.model.field import ServerDefault
 from loom_django.core.model.introspection import ColumnFieldInfo
 
@@ -23,8 +23,8 @@ def fill_generated(
     nullable columns without a default ``None``.
 
     Raises:
-        Conflict: ``Field '<col>' is required.`` for a missing NOT NULL column without
-            a default (the database's not-null violation).
+        ValidationError: ``<col>: may not be null`` for a missing NOT NULL column
+            without a default (the database's not-null violation, as the ORM maps it).
     """
     for name, info in columns.items():
         spec = info.field
@@ -38,7 +38,7 @@ def fill_generated(
         elif info.required and info.nullable:
             values[name] = None
         elif info.required:
-            raise Conflict(f"Field '{name}' is required.")
+            raise ValidationError([(name, "may not be null")])
 
 
 def later_than(previous: Any) -> dt.datetime:

@@ -41,7 +41,7 @@ def test_manage_py_check_refuses_a_broken_use_case(settings, db):
     _discover(settings, "tests.app.broken_use_cases")
     setup_runtime()
     with pytest.raises(SystemCheckError, match="loom_django.E100"):
-        call_command("check")
+        call_command("check", databases=["default"])  # tests.settings has two
 
 
 def test_get_runtime_raises_the_bootstrap_error(settings):

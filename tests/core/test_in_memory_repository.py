@@ -164,9 +164,9 @@ def test_create_accepts_a_command_or_struct() -> None:
     assert run(repo.create(cmd)).stock == 4
 
 
-def test_create_without_a_required_column_is_a_conflict() -> None:
+def test_create_without_a_required_column_is_a_validation_error() -> None:
     repo = InMemoryRepository(Product)
-    with pytest.raises(Conflict, match="Field 'stock' is required."):
+    with pytest.raises(ValidationError, match="stock: may not be null"):
         run(repo.create({"sku": "X", "name": "N"}))
 
 

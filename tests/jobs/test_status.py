@@ -59,12 +59,54 @@ def test_success_and_failure(eager, serve):
     assert body["error"] == {"type": "RuntimeError", "message": "always fails"}
 
 
-def test_the_traceback_is_shown_only_in_debug(eager, serve, settings):
+def test_the_traceback_is_never_in_the_api_response_even_in_debug(eager, serve, settings):
     client = serve(eager.runtime)
     bad = eager.service.dispatch(AlwaysFailsJob)
     settings.DEBUG = True
-    error = json.loads(client.get(f"/jobs/{bad.job_id}").content)["error"]
-    assert "RuntimeError: always fails" in error["traceback"]
+    response = client.get(f"/jobs/{bad.job_id}")
+    error = json.loads(response.content)["error"]
+    assert error == {"type": "RuntimeError", "message": "always fails"}
+    assert b"Traceback" not in response.content
+
+
+def test_the_traceback_stays_readable_in_process(eager):
+    from loom_django.celery.results import read_job_status
+
+    bad = eager.service.dispatch(AlwaysFailsJob)
+    status = read_job_status(eager.service.celery_app, bad.job_id, with_traceback=True)
+    assert "RuntimeError: always fails" in status.error.traceback
+
+
+def test_a_stored_result_the_app_does_not_accept_is_a_clean_error(eager, serve):
+    import pickle
+
+    from django_celery_results.models import TaskResult
+
+    client = serve(eager.runtime)
+    ok = eager.service.dispatch(EchoJob, params={"value": 1})
+    TaskResult.objects.filter(task_id=ok.job_id).update(
+        content_type="application/x-python-serialize",
+        content_encoding="binary",
+        result=__import__("base64").b64encode(pickle.dumps({"value": 1})).decode(),
+    )
+    response = client.get(f"/jobs/{ok.job_id}")
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["result"] is None
+    assert body["error"]["type"] == "ResultDecodeError"
+    assert "application/x-python-serialize" in body["error"]["message"]
+
+
+def test_post_and_head_on_the_status_route(eager, serve):
+    client = serve(eager.runtime)
+    ok = eager.service.dispatch(EchoJob, params={"value": 1})
+    response = client.post(f"/jobs/{ok.job_id}", {}, content_type="application/json")
+    assert response.status_code == 405
+    assert json.loads(response.content)["detail"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD"
+    head = client.head(f"/jobs/{ok.job_id}")
+    assert head.status_code == 200
+    assert head.content == b""
 
 
 def test_unknown_and_malformed_ids(eager, serve):

@@ -104,9 +104,11 @@ def test_second_product_with_same_sku_is_a_conflict(products):
     assert run(products.count()) == 1
 
 
-def test_missing_required_column_is_a_conflict_naming_it(products):
-    with pytest.raises(Conflict, match="Field 'stock' is required."):
+def test_missing_required_column_is_a_validation_error_naming_it(products):
+    # Not-null violations are the client's missing value (422), never a 409 conflict.
+    with pytest.raises(ValidationError) as caught:
         run(products.create({"sku": "S", "name": "n", "price_cents": 1}))
+    assert caught.value.violations == (("stock", "may not be null"),)
 
 
 def test_unknown_foreign_key_is_a_conflict_outside_any_transaction(transactional_db, reviews):

@@ -211,3 +211,25 @@ class AwaitsAsyncOrm(UseCase[Product, Any]):
 
     async def execute(self) -> Any:
         return await Product.__django_model__.objects.afirst()
+
+
+class CreateOnOtherThenFail(UseCase[Product, None]):
+    """Writes through a repository on the ``other`` database, then fails."""
+
+    async def execute(self, cmd: NewProduct = Input()) -> None:
+        other = RepositoryDjango(Product, using="other")
+        await other.create(_product(cmd.sku))
+        run_after_commit(lambda: EVENTS.append(f"committed {cmd.sku}"))
+        raise RuntimeError("failed after writing on other")
+
+
+class CreateOnOther(UseCase[Product, bool]):
+    """Writes through a repository on the ``other`` database; reports its transaction."""
+
+    async def execute(self, cmd: NewProduct = Input()) -> bool:
+        from django.db import connections
+
+        other = RepositoryDjango(Product, using="other")
+        await other.create(_product(cmd.sku))
+        run_after_commit(lambda: EVENTS.append(f"committed {cmd.sku}"))
+        return connections["other"].in_atomic_block

@@ -329,6 +329,16 @@ def test_create_order_check_order(api):
     }
 
 
+def test_create_order_refuses_another_users_address(api):
+    owner, other = _user(api), _user(api)
+    address = _address(api, owner["id"])
+    reply = api.post("/orders/", {"user_id": other["id"], "address_id": address["id"]})
+    assert reply.status == 404
+    assert (_detail(reply)["entity"], _detail(reply)["id"]) == ("Address", address["id"])
+    listed = api.get(f"/orders/?user_id={other['id']}").json()
+    assert listed["totalCount"] == 0
+
+
 def test_update_order_rules_before_404(api):
     assert api.patch("/orders/999999", {"status": "bogus"}).status == 422
     assert api.patch("/orders/999999", {"status": "paid"}).status == 404

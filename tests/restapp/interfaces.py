@@ -136,3 +136,10 @@ class OrderItemInterface(RestInterface[Any]):
             status_code=201,
         ),
     )
+
+
+class ProductNameInterface(RestInterface[RestProduct]):
+    """A list whose items hide price and stock (no sorting or filtering on them)."""
+
+    prefix = "/product-names"
+    routes = (RestRoute(use_case=uc.ListProductNamesUseCase, method="GET", path="/"),)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from loom_django.core.command import Command, Internal, Patch
 from loom_django.core.errors import Conflict, Forbidden, SystemError
 from loom_django.core.repository.abc.query import (
+    CursorResult,
     FilterGroup,
     FilterOp,
     FilterSpec,
@@ -214,3 +215,33 @@ class CreateOrderItemGuardedUseCase(UseCase[RestOrderItem, RestOrderItem]):
         ),
     ) -> RestOrderItem:
         return await self.main_repo.create(cmd)
+
+
+class ProductName(Response, frozen=True):
+    id: int
+    name: str
+
+
+class ListProductNamesUseCase(
+    UseCase[RestProduct, PageResult[ProductName] | CursorResult[ProductName]]
+):
+    """List products showing only id and name: price and stock stay private."""
+
+    read_only = True
+
+    async def execute(
+        self, query: QuerySpec
+    ) -> PageResult[ProductName] | CursorResult[ProductName]:
+        result = await self.main_repo.list_with_query(query)
+        items = tuple(ProductName(id=p.id, name=p.name) for p in result.items)
+        if isinstance(result, CursorResult):
+            return CursorResult(
+                items=items, next_cursor=result.next_cursor, has_next=result.has_next
+            )
+        return PageResult(
+            items=items,
+            total_count=result.total_count,
+            page=result.page,
+            limit=result.limit,
+            has_next=result.has_next,
+        )

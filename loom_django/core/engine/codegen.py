@@ -13,8 +13,8 @@ from typing import Any
 
 from msgspec.structs import force_setattr
 
-from loom_django.core.command import with_fields_set
-from loom_django.core.engine.coercion import CoercionFailed
+from loom_django.core.command import get_patch_fields, with_fields_set
+from loom_django.core.engine.coercion import MAX_INT_DIGITS, CoercionFailed
 from loom_django.core.engine.fastpath import make_outcome, plain_refs, rule_field
 from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, ParamBinding
 from loom_django.core.engine.unique_guard import settle_deferred, unique_violation
@@ -25,12 +25,14 @@ from loom_django.core.errors import (
     UniqueConflict,
     ValidationError,
 )
+from loom_django.core.model.introspection import get_column_fields
 from loom_django.core.use_case.compute import ComputeSpec
 from loom_django.core.use_case.field_ref import FieldRef
 from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
 from loom_django.core.use_case.rule import RuleSpec
+from loom_django.core.use_case.use_case import use_case_model
 
-__all__ = ["Pipeline", "generate_pipeline"]
+__all__ = ["Pipeline", "generate_pipeline", "input_decoder"]
 
 Pipeline = Callable[..., Coroutine[Any, Any, Any]]
 
@@ -65,8 +67,7 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
         ]
     binding = plan.input_binding
     if binding is not None:
-        decoder = getattr(binding.command_type, "_payload_decoder", None)
-        names["from_payload"] = decoder() if decoder else binding.command_type.from_payload
+        names["from_payload"] = input_decoder(plan)
         lines += [
             "    if payload is None:",
             "        executor._missing_payload(plan)",
@@ -188,6 +189,36 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
     return pipeline
 
 
+def input_decoder(plan: ExecutionPlan) -> Callable[[Any], tuple[Any, frozenset[str]]]:
+    """The payload decoder of ``plan``'s input command.
+
+    ``Patch`` fields over NOT NULL columns of the use case's model refuse an explicit
+    ``null`` here, so it is a 422 naming the field rather than an error inside a rule
+    or a constraint violation in the database.
+    """
+    binding = plan.input_binding
+    assert binding is not None
+    command_type = binding.command_type
+    decoder = getattr(command_type, "_payload_decoder", None)
+    if decoder is None:
+        from_payload: Callable[[Any], tuple[Any, frozenset[str]]] = command_type.from_payload
+        return from_payload
+    not_null = _not_null_patch_fields(command_type, use_case_model(plan.use_case_type))
+    result: Callable[[Any], tuple[Any, frozenset[str]]] = decoder(not_null)
+    return result
+
+
+def _not_null_patch_fields(command_type: type[Any], model: Any) -> tuple[str, ...]:
+    if model is None:
+        return ()
+    columns = get_column_fields(model)
+    return tuple(
+        name
+        for name in get_patch_fields(command_type)
+        if name in columns and not columns[name].nullable
+    )
+
+
 def _bind_lines(index: int, param: ParamBinding, names: dict[str, Any]) -> list[str]:
     key = repr(param.name)
     coerce = f"coerce_{index}"
@@ -195,10 +226,13 @@ def _bind_lines(index: int, param: ParamBinding, names: dict[str, Any]) -> list[
     if param.coerce is None:
         value = f"params[{key}]"
     elif param.annotation is int:
-        # Path and query parameters arrive as digit strings: convert those without a call.
+        # Path and query parameters arrive as digit strings: convert short ASCII ones
+        # without a call; everything else (signs, odd digits, huge numbers) goes through
+        # the coercer, which refuses non-canonical text.
         value = (
             f"value if type(value := params[{key}]) is int else "
-            f"int(value) if type(value) is str and value.isdecimal() else {coerce}(value)"
+            "int(value) if type(value) is str and value.isascii() and value.isdigit() "
+            f"and len(value) <= {MAX_INT_DIGITS} else {coerce}(value)"
         )
     elif isinstance(param.annotation, type):
         names[f"type_{index}"] = param.annotation

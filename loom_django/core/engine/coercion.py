@@ -10,11 +10,28 @@ import msgspec
 
 from loom_django.core.engine.plan import NO_DEFAULT as _NO_DEFAULT
 
-__all__ = ["CoercionFailed", "build_binder", "build_coercer"]
+__all__ = ["MAX_INT_DIGITS", "CoercionFailed", "build_binder", "build_coercer", "parse_int"]
+
+MAX_INT_DIGITS = 4300
+"""Longest digit string read as an int (CPython's default ``int()`` limit)."""
 
 
 class CoercionFailed(ValueError):
     """The value cannot be converted to the annotation."""
+
+
+def parse_int(text: str) -> int | None:
+    """The int written canonically in ``text``, else ``None``.
+
+    Canonical means ASCII digits with an optional ``+``/``-`` sign, at most
+    :data:`MAX_INT_DIGITS` digits: no spaces, underscores, exponents, decimal points or
+    non-ASCII digits (``int()`` reads ``" 1_0"`` and ``"\\uff11"``; a path or query integer must
+    not).
+    """
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    if digits.isascii() and digits.isdigit() and len(digits) <= MAX_INT_DIGITS:
+        return int(text)
+    return None
 
 
 def build_coercer(annotation: Any) -> Callable[[Any], Any] | None:
@@ -54,8 +71,13 @@ def _to_int(value: Any) -> Any:
     kind = type(value)
     if kind is int:
         return value
-    if kind is str and value.isdecimal():
-        return int(value)
+    if isinstance(value, str):
+        parsed = parse_int(value)
+        if parsed is None:
+            raise CoercionFailed
+        return parsed
+    if isinstance(value, bool):
+        raise CoercionFailed
     try:
         return msgspec.convert(value, int, strict=False)
     except (msgspec.ValidationError, TypeError) as exc:

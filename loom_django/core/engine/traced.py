@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loom_django.core.command import with_fields_set
+from loom_django.core.engine.codegen import input_decoder
 from loom_django.core.engine.events import EventKind, RuntimeEvent, emit
 from loom_django.core.engine.plan import ExecutionPlan, PipelineHost
 from loom_django.core.errors import NotFound, RuleViolation, RuleViolations
@@ -40,7 +41,7 @@ async def run_traced(
     if binding is not None:
         if payload is None:
             executor._missing_payload(plan)
-        command, fields_set = binding.command_type.from_payload(payload)
+        command, fields_set = input_decoder(plan)(payload)
         bound[binding.name] = command
         step("Bind Input")
     # Loads and exists checks are inlined: they are on every request's path.

@@ -5,6 +5,11 @@ the primary key as tie-breaker) and a digest of the ordering it was issued for, 
 with HMAC-SHA256. The Django app sets the secret from ``SECRET_KEY``; without it a
 random per-process secret is used (tokens then do not survive a restart or cross
 worker processes).
+
+The signature also covers the *scope* active when the token is issued and read
+(:func:`cursor_scope`; the REST door uses the route), so a token of one list is refused
+by every other list. The payload is signed, not encrypted: clients can read the values,
+which is why a route only sorts on fields its responses show.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -24,6 +31,7 @@ from loom_django.core.repository.abc.query import SortSpec
 
 __all__ = [
     "cursor_ordering",
+    "cursor_scope",
     "decode_cursor",
     "encode_cursor",
     "set_cursor_secret",
@@ -31,6 +39,17 @@ __all__ = [
 
 _MAC_BYTES = 16
 _key: bytes = b""
+_scope: ContextVar[bytes] = ContextVar("loom_cursor_scope", default=b"")
+
+
+@contextmanager
+def cursor_scope(scope: str) -> Iterator[None]:
+    """Bind the cursors issued and accepted inside the block to ``scope`` (e.g. a route)."""
+    token = _scope.set(scope.encode())
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def set_cursor_secret(secret: bytes | str) -> None:
@@ -69,7 +88,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(payload: bytes) -> bytes:
-    return hmac.new(_key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    scope = _scope.get()
+    message = b"%d:%s|%s" % (len(scope), scope, payload) if scope else payload
+    return hmac.new(_key, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
 def encode_cursor(ordering: Sequence[SortSpec], values: Sequence[Any]) -> str:
@@ -99,7 +120,9 @@ def decode_cursor(
     except (binascii.Error, ValueError):
         raise BadRequest("Invalid cursor: not a cursor token") from None
     if not dot or not hmac.compare_digest(mac, _mac(payload)):
-        raise BadRequest("Invalid cursor: signature mismatch") from None
+        raise BadRequest(
+            "Invalid cursor: signature mismatch (tampered, or issued by another list)"
+        ) from None
     try:
         digest, values = msgspec.json.decode(payload, type=tuple[str, list[Any]])
     except msgspec.DecodeError:

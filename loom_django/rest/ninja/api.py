@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, re_path
@@ -33,13 +34,17 @@ from loom_django.rest.errors import error_body, error_detail
 from loom_django.rest.model import RestApiDefaults, RestInterface
 from loom_django.rest.ninja.dispatch import (
     MethodEntry,
+    allowed_methods,
     build_patterns,
     catch_all,
     exclude_from_atomic_requests,
+    method_not_allowed,
     not_found_view,
+    without_body,
 )
 from loom_django.rest.ninja.views import RouteHandlers, build_handlers, error_response
 from loom_django.rest.openapi import OpenAPIBuilder
+from loom_django.rest.query import apply_query_policy
 
 __all__ = [
     "LoomNinjaAPI",
@@ -214,8 +219,51 @@ def _foreign_patterns(bound: Any, path_view: Any) -> list[URLPattern]:
             prefix = replace_path_param_notation(bound.prefix)
             route = "/".join(i for i in (prefix, replace_path_param_notation(key)) if i)
             route = normalize_path(route).lstrip("/")
-            patterns.append(path(route, exclude_from_atomic_requests(path_view.get_view())))
+            view = _enveloped(path_view)
+            patterns.append(path(route, exclude_from_atomic_requests(view)))
     return patterns
+
+
+def _enveloped(path_view: Any) -> Any:
+    """A plain ninja path's view with loom's method handling: HEAD follows GET and an
+    undeclared method gets the JSON 405 envelope instead of ninja's plain-text one."""
+    inner = path_view.get_view()
+    declared = {method for op in path_view.operations for method in op.methods}
+    allowed = allowed_methods(sorted(declared))
+
+    def resolve(request: HttpRequest) -> bool | None:
+        """None: not allowed; True: a HEAD served as GET; False: as declared."""
+        method = request.method or ""
+        if method in declared:
+            return False
+        if method == "HEAD" and "GET" in declared:
+            request.method = "GET"
+            return True
+        return None
+
+    if iscoroutinefunction(inner):
+
+        async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            head = resolve(request)
+            if head is None:
+                return method_not_allowed(allowed)
+            response = await inner(request, *args, **kwargs)
+            return without_body(response) if head else response
+
+        view: Any = async_view
+    else:
+
+        def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            head = resolve(request)
+            if head is None:
+                return method_not_allowed(allowed)
+            response = inner(request, *args, **kwargs)
+            return without_body(response) if head else response
+
+        view = sync_view
+    view.__dict__.update(getattr(inner, "__dict__", {}))
+    view.__name__ = view.__qualname__ = getattr(inner, "__name__", "ninja_view")
+    return view
 
 
 def create_api(
@@ -247,6 +295,7 @@ def create_api(
         handler_mode=cfg.handler_mode,
         auto_delete_status=cfg.auto_delete_status,
     )
+    routes = apply_query_policy(routes, cfg.query_fields)
     openapi_url = cfg.openapi_url
     kwargs: dict[str, Any] = {
         "title": cfg.title,

@@ -32,8 +32,11 @@ class CsrfFailed(PermissionDenied):
     """An unsafe request authenticated by a cookie failed Django's CSRF check (HTTP 403)."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"CSRF verification failed: {reason}")
+        super().__init__(reason)
         self.reason = reason
+
+    def __str__(self) -> str:
+        return f"CSRF verification failed: {self.reason}"
 
 
 class CookieTrust:

@@ -23,6 +23,9 @@ from loom_django.rest.ninja.views import RouteHandlers, error_response
 
 __all__ = [
     "MethodEntry",
+    "allowed_methods",
+    "method_not_allowed",
+    "without_body",
     "build_patterns",
     "catch_all",
     "PathDispatcher",
@@ -66,7 +69,25 @@ def route_sort_key(full_path: str) -> tuple[int, ...]:
     return tuple(1 if s[:1] in ("{", "<") else 0 for s in segments)
 
 
-def _method_not_allowed(allowed: Iterable[str]) -> HttpResponse:
+def allowed_methods(methods: Iterable[str]) -> tuple[str, ...]:
+    """``methods`` plus ``HEAD`` when ``GET`` is among them (HEAD follows GET)."""
+    allowed = tuple(methods)
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed += ("HEAD",)
+    return allowed
+
+
+def without_body(response: HttpResponse) -> HttpResponse:
+    """The answer to a HEAD request: GET's status and headers, no body."""
+    if not response.streaming:
+        length = len(response.content)
+        response.content = b""
+        response["Content-Length"] = str(length)
+    return response
+
+
+def method_not_allowed(allowed: Iterable[str]) -> HttpResponse:
+    """405 in the loom envelope with the ``Allow`` header."""
     detail = error_detail("method_not_allowed", "Method Not Allowed")
     response = HttpResponse(error_body(405, detail), status=405, content_type=_JSON)
     response["Allow"] = ", ".join(allowed)
@@ -89,8 +110,10 @@ class PathDispatcher:
     """Calls the handler of the request's method; 405 in the loom envelope otherwise."""
 
     def __init__(self, entries: dict[str, MethodEntry]) -> None:
-        self.entries = entries
-        self.allowed = tuple(entries)
+        self.entries = dict(entries)
+        if "GET" in entries and "HEAD" not in entries:
+            self.entries["HEAD"] = entries["GET"]
+        self.allowed = allowed_methods(entries)
         self.is_async = any(entry.is_async for entry in entries.values())
 
     def view(self) -> Any:
@@ -101,24 +124,26 @@ class PathDispatcher:
         def sync_view(request: HttpRequest, **path: Any) -> HttpResponse:
             entry = entries.get(request.method or "")
             if entry is None:
-                return _method_not_allowed(allowed)
+                return method_not_allowed(allowed)
             if entry.needs_checks:
                 denied = _run_checks_sync(entry, request)
                 if denied is not None:
                     return denied
-            return entry.handlers.sync_handler(request, path)
+            response = entry.handlers.sync_handler(request, path)
+            return without_body(response) if request.method == "HEAD" else response
 
         async def async_view(request: HttpRequest, **path: Any) -> HttpResponse:
             entry = entries.get(request.method or "")
             if entry is None:
-                return _method_not_allowed(allowed)
+                return method_not_allowed(allowed)
             if not entry.is_async:
                 return await sync_to_async(sync_view)(request, **path)
             if entry.needs_checks:
                 denied = await _run_checks_async(entry, request)
                 if denied is not None:
                     return denied
-            return await entry.handlers.async_handler(request, path)
+            response = await entry.handlers.async_handler(request, path)
+            return without_body(response) if request.method == "HEAD" else response
 
         view: Any = async_view if self.is_async else sync_view
         view.csrf_exempt = True

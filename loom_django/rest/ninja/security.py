@@ -18,6 +18,7 @@ class NotAuthenticated(LoomError):
 
     def __init__(self, message: str = "Authentication required") -> None:
         super().__init__(message, code="unauthorized")
+        self.args = (message,)
 
     @property
     def status_code(self) -> int:
@@ -30,6 +31,7 @@ class PermissionDeniedError(LoomError):
 
     def __init__(self, message: str = "You do not have permission to perform this action.") -> None:
         super().__init__(message, code=ErrorCode.FORBIDDEN)
+        self.args = (message,)
 
 
 def principal_of(request: HttpRequest) -> Any:
