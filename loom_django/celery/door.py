@@ -32,7 +32,7 @@ def _deploy_check(name: str) -> Callable[..., Any]:
     """A deploy check imported when it runs (this module must import without Celery)."""
 
     def check(app_configs: Any = None, **kwargs: Any) -> Any:
-        from loom_django.celery import deploy_checks
+        import loom_django.celery.deploy_checks as deploy_checks
 
         return getattr(deploy_checks, name)(app_configs, **kwargs)
 
