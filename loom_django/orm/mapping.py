@@ -26,6 +26,7 @@ __all__ = [
     "check_mapping",
     "django_model_for",
     "finalize_mapping",
+    "import_discovery_modules",
     "install_mapping_hook",
     "is_generated",
     "is_mapped",
@@ -39,6 +40,7 @@ _pending = REGISTRY.pending
 _django = REGISTRY.django
 _late = REGISTRY.late
 _generated = REGISTRY.generated
+_discovery_failures: list[str] = []
 
 
 def install_mapping_hook() -> None:
@@ -58,12 +60,71 @@ def install_mapping_hook() -> None:
 
 
 def check_mapping(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """System check ``loom_django.E200``: every loom model of the apps has a Django model."""
+    """System check ``loom_django.E200``: every loom model of the apps has a Django model.
+
+    Also names each loom model of a discovery module (``app.discovery``) that was defined
+    too late to be mapped, instead of letting its routes fail with a missing repository.
+    """
     try:
         finalize_mapping()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="loom_django.E200")]
-    return []
+    errors = [checks.Error(failure, id="loom_django.E200") for failure in _discovery_failures]
+    modules = _discovery_modules()
+    with _lock:
+        late = [(cls, why) for cls, why in _late.items() if cls.__module__ in modules]
+    return errors + [
+        checks.Error(
+            why,
+            hint="List its module in app.discovery (modules mode) so it is imported while "
+            "Django loads models, or import it from <app>/models.py.",
+            obj=cls,
+            id="loom_django.E200",
+        )
+        for cls, why in late
+    ]
+
+
+def _discovery_modules() -> tuple[str, ...]:
+    """Modules named by ``app.discovery`` (modules, manifest or interfaces mode)."""
+    try:
+        from omegaconf import OmegaConf
+
+        from loom_django.conf import conf
+        from loom_django.core.config import to_plain
+
+        section = to_plain(OmegaConf.select(conf.loom_config(), "app.discovery", default=None))
+    except Exception:
+        return ()
+    if not isinstance(section, dict):
+        return ()
+    mode = section.get("mode")
+    if mode == "modules":
+        names = (section.get("modules") or {}).get("include") or []
+    elif mode == "manifest":
+        names = [(section.get("manifest") or {}).get("module") or ""]
+    elif mode == "interfaces":
+        names = (section.get("interfaces") or {}).get("modules") or []
+    else:
+        names = []
+    return tuple(str(name) for name in names if name)
+
+
+def import_discovery_modules() -> None:
+    """Import the ``app.discovery`` modules while Django loads models, so the loom models
+    they define (loom-kernel's layout: ``app/user/model.py``) are mapped like those of
+    ``<app>/models.py``. Called from ``loom_django.models``; an import that fails here is
+    left to startup, which reports it as a check message.
+    """
+    import importlib
+
+    for name in _discovery_modules():
+        try:
+            importlib.import_module(name)
+        except ImproperlyConfigured as exc:
+            _discovery_failures.append(f"{name}: {exc}")
+        except Exception:  # noqa: S112 - the runtime bootstrap reports it as a check message
+            continue
 
 
 def _vendor() -> str:
@@ -191,6 +252,12 @@ def django_model_for(loom: type[Any]) -> type[models.Model]:
     if found is not None:
         return found
     reason = _late.get(loom)
+    if reason is None and apps.apps_ready and not apps.is_installed("loom_django"):
+        reason = (
+            f"{getattr(loom, '__name__', loom)!s} is not mapped because 'loom_django' is "
+            "missing from INSTALLED_APPS: add \"loom_django\" to INSTALLED_APPS so loom "
+            "models become Django models."
+        )
     if reason is None:
         reason = (
             f"{getattr(loom, '__name__', loom)!s} is not a mapped loom model: declare "

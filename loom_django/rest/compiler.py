@@ -9,7 +9,6 @@ import logging
 import re
 import typing
 import uuid
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import UnionType
@@ -43,6 +42,7 @@ __all__ = [
 
 _log = logging.getLogger("loom_django.rest")
 _PLACEHOLDER = re.compile(r"{([^{}/:]+)}")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _SCALARS: tuple[type[Any], ...] = (
     int,
     str,
@@ -57,7 +57,11 @@ _SCALARS: tuple[type[Any], ...] = (
 
 
 class RouteCompilationWarning(UserWarning):
-    """A route compiles but is probably not what was meant (e.g. an unused path parameter)."""
+    """A route compiles but is probably not what was meant.
+
+    Nothing emits it any more: an unbound path placeholder is an ``InterfaceCompilationError``.
+    Kept so code that filters it keeps importing.
+    """
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,11 @@ def _compile_interface(
                 f"{name}: RestRoute for '{use_case_name}' is missing 'method'."
             )
         method = route.method.strip().upper()
+        if method not in _METHODS:
+            raise InterfaceCompilationError(
+                f"{name}: RestRoute for '{use_case_name}' has method {route.method!r}; "
+                f"expected one of {', '.join(_METHODS)}."
+            )
         if not route.path.startswith("/"):
             raise InterfaceCompilationError(
                 f"{name}: route ({method}, '{route.path}') path must start with '/'."
@@ -264,12 +273,7 @@ def _compile_route(
     for param in path_params:
         binding = bindings.get(param)
         if binding is None:
-            warnings.warn(
-                f"{where}: path parameter '{param}' is not a parameter of "
-                f"{plan.name}.execute; its value is unused.",
-                RouteCompilationWarning,
-                stacklevel=2,
-            )
+            raise InterfaceCompilationError(_unbound_placeholder(where, param, plan))
         elif not _is_scalar(binding.annotation):
             raise InterfaceCompilationError(
                 f"{where}: path parameter '{param}' is annotated {binding.annotation!r} in "
@@ -328,6 +332,18 @@ def _compile_route(
         summary=summary,
         description=description,
     )
+
+
+def _unbound_placeholder(where: str, param: str, plan: ExecutionPlan) -> str:
+    known = [b.name for b in plan.param_bindings]
+    message = (
+        f"{where}: path placeholder '{{{param}}}' matches no parameter of {plan.name}.execute "
+        f"(parameters: {', '.join(known) or 'none'})."
+    )
+    snake = camel_to_snake(param)
+    if snake != param and snake in known:
+        return f"{message}  Placeholders use the parameter's snake_case name: '{{{snake}}}'."
+    return f"{message}  Name the placeholder after an execute parameter, or drop it."
 
 
 def _permissions(route: RestRoute, interface: type[RestInterface[Any]]) -> tuple[Permission, ...]:
