@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import types
 import typing
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -12,7 +13,7 @@ import msgspec
 
 from loom_django.core.command import get_calculated_fields, get_internal_fields
 from loom_django.core.engine.plan import NO_DEFAULT, ParamBinding
-from loom_django.core.repository.abc.query import FilterOp
+from loom_django.core.repository.abc.query import FilterOp, PaginationMode
 from loom_django.rest.compiler import CompiledRoute
 from loom_django.rest.constants import MAX_PAGE
 from loom_django.rest.naming import snake_to_camel
@@ -130,6 +131,12 @@ class OpenAPIBuilder:
                     self._bodies[index] = body
                     types[body] = None
             returned = _return_type(route)
+            if route.is_list and isinstance(route.model, type):
+                shapes = _list_result_types(route)
+                if all(_schema_ok(shape) for shape in shapes):
+                    self._returns[index] = shapes
+                    types.update(dict.fromkeys(shapes))
+                    continue
             if returned is not None and _schema_ok(returned):
                 self._returns[index] = returned
                 types[returned] = None
@@ -137,6 +144,8 @@ class OpenAPIBuilder:
         schemas, components = msgspec.json.schema_components(
             ordered, ref_template=REF, schema_hook=_any_schema
         )
+        for component in components.values():
+            _drop_null_defaults(component)
         self.components: dict[str, Any] = components
         self._schema_of = dict(zip(ordered, schemas, strict=True))
 
@@ -164,7 +173,11 @@ class OpenAPIBuilder:
         status = route.status_code
         success: dict[str, Any] = {"description": _status_text(status)}
         returned = self._returns.get(index)
-        if returned is not None and status != 204:
+        if isinstance(returned, tuple):
+            shapes = [self._schema_of[shape] for shape in returned]
+            one = shapes[0] if len(shapes) == 1 else {"anyOf": shapes}
+            success["content"] = {"application/json": {"schema": one}}
+        elif returned is not None and status != 204:
             success["content"] = {"application/json": {"schema": self._schema_of[returned]}}
         error = {
             "content": {
@@ -172,11 +185,7 @@ class OpenAPIBuilder:
             }
         }
         responses: dict[int, Any] = {status: success}
-        codes = [400, 404, 409, 413, 422, 500]
-        from loom_django.rest.constants import NOT_SET
-
-        if (route.auth is not None and route.auth is not NOT_SET) or route.permissions:
-            codes[1:1] = [401, 403]
+        codes = _error_statuses(route, has_body=index in self._bodies)
         for code in codes:
             responses[code] = {"description": _status_text(code), **error}
         return responses
@@ -276,12 +285,93 @@ class OpenAPIBuilder:
         except Exception:
             return []
         allowed = route.filterable
+        hints = _column_types(model)
         ops = [op.value for op in FilterOp if op not in (FilterOp.EXISTS, FilterOp.NOT_EXISTS)]
+        text_only = {FilterOp.LIKE.value, FilterOp.ILIKE.value}
         return [
-            {"field": name, "alias": snake_to_camel(name), "operators": ops}
+            {
+                "field": name,
+                "alias": snake_to_camel(name),
+                "operators": ops if _is_text(hints.get(name)) else [o for o in ops if o not in text_only],
+            }
             for name in columns
             if allowed is None or name in allowed
         ]
+
+
+def _list_result_types(route: CompiledRoute) -> tuple[Any, ...]:
+    """``PageResult[Model]`` and/or ``CursorResult[Model]``, as the route can return them."""
+    from loom_django.core.repository.abc.query import CursorResult, PageResult
+
+    page, cursor = PageResult[route.model], CursorResult[route.model]
+    if route.effective_allow_pagination_override:
+        return (page, cursor)
+    return (cursor,) if route.effective_pagination_mode is PaginationMode.CURSOR else (page,)
+
+
+def _error_statuses(route: CompiledRoute, *, has_body: bool) -> list[int]:
+    """The error statuses this route can answer with, not every status of the API.
+
+    An auto-CRUD route's are known exactly; a use case's own ``execute`` may raise any loom
+    error (400, 404, 409, 422), so those stay documented on custom routes.
+    """
+    from loom_django.rest.constants import NOT_SET
+
+    op = getattr(route.use_case, "__loom_crud_op__", None)
+    codes: set[int] = {500}
+    if op is None:
+        codes |= {400, 404, 409, 422}
+    else:
+        codes |= _CRUD_ERRORS.get(str(getattr(op, "value", op)), {400, 404, 409, 422})
+    if (route.auth is not None and route.auth is not NOT_SET) or route.permissions:
+        codes |= {401, 403}
+    if has_body:
+        codes |= {413, 422}
+    if route.path_params or route.query_params:
+        codes.add(422)
+    return sorted(codes)
+
+
+_CRUD_ERRORS: dict[str, set[int]] = {
+    "create": {409},
+    "get": {404},
+    "list": {400, 422},
+    "update": {404, 409},
+    "delete": {404, 409},
+}
+
+
+def _drop_null_defaults(node: Any) -> None:
+    """Remove ``default: null`` from schemas that do not allow null (server-generated ids)."""
+    if isinstance(node, dict):
+        if "default" in node and node["default"] is None and not _allows_null(node):
+            del node["default"]
+        for value in node.values():
+            _drop_null_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_null_defaults(value)
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    if schema.get("type") == "null" or "null" in (schema.get("type") or []):
+        return True
+    return any(_allows_null(s) for s in schema.get("anyOf", ()) if isinstance(s, dict))
+
+
+def _column_types(model: type[Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(model)
+    except Exception:
+        return {}
+
+
+def _is_text(annotation: Any) -> bool:
+    if annotation is None:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_text(a) for a in typing.get_args(annotation) if a is not type(None))
+    return annotation is str
 
 
 def _param_schema(annotation: Any) -> dict[str, Any]:
