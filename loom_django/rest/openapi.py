@@ -15,7 +15,7 @@ from loom_django.core.command import get_calculated_fields, get_internal_fields
 from loom_django.core.engine.plan import NO_DEFAULT, ParamBinding
 from loom_django.core.repository.abc.query import FilterOp, PaginationMode
 from loom_django.rest.compiler import CompiledRoute
-from loom_django.rest.constants import MAX_PAGE
+from loom_django.rest.constants import MAX_PAGE, RESERVED_QUERY_PARAMS
 from loom_django.rest.naming import snake_to_camel
 
 __all__ = ["ERROR_SCHEMA_NAME", "OpenAPIBuilder", "request_struct_for"]
@@ -205,6 +205,8 @@ class OpenAPIBuilder:
             )
         if route.is_list:
             params.extend(self._list_parameters(route))
+            taken = {p["name"] for p in params} | set(RESERVED_QUERY_PARAMS)
+            params.extend(p for p in self._filter_parameters(route) if p["name"] not in taken)
         if route.profile_param and route.effective_expose_profile:
             params.append(
                 {
@@ -220,6 +222,36 @@ class OpenAPIBuilder:
             )
         for binding in route.query_params:
             params.append(_query_param(binding))
+        return params
+
+    def _filter_parameters(self, route: CompiledRoute) -> list[dict[str, Any]]:
+        """One query parameter per filter field and operator (``priceCents__gte``)."""
+        hints = _column_types(route.model) if route.model is not None else {}
+        params: list[dict[str, Any]] = []
+        for item in self._filters(route):
+            value = _filter_value_schema(hints.get(item["field"]))
+            for op in item["operators"]:
+                if op == FilterOp.EQ.value:
+                    name, schema = item["alias"], value
+                else:
+                    name = f"{item['alias']}__{op}"
+                    if op == FilterOp.IS_NULL.value:
+                        schema = {"type": "boolean"}
+                    elif op in (FilterOp.LIKE.value, FilterOp.ILIKE.value):
+                        schema = {"type": "string"}
+                    elif op == FilterOp.IN.value:
+                        schema = {"type": "string"}
+                    else:
+                        schema = value
+                params.append(
+                    {
+                        "in": "query",
+                        "name": name,
+                        "required": False,
+                        "schema": schema,
+                        "description": _FILTER_TEXT.get(op, f"`{item['field']}` {op} value."),
+                    }
+                )
         return params
 
     def _list_parameters(self, route: CompiledRoute) -> list[dict[str, Any]]:
@@ -297,6 +329,33 @@ class OpenAPIBuilder:
             for name in columns
             if allowed is None or name in allowed
         ]
+
+
+_FILTER_TEXT = {
+    "eq": "Equal to.",
+    "ne": "Not equal to.",
+    "gt": "Greater than.",
+    "gte": "Greater than or equal to.",
+    "lt": "Less than.",
+    "lte": "Less than or equal to.",
+    "in": "One of these comma-separated values.",
+    "like": "SQL LIKE pattern (`%` and `_`), case-sensitive.",
+    "ilike": "SQL LIKE pattern, case-insensitive.",
+    "is_null": "`true`: only rows where it is null; `false`: only rows where it is not.",
+}
+
+
+def _filter_value_schema(annotation: Any) -> dict[str, Any]:
+    """Schema of one filter value: the column's type without ``null``."""
+    if annotation is None:
+        return {"type": "string"}
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else Any
+    schema = _param_schema(annotation)
+    if "$ref" in schema or "anyOf" in schema or not schema:
+        return {"type": "string"}
+    return schema
 
 
 def _list_result_types(route: CompiledRoute) -> tuple[Any, ...]:

@@ -52,3 +52,15 @@ def test_error_statuses_are_per_route(client):
 def test_docs_page_assets_are_served_locally(client):
     page = client.get("/docs").content.decode()
     assert "cdn.jsdelivr" not in page and "unpkg.com" not in page
+
+
+def test_filters_are_declared_as_query_parameters(client):
+    params = {
+        p["name"]: p["schema"]
+        for p in _schema(client)["paths"]["/products/"]["get"]["parameters"]
+        if p["in"] == "query"
+    }
+    assert params["name__ilike"] == {"type": "string"}
+    assert params["id__gte"]["type"] == "integer"
+    assert params["id__is_null"] == {"type": "boolean"}
+    assert "id__like" not in params
