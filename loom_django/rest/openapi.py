@@ -146,6 +146,11 @@ class OpenAPIBuilder:
         )
         for component in components.values():
             _drop_null_defaults(component)
+        for index, body in self._bodies.items():
+            model = routes[index].model
+            name = getattr(body, "__name__", "")
+            if isinstance(model, type) and name in components:
+                _apply_column_limits(components[name], body, _column_limits(model))
         self.components: dict[str, Any] = components
         self._schema_of = dict(zip(ordered, schemas, strict=True))
 
@@ -398,6 +403,46 @@ _CRUD_ERRORS: dict[str, set[int]] = {
     "update": {404, 409},
     "delete": {404, 409},
 }
+
+
+def _column_limits(model: type[Any]) -> dict[str, dict[str, int]]:
+    """What the ORM door enforces on each column: ``maxLength`` of strings, integer ranges."""
+    try:
+        from django.db import DEFAULT_DB_ALIAS, connections, models
+
+        from loom_django.orm.mapping import django_model_for
+
+        django_model = django_model_for(model)
+        ops = connections[DEFAULT_DB_ALIAS].ops
+    except Exception:
+        return {}
+    limits: dict[str, dict[str, int]] = {}
+    for field in django_model._meta.concrete_fields:
+        if isinstance(field, models.CharField) and field.max_length:
+            limits[field.attname] = {"maxLength": field.max_length}
+        elif isinstance(field, models.IntegerField) and not field.is_relation:
+            low, high = ops.integer_field_range(field.get_internal_type())
+            bounds = {"minimum": low, "maximum": high}
+            limits[field.attname] = {k: v for k, v in bounds.items() if v is not None}
+    return limits
+
+
+def _apply_column_limits(
+    component: dict[str, Any], body: type[Any], limits: dict[str, dict[str, int]]
+) -> None:
+    properties = component.get("properties", {})
+    for info in msgspec.structs.fields(body):
+        limit = limits.get(info.name)
+        schema = properties.get(info.encode_name)
+        if not limit or not isinstance(schema, dict):
+            continue
+        for branch in [schema, *schema.get("anyOf", ())]:
+            kind = branch.get("type")
+            if kind == "string" and "maxLength" in limit:
+                branch.setdefault("maxLength", limit["maxLength"])
+            elif kind == "integer" and "maxLength" not in limit:
+                for key, value in limit.items():
+                    branch.setdefault(key, value)
 
 
 def _drop_null_defaults(node: Any) -> None:

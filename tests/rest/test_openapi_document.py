@@ -64,3 +64,15 @@ def test_filters_are_declared_as_query_parameters(client):
     assert params["id__gte"]["type"] == "integer"
     assert params["id__is_null"] == {"type": "boolean"}
     assert "id__like" not in params
+
+
+def test_request_schemas_carry_the_limits_the_server_enforces(client):
+    schema = _schema(client)
+    ref = schema["paths"]["/products/"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]["$ref"]
+    create = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    strings = [spec for spec in create.values() if spec.get("type") == "string"]
+    assert strings and all("maxLength" in spec for spec in strings)
+    integers = [spec for spec in create.values() if spec.get("type") == "integer"]
+    assert all("maximum" in spec for spec in integers)
