@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import decimal
 import enum
@@ -9,8 +10,8 @@ import logging
 import re
 import typing
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from types import UnionType
 from typing import Any
 
@@ -21,6 +22,7 @@ from loom_django.core.repository.abc.query import PaginationMode, QuerySpec
 from loom_django.core.use_case.constants import CrudOp
 from loom_django.core.use_case.invoker import entity_key
 from loom_django.rest.constants import NOT_SET
+from loom_django.rest.encoding import result_encoder, snake_envelope_encoder
 from loom_django.rest.model import (
     HandlerMode,
     Permission,
@@ -96,6 +98,8 @@ class CompiledRoute:
     operation_id: str
     summary: str
     description: str
+    encode: Callable[[Any], bytes] = field(default=result_encoder(None), repr=False)
+    snake_envelope: bool = False
 
     @property
     def use_case(self) -> type[Any]:
@@ -120,6 +124,7 @@ def compile_interfaces(
     defaults: RestApiDefaults | None = None,
     handler_mode: HandlerMode = "sync",
     auto_delete_status: int = 200,
+    list_envelope: str = "camel",
 ) -> tuple[CompiledRoute, ...]:
     """Compile ``interfaces`` in order; every startup error of spec/rest.md §1.4 is raised here.
 
@@ -134,6 +139,10 @@ def compile_interfaces(
         for item in _compile_interface(
             interface, runtime, defaults, handler_mode, auto_delete_status, operation_ids
         ):
+            if list_envelope == "snake" and item.is_list:
+                item = dataclasses.replace(
+                    item, snake_envelope=True, encode=snake_envelope_encoder(item.encode)
+                )
             key = (item.method, item.full_path)
             other = owners.get(key)
             if other is not None:
@@ -331,7 +340,15 @@ def _compile_route(
         operation_id=_operation_id(route, operation_ids),
         summary=summary,
         description=description,
+        encode=result_encoder(_result_annotation(route.use_case)),
     )
+
+
+def _result_annotation(use_case: type[Any]) -> Any:
+    try:
+        return typing.get_type_hints(use_case.execute).get("return")
+    except Exception:
+        return None
 
 
 def _unbound_placeholder(where: str, param: str, plan: ExecutionPlan) -> str:

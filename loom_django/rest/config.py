@@ -53,6 +53,7 @@ class RestConfig(msgspec.Struct, kw_only=True):
     trailing_slash: Literal["both", "strict"] = "both"
     handler_mode: HandlerMode = "sync"
     max_body_size: int | None = None
+    list_envelope: Literal["camel", "snake"] = "camel"
 
 
 def load_rest_config(raw: Any = None) -> RestConfig:

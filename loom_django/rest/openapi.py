@@ -15,6 +15,7 @@ from loom_django.core.command import get_calculated_fields, get_internal_fields
 from loom_django.core.engine.plan import NO_DEFAULT, ParamBinding
 from loom_django.core.repository.abc.query import FilterOp, PaginationMode
 from loom_django.rest.compiler import CompiledRoute
+from loom_django.rest.encoding import camel_struct_type, needs_camel, snake_envelope_type
 from loom_django.rest.constants import MAX_PAGE, RESERVED_QUERY_PARAMS
 from loom_django.rest.naming import snake_to_camel
 
@@ -101,6 +102,8 @@ def _return_type(route: CompiledRoute) -> Any:
     value = hints.get("return", None)
     if value is None or value is Any or value is type(None):
         return None
+    if isinstance(value, type) and issubclass(value, msgspec.Struct) and needs_camel(value):
+        return camel_struct_type(value)
     return value
 
 
@@ -369,8 +372,13 @@ def _list_result_types(route: CompiledRoute) -> tuple[Any, ...]:
 
     page, cursor = PageResult[route.model], CursorResult[route.model]
     if route.effective_allow_pagination_override:
-        return (page, cursor)
-    return (cursor,) if route.effective_pagination_mode is PaginationMode.CURSOR else (page,)
+        shapes: tuple[Any, ...] = (page, cursor)
+    else:
+        cursor_mode = route.effective_pagination_mode is PaginationMode.CURSOR
+        shapes = (cursor,) if cursor_mode else (page,)
+    if route.snake_envelope:
+        return tuple(snake_envelope_type(shape) for shape in shapes)
+    return shapes
 
 
 def _error_statuses(route: CompiledRoute, *, has_body: bool) -> list[int]:
