@@ -32,7 +32,13 @@ __all__ = [
     "is_mapped",
     "loom_model_for",
     "mapped_pairs",
+    "require_installed",
 ]
+
+MISSING_APP = (
+    "'loom_django' is missing from INSTALLED_APPS, so loom models are not turned into Django "
+    "models and no repository is injected: add \"loom_django\" to INSTALLED_APPS."
+)
 
 _installed = False
 _lock = REGISTRY.lock
@@ -40,7 +46,7 @@ _pending = REGISTRY.pending
 _django = REGISTRY.django
 _late = REGISTRY.late
 _generated = REGISTRY.generated
-_discovery_failures: list[str] = []
+_discovery_failures: dict[str, str] = {}
 
 
 def install_mapping_hook() -> None:
@@ -69,15 +75,17 @@ def check_mapping(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
         finalize_mapping()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="loom_django.E200")]
-    errors = [checks.Error(failure, id="loom_django.E200") for failure in _discovery_failures]
-    modules = _discovery_modules()
+    errors = [
+        checks.Error(failure, id="loom_django.E200") for failure in _discovery_failures.values()
+    ]
+    modules = set(_discovery_modules()) - set(_discovery_failures)
     with _lock:
         late = [(cls, why) for cls, why in _late.items() if cls.__module__ in modules]
     return errors + [
         checks.Error(
             why,
-            hint="List its module in app.discovery (modules mode) so it is imported while "
-            "Django loads models, or import it from <app>/models.py.",
+            hint="Its module could not be imported while Django loaded models (see the other "
+            "errors), or import it from <app>/models.py.",
             obj=cls,
             id="loom_django.E200",
         )
@@ -122,7 +130,7 @@ def import_discovery_modules() -> None:
         try:
             importlib.import_module(name)
         except ImproperlyConfigured as exc:
-            _discovery_failures.append(f"{name}: {exc}")
+            _discovery_failures[name] = f"{name}: {exc}"
         except Exception:  # noqa: S112 - the runtime bootstrap reports it as a check message
             continue
 
@@ -253,17 +261,23 @@ def django_model_for(loom: type[Any]) -> type[models.Model]:
         return found
     reason = _late.get(loom)
     if reason is None and apps.apps_ready and not apps.is_installed("loom_django"):
-        reason = (
-            f"{getattr(loom, '__name__', loom)!s} is not mapped because 'loom_django' is "
-            "missing from INSTALLED_APPS: add \"loom_django\" to INSTALLED_APPS so loom "
-            "models become Django models."
-        )
+        reason = f"{getattr(loom, '__name__', loom)!s} is not mapped: {MISSING_APP}"
     if reason is None:
         reason = (
             f"{getattr(loom, '__name__', loom)!s} is not a mapped loom model: declare "
             "__tablename__ on it and import it from the models module of an installed app."
         )
     raise ImproperlyConfigured(reason)
+
+
+def require_installed() -> None:
+    """Fail with a message naming the app when ``loom_django`` is not installed.
+
+    Raises:
+        ImproperlyConfigured: ``"loom_django"`` is not in ``INSTALLED_APPS``.
+    """
+    if apps.apps_ready and not apps.is_installed("loom_django"):
+        raise ImproperlyConfigured(MISSING_APP)
 
 
 def loom_model_for(django_model: type[models.Model]) -> type[Any]:

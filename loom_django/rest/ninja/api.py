@@ -278,9 +278,16 @@ def _mount_job_status(api: LoomNinjaAPI, runtime: Any) -> None:
 
 
 def get_api() -> LoomNinjaAPI:
-    """The process-wide API, built on first call from the discovered interfaces."""
+    """The process-wide API, built on first call from the discovered interfaces.
+
+    Raises:
+        ImproperlyConfigured: ``"loom_django"`` is not in ``INSTALLED_APPS``.
+    """
     global _api
     if _api is None:
+        from loom_django.orm.mapping import require_installed
+
+        require_installed()
         with _lock:
             if _api is None:
                 _api = create_api()
