@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from django.apps import apps
@@ -234,7 +234,7 @@ def build_django_model(loom: type[Any], vendor: str) -> type[models.Model]:
     meta = type("Meta", (), {"db_table": get_table_name(loom), "app_label": label})
     attrs["Meta"] = meta
     attrs["__loom_model__"] = loom
-    django_model = type(loom.__name__, (models.Model,), attrs)
+    django_model = cast(type[models.Model], type(loom.__name__, (models.Model,), attrs))
     # Set after creation, not in Meta: a label is not a schema change (no migration).
     django_model._meta.verbose_name_plural = _plural(str(django_model._meta.verbose_name))
     return django_model

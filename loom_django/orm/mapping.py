@@ -75,7 +75,7 @@ def check_mapping(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
         finalize_mapping()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="loom_django.E200")]
-    errors = [
+    errors: list[checks.CheckMessage] = [
         checks.Error(failure, id="loom_django.E200") for failure in _discovery_failures.values()
     ]
     modules = set(_discovery_modules()) - set(_discovery_failures)
@@ -131,8 +131,8 @@ def import_discovery_modules() -> None:
             importlib.import_module(name)
         except ImproperlyConfigured as exc:
             _discovery_failures[name] = f"{name}: {exc}"
-        except Exception:  # noqa: S112 - the runtime bootstrap reports it as a check message
-            continue
+        except Exception:
+            continue  # the runtime bootstrap imports it again and reports the error
 
 
 def _vendor() -> str:

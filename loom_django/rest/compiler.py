@@ -283,7 +283,7 @@ def _compile_route(
         binding = bindings.get(param)
         if binding is None:
             raise InterfaceCompilationError(_unbound_placeholder(where, param, plan))
-        elif not _is_scalar(binding.annotation):
+        if not _is_scalar(binding.annotation):
             raise InterfaceCompilationError(
                 f"{where}: path parameter '{param}' is annotated {binding.annotation!r} in "
                 f"{plan.name}.execute; path parameters must be scalar (int, str, UUID, ...)."

@@ -92,7 +92,9 @@ def camel_struct_type(cls: type[Any]) -> type[Any]:
         if info.required:
             fields.append((info.name, info.type))
         elif info.default_factory is not msgspec.NODEFAULT:
-            fields.append((info.name, info.type, msgspec.field(default_factory=info.default_factory)))
+            fields.append(
+                (info.name, info.type, msgspec.field(default_factory=info.default_factory))
+            )
         else:
             fields.append((info.name, info.type, info.default))
     return msgspec.defstruct(

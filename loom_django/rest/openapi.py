@@ -15,8 +15,8 @@ from loom_django.core.command import get_calculated_fields, get_internal_fields
 from loom_django.core.engine.plan import NO_DEFAULT, ParamBinding
 from loom_django.core.repository.abc.query import FilterOp, PaginationMode
 from loom_django.rest.compiler import CompiledRoute
-from loom_django.rest.encoding import camel_struct_type, needs_camel, snake_envelope_type
 from loom_django.rest.constants import MAX_PAGE, RESERVED_QUERY_PARAMS
+from loom_django.rest.encoding import camel_struct_type, needs_camel, snake_envelope_type
 from loom_django.rest.naming import snake_to_camel
 
 __all__ = ["ERROR_SCHEMA_NAME", "OpenAPIBuilder", "request_struct_for"]
@@ -245,9 +245,7 @@ class OpenAPIBuilder:
                     name = f"{item['alias']}__{op}"
                     if op == FilterOp.IS_NULL.value:
                         schema = {"type": "boolean"}
-                    elif op in (FilterOp.LIKE.value, FilterOp.ILIKE.value):
-                        schema = {"type": "string"}
-                    elif op == FilterOp.IN.value:
+                    elif op in _STRING_OPS:
                         schema = {"type": "string"}
                     else:
                         schema = value
@@ -332,13 +330,16 @@ class OpenAPIBuilder:
             {
                 "field": name,
                 "alias": snake_to_camel(name),
-                "operators": ops if _is_text(hints.get(name)) else [o for o in ops if o not in text_only],
+                "operators": ops
+                if _is_text(hints.get(name))
+                else [o for o in ops if o not in text_only],
             }
             for name in columns
             if allowed is None or name in allowed
         ]
 
 
+_STRING_OPS = frozenset({FilterOp.LIKE.value, FilterOp.ILIKE.value, FilterOp.IN.value})
 _FILTER_TEXT = {
     "eq": "Equal to.",
     "ne": "Not equal to.",
@@ -370,7 +371,8 @@ def _list_result_types(route: CompiledRoute) -> tuple[Any, ...]:
     """``PageResult[Model]`` and/or ``CursorResult[Model]``, as the route can return them."""
     from loom_django.core.repository.abc.query import CursorResult, PageResult
 
-    page, cursor = PageResult[route.model], CursorResult[route.model]
+    generic: Any = (PageResult, CursorResult)
+    page, cursor = generic[0][route.model], generic[1][route.model]
     if route.effective_allow_pagination_override:
         shapes: tuple[Any, ...] = (page, cursor)
     else:

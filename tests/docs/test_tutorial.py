@@ -1,4 +1,4 @@
-"""docs/tutorial.md is executed: its project is built in a temp dir, checked, migrated and tested."""
+"""docs/tutorial.md is executed: its project is built in a temp dir, migrated and tested."""
 
 from __future__ import annotations
 

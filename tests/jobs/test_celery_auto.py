@@ -1,4 +1,4 @@
-"""Issue 11 item 6: the kernel's ``loom.celery.auto.create_app`` exists as ``loom_django.celery.auto``."""
+"""Issue 11 item 6: the kernel's ``loom.celery.auto.create_app`` has its loom_django path."""
 
 from __future__ import annotations
 

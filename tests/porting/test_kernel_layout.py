@@ -117,7 +117,9 @@ def test_check_names_a_discovered_loom_model_that_cannot_be_mapped(ported):
     )
     config = ported / "config" / "api.yaml"
     config.write_text(
-        config.read_text().replace("- app.product.jobs", "- app.product.jobs\n        - extras.model")
+        config.read_text().replace(
+            "- app.product.jobs", "- app.product.jobs\n        - extras.model"
+        )
     )
     result = _manage(ported, "check")
     assert result.returncode != 0

@@ -36,7 +36,10 @@ def test_ids_carry_no_null_default(client):
 
 
 def test_like_filters_are_offered_on_strings_only(client):
-    filters = {f["field"]: f["operators"] for f in _schema(client)["paths"]["/products/"]["get"]["x-loom-filters"]}
+    filters = {
+        f["field"]: f["operators"]
+        for f in _schema(client)["paths"]["/products/"]["get"]["x-loom-filters"]
+    }
     assert "like" in filters["name"]
     assert "like" not in filters["id"] and "ilike" not in filters["id"]
 

@@ -86,5 +86,7 @@ def test_validation_reports_every_bad_field_as_the_client_named_it(serve):
 @pytest.mark.django_db
 def test_snake_case_keys_are_named_as_sent(serve):
     client = serve([Wire])
-    reply = client.post("/wire/echo", {"full_name": "x", "price_cents": "lots", "stock": 1}, content_type=JSON)
+    reply = client.post(
+        "/wire/echo", {"full_name": "x", "price_cents": "lots", "stock": 1}, content_type=JSON
+    )
     assert [v["field"] for v in body(reply)["detail"]["violations"]] == ["price_cents"]
