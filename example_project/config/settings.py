@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the Swagger UI assets itself: /api/docs works offline
     "loom_django",
     "django_celery_results",
     "store",

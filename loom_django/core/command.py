@@ -135,6 +135,29 @@ class _CommandInfo:
 
         return decode_refusing_nulls
 
+    def every_violation(
+        self, payload: dict[str, Any], data: dict[str, Any], exc: msgspec.ValidationError
+    ) -> ValidationError:
+        """Every bad field of a payload that failed to decode, named as the client sent it
+        (a missing field by its camelCase wire name). Runs only on the error path."""
+        sent_as = {self.encoded_by_key[k]: k for k in payload if k in self.encoded_by_key}
+        violations: list[tuple[str, str]] = []
+        for field in msgspec.structs.fields(self.cls):
+            encoded = field.encode_name
+            if encoded not in data:
+                if encoded in self.required:
+                    violations.append((encoded, "field required"))
+                continue
+            try:
+                msgspec.convert(data[encoded], field.type, strict=True)
+            except msgspec.ValidationError as bad:
+                violations.append(_wire_violation(sent_as.get(encoded, encoded), bad))
+            except TypeError:
+                continue
+        if violations:
+            return ValidationError(violations)
+        return validation_error_from(exc, {})
+
     def decode(self, payload: Any) -> tuple[Any, frozenset[str]]:
         """``from_payload`` for this class (the engine binds it once per plan)."""
         if not isinstance(payload, dict):
@@ -153,16 +176,20 @@ class _CommandInfo:
         try:
             command = msgspec.convert(data, self.cls, strict=True)
         except msgspec.ValidationError as exc:
-            missing = [
-                self.python_by_encoded[e]
-                for e in self.required
-                if e not in data and not any(renames.get(k) == e for k in payload)
-            ]
-            if missing:
-                raise ValidationError([(name, "field required") for name in missing]) from exc
-            raise validation_error_from(exc, self.python_by_encoded) from exc
+            raise self.every_violation(payload, data, exc) from exc
         command.__dict__[_FIELDS_SET_ATTR] = fields_set
         return command, fields_set
+
+
+def _wire_violation(name: str, exc: msgspec.ValidationError) -> tuple[str, str]:
+    """``(field, message)`` of one field's error, its path in the client's spelling."""
+    message, separator, where = str(exc).rpartition(" - at `")
+    if not separator:
+        message, where = str(exc), "$`"
+    path = name + where.rstrip("`").removeprefix("$")
+    if message.startswith("Object missing required field `"):
+        path, message = f"{path}.{message.split('`')[1]}", "field required"
+    return path, message
 
 
 def _marker_of(annotation: Any) -> CommandField | None:

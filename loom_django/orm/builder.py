@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from django.apps import apps
@@ -234,4 +234,16 @@ def build_django_model(loom: type[Any], vendor: str) -> type[models.Model]:
     meta = type("Meta", (), {"db_table": get_table_name(loom), "app_label": label})
     attrs["Meta"] = meta
     attrs["__loom_model__"] = loom
-    return type(loom.__name__, (models.Model,), attrs)
+    django_model = cast(type[models.Model], type(loom.__name__, (models.Model,), attrs))
+    # Set after creation, not in Meta: a label is not a schema change (no migration).
+    django_model._meta.verbose_name_plural = _plural(str(django_model._meta.verbose_name))
+    return django_model
+
+
+def _plural(name: str) -> str:
+    """English plural of a verbose name ("address" -> "addresses", "category" -> "categories")."""
+    if name.endswith(("s", "x", "z", "ch", "sh")):
+        return f"{name}es"
+    if len(name) > 1 and name.endswith("y") and name[-2] not in "aeiou":
+        return f"{name[:-1]}ies"
+    return f"{name}s"

@@ -14,9 +14,9 @@ E200 = "loom_django.E200"
 
 def check_mapping(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``loom_django.E200``: every loom model of the apps has a Django model."""
-    from loom_django.orm.mapping import mapping_failures
+    from loom_django.orm.mapping import discovery_mapping_problems, mapping_failures
 
-    return [
+    return discovery_mapping_problems() + [
         Error(
             message,
             hint=(

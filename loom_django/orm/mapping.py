@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from django.apps import apps
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models.signals import pre_save
@@ -25,13 +26,21 @@ from loom_django.orm.registry import REGISTRY
 __all__ = [
     "django_model_for",
     "finalize_mapping",
+    "import_discovery_modules",
     "install_mapping_hook",
     "is_generated",
     "is_mapped",
     "loom_model_for",
     "mapped_pairs",
+    "discovery_mapping_problems",
     "mapping_failures",
+    "require_installed",
 ]
+
+MISSING_APP = (
+    "'loom_django' is missing from INSTALLED_APPS, so loom models are not turned into Django "
+    "models and no repository is injected: add \"loom_django\" to INSTALLED_APPS."
+)
 
 _installed = False
 _lock = REGISTRY.lock
@@ -39,6 +48,7 @@ _pending = REGISTRY.pending
 _django = REGISTRY.django
 _late = REGISTRY.late
 _generated = REGISTRY.generated
+_discovery_failures: dict[str, str] = {}
 
 
 def install_mapping_hook() -> None:
@@ -64,6 +74,70 @@ def _vendor(cls: type[Any]) -> str:
     except ImproperlyConfigured:
         label = ""  # build_django_model reports it
     return vendor_for(label, cls.__name__)
+
+
+def discovery_mapping_problems() -> list[checks.CheckMessage]:
+    """``loom_django.E200`` for each loom model of a discovery module (``app.discovery``)
+    defined too late to be mapped, instead of letting its routes fail with a missing
+    repository. Reads state only."""
+    errors: list[checks.CheckMessage] = [
+        checks.Error(failure, id="loom_django.E200") for failure in _discovery_failures.values()
+    ]
+    modules = set(_discovery_modules()) - set(_discovery_failures)
+    with _lock:
+        late = [(cls, why) for cls, why in _late.items() if cls.__module__ in modules]
+    return errors + [
+        checks.Error(
+            why,
+            hint="Its module could not be imported while Django loaded models (see the other "
+            "errors), or import it from <app>/models.py.",
+            obj=cls,
+            id="loom_django.E200",
+        )
+        for cls, why in late
+    ]
+
+
+def _discovery_modules() -> tuple[str, ...]:
+    """Modules named by ``app.discovery`` (modules, manifest or interfaces mode)."""
+    try:
+        from omegaconf import OmegaConf
+
+        from loom_django.conf import conf
+        from loom_django.core.config import to_plain
+
+        section = to_plain(OmegaConf.select(conf.loom_config(), "app.discovery", default=None))
+    except Exception:
+        return ()
+    if not isinstance(section, dict):
+        return ()
+    mode = section.get("mode")
+    if mode == "modules":
+        names = (section.get("modules") or {}).get("include") or []
+    elif mode == "manifest":
+        names = [(section.get("manifest") or {}).get("module") or ""]
+    elif mode == "interfaces":
+        names = (section.get("interfaces") or {}).get("modules") or []
+    else:
+        names = []
+    return tuple(str(name) for name in names if name)
+
+
+def import_discovery_modules() -> None:
+    """Import the ``app.discovery`` modules while Django loads models, so the loom models
+    they define (loom-kernel's layout: ``app/user/model.py``) are mapped like those of
+    ``<app>/models.py``. Called from ``loom_django.models``; an import that fails here is
+    left to startup, which reports it as a check message.
+    """
+    import importlib
+
+    for name in _discovery_modules():
+        try:
+            importlib.import_module(name)
+        except ImproperlyConfigured as exc:
+            _discovery_failures[name] = f"{name}: {exc}"
+        except Exception:
+            continue  # the runtime bootstrap imports it again and reports the error
 
 
 def _expose_in_module(cls: type[Any]) -> None:
@@ -188,12 +262,24 @@ def django_model_for(loom: type[Any]) -> type[models.Model]:
     if found is not None:
         return found
     reason = _late.get(loom)
+    if reason is None and apps.apps_ready and not apps.is_installed("loom_django"):
+        reason = f"{getattr(loom, '__name__', loom)!s} is not mapped: {MISSING_APP}"
     if reason is None:
         reason = (
             f"{getattr(loom, '__name__', loom)!s} is not a mapped loom model: declare "
             "__tablename__ on it and import it from the models module of an installed app."
         )
     raise ImproperlyConfigured(reason)
+
+
+def require_installed() -> None:
+    """Fail with a message naming the app when ``loom_django`` is not installed.
+
+    Raises:
+        ImproperlyConfigured: ``"loom_django"`` is not in ``INSTALLED_APPS``.
+    """
+    if apps.apps_ready and not apps.is_installed("loom_django"):
+        raise ImproperlyConfigured(MISSING_APP)
 
 
 def loom_model_for(django_model: type[models.Model]) -> type[Any]:

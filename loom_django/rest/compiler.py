@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import decimal
 import enum
@@ -9,9 +10,8 @@ import logging
 import re
 import typing
 import uuid
-import warnings
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from types import UnionType
 from typing import Any
 
@@ -23,6 +23,7 @@ from loom_django.core.use_case.constants import CrudOp
 from loom_django.core.use_case.invoker import entity_key
 from loom_django.rest.autocrud import interface_routes
 from loom_django.rest.constants import NOT_SET
+from loom_django.rest.encoding import result_encoder, snake_envelope_encoder
 from loom_django.rest.model import (
     HandlerMode,
     Permission,
@@ -44,6 +45,7 @@ __all__ = [
 
 _log = logging.getLogger("loom_django.rest")
 _PLACEHOLDER = re.compile(r"{([^{}/:]+)}")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _SCALARS: tuple[type[Any], ...] = (
     int,
     str,
@@ -58,7 +60,11 @@ _SCALARS: tuple[type[Any], ...] = (
 
 
 class RouteCompilationWarning(UserWarning):
-    """A route compiles but is probably not what was meant (e.g. an unused path parameter)."""
+    """A route compiles but is probably not what was meant.
+
+    Nothing emits it any more: an unbound path placeholder is an ``InterfaceCompilationError``.
+    Kept so code that filters it keeps importing.
+    """
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class CompiledRoute:
     operation_id: str
     summary: str
     description: str
+    encode: Callable[[Any], bytes] = field(default=result_encoder(None), repr=False)
+    snake_envelope: bool = False
 
     @property
     def use_case(self) -> type[Any]:
@@ -117,6 +125,7 @@ def compile_interfaces(
     defaults: RestApiDefaults | None = None,
     handler_mode: HandlerMode = "sync",
     auto_delete_status: int = 200,
+    list_envelope: str = "camel",
 ) -> tuple[CompiledRoute, ...]:
     """Compile ``interfaces`` in order; every startup error of spec/rest.md §1.4 is raised here.
 
@@ -131,6 +140,10 @@ def compile_interfaces(
         for item in _compile_interface(
             interface, runtime, defaults, handler_mode, auto_delete_status, operation_ids
         ):
+            if list_envelope == "snake" and item.is_list:
+                item = dataclasses.replace(
+                    item, snake_envelope=True, encode=snake_envelope_encoder(item.encode)
+                )
             key = (item.method, item.full_path)
             other = owners.get(key)
             if other is not None:
@@ -172,6 +185,11 @@ def _compile_interface(
                 f"{name}: RestRoute for '{use_case_name}' is missing 'method'."
             )
         method = route.method.strip().upper()
+        if method not in _METHODS:
+            raise InterfaceCompilationError(
+                f"{name}: RestRoute for '{use_case_name}' has method {route.method!r}; "
+                f"expected one of {', '.join(_METHODS)}."
+            )
         if not route.path.startswith("/"):
             raise InterfaceCompilationError(
                 f"{name}: route ({method}, '{route.path}') path must start with '/'."
@@ -265,13 +283,8 @@ def _compile_route(
     for param in path_params:
         binding = bindings.get(param)
         if binding is None:
-            warnings.warn(
-                f"{where}: path parameter '{param}' is not a parameter of "
-                f"{plan.name}.execute; its value is unused.",
-                RouteCompilationWarning,
-                stacklevel=2,
-            )
-        elif not _is_scalar(binding.annotation):
+            raise InterfaceCompilationError(_unbound_placeholder(where, param, plan))
+        if not _is_scalar(binding.annotation):
             raise InterfaceCompilationError(
                 f"{where}: path parameter '{param}' is annotated {binding.annotation!r} in "
                 f"{plan.name}.execute; path parameters must be scalar (int, str, UUID, ...)."
@@ -328,7 +341,27 @@ def _compile_route(
         operation_id=_operation_id(route, operation_ids),
         summary=summary,
         description=description,
+        encode=result_encoder(_result_annotation(route.use_case)),
     )
+
+
+def _result_annotation(use_case: type[Any]) -> Any:
+    try:
+        return typing.get_type_hints(use_case.execute).get("return")
+    except Exception:
+        return None
+
+
+def _unbound_placeholder(where: str, param: str, plan: ExecutionPlan) -> str:
+    known = [b.name for b in plan.param_bindings]
+    message = (
+        f"{where}: path placeholder '{{{param}}}' matches no parameter of {plan.name}.execute "
+        f"(parameters: {', '.join(known) or 'none'})."
+    )
+    snake = camel_to_snake(param)
+    if snake != param and snake in known:
+        return f"{message}  Placeholders use the parameter's snake_case name: '{{{snake}}}'."
+    return f"{message}  Name the placeholder after an execute parameter, or drop it."
 
 
 def _permissions(route: RestRoute, interface: type[RestInterface[Any]]) -> tuple[Permission, ...]:

@@ -57,6 +57,7 @@ class RestConfig(msgspec.Struct, kw_only=True):
     """``declared``: list routes filter and sort only on the fields their interface or
     route names in ``filterable``/``sortable`` (deny by default); ``all``: on every
     column the items show."""
+    list_envelope: Literal["camel", "snake"] = "camel"
 
 
 def load_rest_config(raw: Any = None) -> RestConfig:

@@ -79,7 +79,7 @@ def test_create_empty_body_is_422_listing_missing_fields(client):
     response = client.post("/products/", "", content_type=JSON)
     assert response.status_code == 422
     fields = {v["field"] for v in body(response)["detail"]["violations"]}
-    assert {"sku", "name", "price_cents", "stock"} <= fields
+    assert {"sku", "name", "priceCents", "stock"} <= fields
 
 
 def test_create_non_object_body_is_422(client):

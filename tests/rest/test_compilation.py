@@ -9,7 +9,6 @@ import pytest
 from loom_django.core.errors import InterfaceCompilationError
 from loom_django.core.use_case.use_case import UseCase
 from loom_django.rest.autocrud import build_auto_routes
-from loom_django.rest.compiler import RouteCompilationWarning
 from loom_django.rest.config import RestConfig
 from loom_django.rest.model import RestInterface, RestRoute
 from loom_django.rest.ninja import create_api
@@ -151,7 +150,7 @@ def test_uncompilable_use_case_is_reported():
         _build(Uses)
 
 
-def test_unused_path_parameter_warns():
+def test_unused_path_parameter_is_a_startup_error():
     class NoParam(UseCase[RestProduct, int]):
         async def execute(self) -> int:
             return 1
@@ -160,5 +159,33 @@ def test_unused_path_parameter_warns():
         prefix = "/unused"
         routes = (RestRoute(use_case=NoParam, method="GET", path="/{thing}"),)
 
-    with pytest.warns(RouteCompilationWarning, match="'thing'"):
+    with pytest.raises(InterfaceCompilationError, match="'{thing}' matches no parameter"):
         _build(Unused)
+
+
+def test_camel_case_placeholder_is_a_startup_error_with_the_snake_case_hint():
+    class GetBook(UseCase[RestProduct, int]):
+        async def execute(self, book_id: int) -> int:
+            return book_id
+
+    class Books(RestInterface[RestProduct]):
+        prefix = "/books"
+        routes = (RestRoute(use_case=GetBook, method="GET", path="/{bookId}"),)
+
+    with pytest.raises(InterfaceCompilationError) as excinfo:
+        _build(Books)
+    assert "Books: route (GET, '/{bookId}')" in str(excinfo.value)
+    assert "snake_case name: '{book_id}'" in str(excinfo.value)
+
+
+def test_unknown_http_method_is_a_startup_error():
+    class Noop(UseCase[RestProduct, int]):
+        async def execute(self) -> int:
+            return 1
+
+    class Typo(RestInterface[RestProduct]):
+        prefix = "/typo"
+        routes = (RestRoute(use_case=Noop, method="PSOT", path="/"),)
+
+    with pytest.raises(InterfaceCompilationError, match="method 'PSOT'; expected one of GET"):
+        _build(Typo)

@@ -124,6 +124,7 @@ class LoomNinjaAPI(NinjaAPI):
         if self.openapi_url and cfg.redoc_url:
             redoc = partial(Redoc().render_page, api=self)
             result.append(path(cfg.redoc_url.lstrip("/"), redoc, name="openapi-redoc"))
+        result.extend(_metrics_patterns())
         paths: dict[str, dict[str, MethodEntry]] = {}
         foreign: list[URLPattern | URLResolver] = []
         for bound in self._get_bound_routers():
@@ -210,6 +211,23 @@ def _ninja_view(handlers: RouteHandlers, is_async: bool) -> Any:
     return view
 
 
+def _metrics_patterns() -> list[URLPattern]:
+    """The Prometheus scrape view at the YAML's ``metrics.path``, relative to the API's mount,
+    when metrics are enabled (the kernel served it beside its routes)."""
+    from loom_django.conf import conf
+    from loom_django.core.config import metrics_settings
+
+    try:
+        metrics = metrics_settings(conf.loom_config())
+    except Exception:
+        return []
+    if not metrics.enabled or not metrics.path.strip("/"):
+        return []
+    from loom_django.prometheus import metrics_view
+
+    return [path(metrics.path.strip("/"), metrics_view, name="loom-metrics")]
+
+
 def _foreign_patterns(bound: Any, path_view: Any) -> list[URLPattern]:
     from ninja.utils import normalize_path, replace_path_param_notation
 
@@ -294,6 +312,7 @@ def create_api(
         defaults=defaults or cfg.defaults.to_defaults(),
         handler_mode=cfg.handler_mode,
         auto_delete_status=cfg.auto_delete_status,
+        list_envelope=cfg.list_envelope,
     )
     routes = apply_query_policy(routes, cfg.query_fields)
     openapi_url = cfg.openapi_url
@@ -344,9 +363,15 @@ def get_api() -> LoomNinjaAPI:
     ``manage.py check`` (``loom_django.E100``/``E500``), and an API whose every URL
     answers 500 is returned instead (not cached), so importing ``urls.py`` never hides
     the check messages behind a traceback.
+
+    Raises:
+        ImproperlyConfigured: ``"loom_django"`` is not in ``INSTALLED_APPS``.
     """
     global _api, _failure
     if _api is None:
+        from loom_django.orm.mapping import require_installed
+
+        require_installed()
         with _lock:
             if _api is None:
                 try:

@@ -85,11 +85,12 @@ def build_handlers(route: CompiledRoute, runtime: Any, config: RestConfig) -> Ro
     read_only = route.read_only
     status = route.status_code
     no_body = status == 204 or status == 304
+    encode = route.encode  # camelCase for plain msgspec.Struct results too
 
     def respond(result: Any) -> HttpResponse:
         if no_body:
             return HttpResponse(status=status)
-        return HttpResponse(_encode(result), status=status, content_type=_JSON)
+        return HttpResponse(encode(result), status=status, content_type=_JSON)
 
     scope = f"{route.method} {route.full_path}" if route.is_list else None
 

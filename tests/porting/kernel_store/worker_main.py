@@ -1,0 +1,3 @@
+from loom.celery.auto import create_app
+
+celery_app = create_app("config/worker.yaml")
