@@ -10,9 +10,10 @@ DOORS = ("orm", "celery", "rest", "etl", "streaming")
 MAY_USE = {"rest": {"orm"}, "celery": {"orm"}}
 """Doors another door may import (ARCHITECTURE.md: rest and celery may use orm)."""
 
-PUBLIC_FACADES = (PACKAGE, f"{PACKAGE}.admin")
+PUBLIC_FACADES = (PACKAGE, f"{PACKAGE}.admin", f"{PACKAGE}.models")
 """Public import paths that re-export door helpers: ``loom_django/__init__.py`` (lazily)
-and ``loom_django/admin.py`` (Django's admin autodiscovery imports ``<app>.admin``)."""
+``loom_django/admin.py`` (Django's admin autodiscovery imports ``<app>.admin``) and
+``loom_django/models.py`` (Django imports ``<app>.models`` while it loads models)."""
 
 
 def _door(module: str) -> str | None:
