@@ -1,0 +1,193 @@
+"""What each ``loom_etl`` action does; errors become ``CommandError(returncode=N)``."""
+
+from __future__ import annotations
+
+import json
+
+from typing import Any
+
+import msgspec
+from django.core.management.base import CommandError
+
+from loom_django.etl.errors import ETLCompilationError, InvalidStageError, RejectThresholdExceeded
+
+__all__ = ["do_check", "do_list", "do_plan_or_run", "render_plan"]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS = 1, 2, 3, 4
+BACKENDS = ("polars", "spark")
+
+
+def _registry() -> Any:
+    from loom_django.etl.registry import registry
+
+    if registry.failures:
+        raise CommandError(registry.failures[0], returncode=EXIT_COMPILE)
+    return registry
+
+
+def do_list(out: Any, fmt: str) -> None:
+    """One entry per registered pipeline, sorted by name."""
+    entries = []
+    for name, cls in _registry().all():
+        entries.append(
+            {
+                "name": name,
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
+                "engines": list(cls.engines) if cls.engines else list(BACKENDS),
+                "params": msgspec.json.schema(cls.params_type) if cls.params_type else None,
+            }
+        )
+    if fmt == "json":
+        out.write(json.dumps(entries, sort_keys=True))
+        return
+    for entry in entries:
+        out.write(f"{entry['name']:<30} {entry['class']}  {entry['description']}")
+
+
+def do_check(out: Any) -> None:
+    """Compile every registered pipeline and run its pre-flight; exit 3 on any problem."""
+    from loom_django.etl.preflight import preflight_errors
+
+    registry = _registry()
+    problems = [f"{name}: {err}" for name, err in sorted(registry.errors.items())]
+    for name, plan in sorted(registry.plans.items()):
+        problems.extend(f"{name}: [{e.code}] {e.component}: {e.message}" for e in preflight_errors(plan))
+    if problems:
+        raise CommandError("\n".join(problems), returncode=EXIT_COMPILE)
+    out.write(f"{len(registry.plans)} pipeline(s) OK")
+
+
+def _backend(requested: str | None, config: Any) -> str:
+    name = requested or config.engine
+    if name not in BACKENDS:
+        raise CommandError(f"unknown backend {name!r}; registered: {list(BACKENDS)}", returncode=EXIT_COMPILE)
+    if name == "spark":
+        from loom_django.core.errors import MissingDependency
+        from loom_django.extras import require
+
+        try:
+            require("pyspark", extra="spark")
+        except MissingDependency as exc:
+            raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
+        raise CommandError(
+            "the spark backend is not implemented yet in this version; use --backend polars",
+            returncode=EXIT_COMPILE,
+        )
+    return name
+
+
+def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> str:
+    """A deterministic description of ``plan`` (text tree or sorted JSON)."""
+    from loom_django.etl.plan import ParallelProcessGroup, ParallelStepGroup
+    from loom_django.etl.runner import render_params
+
+    rendered = render_params(params) if params is not None else {}
+
+    def step_info(step: Any, parallel: bool) -> dict[str, Any]:
+        target = step.target_binding
+        spec = target.spec
+        info: dict[str, Any] = {
+            "step": step.name,
+            "parallel": parallel,
+            "sources": [
+                {"alias": b.alias, "kind": type(b.spec).__name__,
+                 "table": b.route.name if b.route else None, "location": b.location}
+                for b in step.source_bindings
+            ],
+            "target": {"kind": type(spec).__name__,
+                       "table": target.route.name if target.route else None,
+                       "location": target.location},
+            "warnings": list(step.warnings),
+        }
+        mode = getattr(spec, "mode", None)
+        if mode is not None:
+            explicit = getattr(spec, "explicit", True)
+            info["target"]["mode"] = f"{mode}" + ("" if explicit else " (implicit)")
+        return info
+
+    processes = []
+    for pnode in plan.nodes:
+        members = pnode.plans if isinstance(pnode, ParallelProcessGroup) else (pnode,)
+        for process in members:
+            steps = []
+            for snode in process.nodes:
+                group = isinstance(snode, ParallelStepGroup)
+                for step in snode.plans if group else (snode,):
+                    steps.append(step_info(step, group))
+            processes.append({"process": process.name, "parallel": isinstance(pnode, ParallelProcessGroup), "steps": steps})
+    doc = {"pipeline": name, "class": plan.pipeline_type.__name__, "backend": backend,
+           "params": rendered, "processes": processes, "warnings": list(plan.warnings)}
+    if fmt == "json":
+        return json.dumps(doc, sort_keys=True, default=str)
+    lines = [f"{name}  ({doc['class']})  backend={backend}  params: "
+             + " ".join(f"{k}={v}" for k, v in rendered.items())]
+    for process in processes:
+        lines.append(f"└─ {process['process']}")
+        for step in process["steps"]:
+            mark = "∥ " if step["parallel"] else ""
+            srcs = ", ".join(f"{s['alias']}={s['table'] or s['location'] or s['kind']}" for s in step["sources"])
+            tgt = step["target"]
+            where = tgt["table"] or tgt["location"] or tgt["kind"]
+            mode = f" {tgt['mode']}" if "mode" in tgt else ""
+            lines.append(f"   ├─ {mark}{step['step']}  {srcs or '-'} → {where}{mode}")
+    lines.append("warnings: " + ("; ".join(plan.warnings) if plan.warnings else "none"))
+    return "\n".join(lines)
+
+
+def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any) -> None:
+    """``plan`` prints the plan; ``run`` executes it with progress output."""
+    from loom_django.etl.command import parse_params
+    from loom_django.etl.preflight import preflight
+    from loom_django.etl.runner import ETLRunner, filter_plan
+
+    registry = _registry()
+    name = options["pipeline"]
+    try:
+        pipeline = registry.get(name)
+    except KeyError:
+        known = [n for n, _ in registry.all()]
+        raise CommandError(f"unknown pipeline {name!r}; registered: {known}", returncode=EXIT_USAGE) from None
+    try:
+        params = parse_params(pipeline.params_type, options["param"], options["params_json"])
+    except ValueError as exc:
+        raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+    backend = _backend(options["backend"], registry.config)
+    try:
+        plan = registry.compiler.compile(pipeline, backend=backend)
+        if options["include"]:
+            plan = filter_plan(plan, options["include"])
+        if action == "run" or not options.get("no_check_tables"):
+            preflight(plan)
+    except InvalidStageError as exc:
+        raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+    except ETLCompilationError as exc:
+        raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
+    if action == "plan" or options.get("dry_run"):
+        out.write(render_plan(plan, name, params, backend, options.get("format", "text")))
+        return
+    mode = options["progress"]
+    if mode in ("auto", "tty"):
+        mode = "plain"
+    observers = [printer(out, mode)] if mode != "none" else []
+    runner = ETLRunner(registry.config, runtime=registry.runtime, observers=observers, compiler=registry.compiler)
+    try:
+        result = runner.run(pipeline, params, include=options["include"] or None, run_id=options["run_id"])
+    except RejectThresholdExceeded as exc:
+        raise CommandError(f"{exc}", returncode=EXIT_REJECTS) from None
+    except Exception as exc:
+        if options.get("traceback"):
+            raise
+        notes = "; ".join(getattr(exc, "__notes__", []))
+        raise CommandError(f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED) from None
+    summary = {"event": "summary", "run_id": result.run_id, "status": result.status,
+               "rows_written": result.rows_written, "rows_rejected": result.rejected,
+               "duration_ms": round(result.duration_ms, 3)}
+    if mode == "json":
+        out.write(json.dumps(summary, sort_keys=True))
+    else:
+        out.write(f"{name} {result.status} run_id={result.run_id} rows={result.rows_written} "
+                  f"rejected={result.rejected} {result.duration_ms / 1000:.2f}s")
+
+
+
