@@ -223,12 +223,26 @@ def _align(frame: pl.DataFrame, route: TableRoute) -> tuple[pl.DataFrame, list[C
     return frame, present
 
 
+def _plain(value: Any) -> Any:
+    import uuid
+
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
 def _fill_auto_now(frame: pl.DataFrame, route: TableRoute, now: Any) -> pl.DataFrame:
     adds = []
     for info in route.columns:
         f = info.field
-        if info.name not in frame.columns and (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)):
+        if info.name in frame.columns or info.auto:
+            continue
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             adds.append(pl.lit(now).cast(polars_dtype(f)).alias(info.name))
+        elif f.has_default():
+            if callable(f.default):
+                values = [_plain(f.get_default()) for _ in range(frame.height)]
+                adds.append(pl.Series(info.name, values))
+            else:
+                adds.append(pl.lit(_plain(f.get_default())).alias(info.name))
     return frame.with_columns(adds) if adds else frame
 
 
