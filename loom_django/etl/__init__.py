@@ -37,7 +37,15 @@ from loom_django.etl.schema import (
     ParquetWriteOptions,
     SchemaMode,
 )
-from loom_django.etl.sources import FromFile, FromModel, FromQuery, FromTable, FromTemp, Sources, SourceSet
+from loom_django.etl.sources import (
+    FromFile,
+    FromModel,
+    FromQuery,
+    FromTable,
+    FromTemp,
+    Sources,
+    SourceSet,
+)
 from loom_django.etl.targets import (
     CheckpointScope,
     IntoClient,

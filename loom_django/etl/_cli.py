@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from typing import Any
 
 import msgspec
@@ -52,7 +51,9 @@ def do_check(out: Any) -> None:
     registry = _registry()
     problems = [f"{name}: {err}" for name, err in sorted(registry.errors.items())]
     for name, plan in sorted(registry.plans.items()):
-        problems.extend(f"{name}: [{e.code}] {e.component}: {e.message}" for e in preflight_errors(plan))
+        problems.extend(
+            f"{name}: [{e.code}] {e.component}: {e.message}" for e in preflight_errors(plan)
+        )
     if problems:
         raise CommandError("\n".join(problems), returncode=EXIT_COMPILE)
     out.write(f"{len(registry.plans)} pipeline(s) OK")
@@ -61,7 +62,9 @@ def do_check(out: Any) -> None:
 def _backend(requested: str | None, config: Any) -> str:
     name = requested or config.engine
     if name not in BACKENDS:
-        raise CommandError(f"unknown backend {name!r}; registered: {list(BACKENDS)}", returncode=EXIT_COMPILE)
+        raise CommandError(
+            f"unknown backend {name!r}; registered: {list(BACKENDS)}", returncode=EXIT_COMPILE
+        )
     if name == "spark":
         from loom_django.core.errors import MissingDependency
         from loom_django.extras import require
@@ -91,13 +94,19 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
             "step": step.name,
             "parallel": parallel,
             "sources": [
-                {"alias": b.alias, "kind": type(b.spec).__name__,
-                 "table": b.route.name if b.route else None, "location": b.location}
+                {
+                    "alias": b.alias,
+                    "kind": type(b.spec).__name__,
+                    "table": b.route.name if b.route else None,
+                    "location": b.location,
+                }
                 for b in step.source_bindings
             ],
-            "target": {"kind": type(spec).__name__,
-                       "table": target.route.name if target.route else None,
-                       "location": target.location},
+            "target": {
+                "kind": type(spec).__name__,
+                "table": target.route.name if target.route else None,
+                "location": target.location,
+            },
             "warnings": list(step.warnings),
         }
         mode = getattr(spec, "mode", None)
@@ -106,27 +115,44 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
             info["target"]["mode"] = f"{mode}" + ("" if explicit else " (implicit)")
         return info
 
-    processes = []
+    processes: list[dict[str, Any]] = []
     for pnode in plan.nodes:
         members = pnode.plans if isinstance(pnode, ParallelProcessGroup) else (pnode,)
         for process in members:
-            steps = []
+            steps: list[dict[str, Any]] = []
             for snode in process.nodes:
                 group = isinstance(snode, ParallelStepGroup)
-                for step in snode.plans if group else (snode,):
-                    steps.append(step_info(step, group))
-            processes.append({"process": process.name, "parallel": isinstance(pnode, ParallelProcessGroup), "steps": steps})
-    doc = {"pipeline": name, "class": plan.pipeline_type.__name__, "backend": backend,
-           "params": rendered, "processes": processes, "warnings": list(plan.warnings)}
+                members_of = snode.plans if isinstance(snode, ParallelStepGroup) else (snode,)
+                steps.extend(step_info(step, group) for step in members_of)
+            processes.append(
+                {
+                    "process": process.name,
+                    "parallel": isinstance(pnode, ParallelProcessGroup),
+                    "steps": steps,
+                }
+            )
+    doc = {
+        "pipeline": name,
+        "class": plan.pipeline_type.__name__,
+        "backend": backend,
+        "params": rendered,
+        "processes": processes,
+        "warnings": list(plan.warnings),
+    }
     if fmt == "json":
         return json.dumps(doc, sort_keys=True, default=str)
-    lines = [f"{name}  ({doc['class']})  backend={backend}  params: "
-             + " ".join(f"{k}={v}" for k, v in rendered.items())]
+    lines = [
+        f"{name}  ({doc['class']})  backend={backend}  params: "
+        + " ".join(f"{k}={v}" for k, v in rendered.items())
+    ]
     for process in processes:
         lines.append(f"└─ {process['process']}")
+        step: dict[str, Any]
         for step in process["steps"]:
             mark = "∥ " if step["parallel"] else ""
-            srcs = ", ".join(f"{s['alias']}={s['table'] or s['location'] or s['kind']}" for s in step["sources"])
+            srcs = ", ".join(
+                f"{s['alias']}={s['table'] or s['location'] or s['kind']}" for s in step["sources"]
+            )
             tgt = step["target"]
             where = tgt["table"] or tgt["location"] or tgt["kind"]
             mode = f" {tgt['mode']}" if "mode" in tgt else ""
@@ -147,7 +173,9 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
         pipeline = registry.get(name)
     except KeyError:
         known = [n for n, _ in registry.all()]
-        raise CommandError(f"unknown pipeline {name!r}; registered: {known}", returncode=EXIT_USAGE) from None
+        raise CommandError(
+            f"unknown pipeline {name!r}; registered: {known}", returncode=EXIT_USAGE
+        ) from None
     try:
         params = parse_params(pipeline.params_type, options["param"], options["params_json"])
     except ValueError as exc:
@@ -170,24 +198,34 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
     if mode in ("auto", "tty"):
         mode = "plain"
     observers = [printer(out, mode)] if mode != "none" else []
-    runner = ETLRunner(registry.config, runtime=registry.runtime, observers=observers, compiler=registry.compiler)
+    runner = ETLRunner(
+        registry.config, runtime=registry.runtime, observers=observers, compiler=registry.compiler
+    )
     try:
-        result = runner.run(pipeline, params, include=options["include"] or None, run_id=options["run_id"])
+        result = runner.run(
+            pipeline, params, include=options["include"] or None, run_id=options["run_id"]
+        )
     except RejectThresholdExceeded as exc:
         raise CommandError(f"{exc}", returncode=EXIT_REJECTS) from None
     except Exception as exc:
         if options.get("traceback"):
             raise
         notes = "; ".join(getattr(exc, "__notes__", []))
-        raise CommandError(f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED) from None
-    summary = {"event": "summary", "run_id": result.run_id, "status": result.status,
-               "rows_written": result.rows_written, "rows_rejected": result.rejected,
-               "duration_ms": round(result.duration_ms, 3)}
+        raise CommandError(
+            f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED
+        ) from None
+    summary = {
+        "event": "summary",
+        "run_id": result.run_id,
+        "status": result.status,
+        "rows_written": result.rows_written,
+        "rows_rejected": result.rejected,
+        "duration_ms": round(result.duration_ms, 3),
+    }
     if mode == "json":
         out.write(json.dumps(summary, sort_keys=True))
     else:
-        out.write(f"{name} {result.status} run_id={result.run_id} rows={result.rows_written} "
-                  f"rejected={result.rejected} {result.duration_ms / 1000:.2f}s")
-
-
-
+        out.write(
+            f"{name} {result.status} run_id={result.run_id} rows={result.rows_written} "
+            f"rejected={result.rejected} {result.duration_ms / 1000:.2f}s"
+        )

@@ -124,7 +124,13 @@ def _normalise(frame: pl.DataFrame, columns: Sequence[ColumnInfo], vendor: str) 
                 pl.when(c.str.len_chars() == 32)
                 .then(
                     pl.concat_str(
-                        [c.str.slice(0, 8), c.str.slice(8, 4), c.str.slice(12, 4), c.str.slice(16, 4), c.str.slice(20, 12)],
+                        [
+                            c.str.slice(0, 8),
+                            c.str.slice(8, 4),
+                            c.str.slice(12, 4),
+                            c.str.slice(16, 4),
+                            c.str.slice(20, 12),
+                        ],
                         separator="-",
                     )
                 )
@@ -148,8 +154,13 @@ def _to_frame(rows: list[tuple[Any, ...]], columns: Sequence[ColumnInfo]) -> pl.
         expr = pl.col(name)
         if isinstance(dtype, pl.Datetime) and current == pl.String:
             expr = expr.str.to_datetime(time_unit="us")
-        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None and (
-            current == pl.String or (isinstance(current, pl.Datetime) and current.time_zone is None)
+        if (
+            isinstance(dtype, pl.Datetime)
+            and dtype.time_zone is not None
+            and (
+                current == pl.String
+                or (isinstance(current, pl.Datetime) and current.time_zone is None)
+            )
         ):
             expr = expr.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
         elif isinstance(dtype, pl.Date) and current == pl.String:
@@ -181,7 +192,9 @@ def read_table(
         where, args = sql_where(route, predicate, params)
         query += f" WHERE {where}"
     frames = []
-    cursor_factory = connection.chunked_cursor if connection.vendor == "postgresql" else connection.cursor
+    cursor_factory = (
+        connection.chunked_cursor if connection.vendor == "postgresql" else connection.cursor
+    )
     with cursor_factory() as cursor:
         cursor.execute(query, args)
         while True:
@@ -240,20 +253,22 @@ def _fill_auto_now(frame: pl.DataFrame, route: TableRoute, now: Any) -> pl.DataF
         elif f.has_default():
             if callable(f.default):
                 values = [_plain(f.get_default()) for _ in range(frame.height)]
-                adds.append(pl.Series(info.name, values))
+                adds.append(pl.lit(pl.Series(info.name, values)))
             else:
                 adds.append(pl.lit(_plain(f.get_default())).alias(info.name))
     return frame.with_columns(adds) if adds else frame
 
 
-def _db_rows(frame: pl.DataFrame, infos: list[ColumnInfo], connection: Any) -> list[tuple[Any, ...]]:
+def _db_rows(
+    frame: pl.DataFrame, infos: list[ColumnInfo], connection: Any
+) -> list[tuple[Any, ...]]:
     exprs = []
     per_value: list[int] = []
     for i, info in enumerate(infos):
         f = info.field
         c = pl.col(info.name)
         if isinstance(f, models.DateTimeField) and isinstance(frame.schema[info.name], pl.Datetime):
-            if frame.schema[info.name].time_zone is not None:  # type: ignore[union-attr]
+            if getattr(frame.schema[info.name], "time_zone", None) is not None:
                 c = c.dt.convert_time_zone("UTC")
                 if connection.vendor != "postgresql":
                     c = c.dt.replace_time_zone(None)
@@ -261,7 +276,9 @@ def _db_rows(frame: pl.DataFrame, infos: list[ColumnInfo], connection: Any) -> l
                 c = c.dt.to_string("%Y-%m-%d %H:%M:%S%.6f")
         elif isinstance(f, models.UUIDField) and connection.vendor != "postgresql":
             c = c.cast(pl.String).str.replace_all("-", "")
-        elif isinstance(f, models.JSONField | models.DecimalField | models.DurationField | models.TimeField):
+        elif isinstance(
+            f, models.JSONField | models.DecimalField | models.DurationField | models.TimeField
+        ):
             per_value.append(i)
         exprs.append(c.alias(info.name))
     rows = frame.select(exprs).rows()
@@ -277,8 +294,15 @@ def _db_rows(frame: pl.DataFrame, infos: list[ColumnInfo], connection: Any) -> l
     return out
 
 
-def _insert(cursor: Any, connection: Any, route: TableRoute, frame: pl.DataFrame,
-            infos: list[ColumnInfo], batch_size: int, suffix: str = "") -> None:
+def _insert(
+    cursor: Any,
+    connection: Any,
+    route: TableRoute,
+    frame: pl.DataFrame,
+    infos: list[ColumnInfo],
+    batch_size: int,
+    suffix: str = "",
+) -> None:
     quote = connection.ops.quote_name
     cols = ", ".join(quote(c.column) for c in infos)
     marks = ", ".join(["%s"] * len(infos))
@@ -295,7 +319,9 @@ def _delete(route: TableRoute, where: tuple[str, list[Any]] | None) -> None:
     qs.delete()
 
 
-def _partition_where(route: TableRoute, frame: pl.DataFrame, cols: tuple[str, ...]) -> tuple[str, list[Any]]:
+def _partition_where(
+    route: TableRoute, frame: pl.DataFrame, cols: tuple[str, ...]
+) -> tuple[str, list[Any]]:
     from loom_django.etl.expr import AndPred, ColRef, EqPred, IsNullPred, OrPred
 
     pred: Any = None
@@ -308,7 +334,9 @@ def _partition_where(route: TableRoute, frame: pl.DataFrame, cols: tuple[str, ..
     return sql_where(route, pred, None)
 
 
-def _upsert_suffix(connection: Any, spec: IntoTable, infos: list[ColumnInfo], route: TableRoute) -> str:
+def _upsert_suffix(
+    connection: Any, spec: IntoTable, infos: list[ColumnInfo], route: TableRoute
+) -> str:
     quote = connection.ops.quote_name
     keys = [route.column(k) for k in spec.keys]
     fixed = set(spec.keys) | set(spec.partition_cols)
@@ -331,7 +359,13 @@ def _upsert_suffix(connection: Any, spec: IntoTable, infos: list[ColumnInfo], ro
 
 
 def write_table(
-    frame: pl.DataFrame, route: TableRoute, spec: IntoTable, params: Any, *, batch_size: int, now: Any
+    frame: pl.DataFrame,
+    route: TableRoute,
+    spec: IntoTable,
+    params: Any,
+    *,
+    batch_size: int,
+    now: Any,
 ) -> int:
     """Write ``frame`` to ``route`` with ``spec``'s mode in one transaction; rows written.
 
@@ -363,7 +397,9 @@ def write_table(
             _delete(route, _partition_where(route, frame, spec.partition_cols))
         if frame.height == 0:
             return 0
-        suffix = _upsert_suffix(connection, spec, infos, route) if spec.mode is WriteMode.UPSERT else ""
+        suffix = (
+            _upsert_suffix(connection, spec, infos, route) if spec.mode is WriteMode.UPSERT else ""
+        )
         _insert(cursor, connection, route, frame, infos, batch_size, suffix)
     return frame.height
 

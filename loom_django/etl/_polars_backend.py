@@ -14,11 +14,24 @@ from loom_django.etl._django_io import iter_rows, read_table, write_table
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import SchemaError
 from loom_django.etl.plan import SourceBinding, StepPlan, TargetBinding
-from loom_django.etl.schema import CsvReadOptions, CsvWriteOptions, Format, JsonReadOptions, ParquetWriteOptions
+from loom_django.etl.schema import (
+    CsvReadOptions,
+    CsvWriteOptions,
+    Format,
+    JsonReadOptions,
+    ParquetWriteOptions,
+)
 from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp
 from loom_django.etl.targets import IntoFile, IntoTable, IntoTemp, IntoUseCase
 
-__all__ = ["read_source", "render_path", "run_client_step", "run_sql", "write_rejects", "write_target"]
+__all__ = [
+    "read_source",
+    "render_path",
+    "run_client_step",
+    "run_sql",
+    "write_rejects",
+    "write_target",
+]
 
 
 def render_path(template: str, params: Any, config: EtlConfig) -> Path:
@@ -58,7 +71,9 @@ def _scan_file(spec: FromFile, path: Path) -> pl.LazyFrame:
     return frame.select(spec.projected) if spec.projected else frame
 
 
-def read_source(binding: SourceBinding, params: Any, config: EtlConfig, temps: dict[str, list[Path]]) -> pl.LazyFrame:
+def read_source(
+    binding: SourceBinding, params: Any, config: EtlConfig, temps: dict[str, list[Path]]
+) -> pl.LazyFrame:
     """The lazy frame of one source."""
     spec = binding.spec
     if isinstance(spec, FromTable):
@@ -122,7 +137,9 @@ def _collect(frame: Any) -> pl.DataFrame:
         return frame
     if isinstance(frame, pl.LazyFrame):
         return frame.collect()
-    raise TypeError(f"a step must return a polars LazyFrame or DataFrame, not {type(frame).__name__}")
+    raise TypeError(
+        f"a step must return a polars LazyFrame or DataFrame, not {type(frame).__name__}"
+    )
 
 
 def _write_file(spec: IntoFile, frame: pl.DataFrame, path: Path) -> None:
@@ -152,7 +169,9 @@ def _write_temp(spec: IntoTemp, frame: pl.DataFrame, run: Any) -> None:
         first = pl.read_ipc_schema(files[0])
         frame = frame.select(
             [
-                (pl.col(n) if n in frame.columns else pl.lit(None)).cast(dtype, strict=False).alias(n)
+                (pl.col(n) if n in frame.columns else pl.lit(None))
+                .cast(dtype, strict=False)
+                .alias(n)
                 for n, dtype in first.items()
             ]
         )
@@ -172,8 +191,12 @@ def write_target(
     if isinstance(spec, IntoTable):
         assert binding.route is not None
         written = write_table(
-            frame, binding.route, spec, run.params,
-            batch_size=config.django.write_batch_size, now=datetime.now(UTC),
+            frame,
+            binding.route,
+            spec,
+            run.params,
+            batch_size=config.django.write_batch_size,
+            now=datetime.now(UTC),
         )
         return written, 0
     if isinstance(spec, IntoFile):
@@ -189,7 +212,12 @@ def write_target(
 
 
 def _write_use_case(
-    binding: TargetBinding, spec: IntoUseCase, frame: pl.DataFrame, run: Any, config: EtlConfig, runtime: Any
+    binding: TargetBinding,
+    spec: IntoUseCase,
+    frame: pl.DataFrame,
+    run: Any,
+    config: EtlConfig,
+    runtime: Any,
 ) -> tuple[int, int]:
     from loom_django.etl._use_case import run_rows
 
@@ -203,14 +231,19 @@ def _write_use_case(
 
 
 def write_rejects(
-    binding: TargetBinding, rejects: list[dict[str, Any]], run: Any, config: EtlConfig,
+    binding: TargetBinding,
+    rejects: list[dict[str, Any]],
+    run: Any,
+    config: EtlConfig,
     columns: list[str] | None = None,
 ) -> None:
     """Write the rejected rows (with their ``_loom_*`` columns) to the rejects target."""
     if rejects:
         frame = pl.DataFrame(rejects, infer_schema_length=None)
     else:
-        schema: dict[str, Any] = {c: pl.String for c in columns or []}
-        schema.update({"_loom_row": pl.Int64, "_loom_error_type": pl.String, "_loom_violations": pl.String})
+        schema: dict[str, Any] = dict.fromkeys(columns or [], pl.String)
+        schema.update(
+            {"_loom_row": pl.Int64, "_loom_error_type": pl.String, "_loom_violations": pl.String}
+        )
         frame = pl.DataFrame(schema=schema)
     write_target(binding, frame, run, config, None)

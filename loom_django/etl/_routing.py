@@ -28,6 +28,10 @@ def _django_model(ref: type[Any]) -> type[models.Model]:
     return model
 
 
+def _attname(model: type[models.Model], name: str) -> str:
+    return str(getattr(model._meta.get_field(name), "attname", name))
+
+
 def table_name(ref: Any) -> str:
     """The logical name of a reference: ``app_label.model_name`` for models."""
     if isinstance(ref, str):
@@ -48,8 +52,11 @@ def model_route(model: type[models.Model], database: str, name: str) -> TableRou
                 column=str(f.column),
                 field=f,
                 nullable=bool(f.null),
-                has_default=f.has_default() or bool(getattr(f, "db_default", None) is not None
-                                                    and f.db_default is not models.NOT_PROVIDED)
+                has_default=f.has_default()
+                or bool(
+                    getattr(f, "db_default", None) is not None
+                    and f.db_default is not models.NOT_PROVIDED
+                )
                 or bool(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)),
                 auto=isinstance(f, _AUTO),
             )
@@ -59,13 +66,14 @@ def model_route(model: type[models.Model], database: str, name: str) -> TableRou
         if f.unique:
             uniques.append(frozenset({f.attname}))
     for together in model._meta.unique_together:
-        uniques.append(frozenset(model._meta.get_field(n).attname for n in together))
+        uniques.append(frozenset(_attname(model, n) for n in together))
     for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint) and constraint.condition is None:
-            if constraint.fields:
-                uniques.append(
-                    frozenset(model._meta.get_field(n).attname for n in constraint.fields)
-                )
+        unconditional = isinstance(constraint, models.UniqueConstraint) and (
+            constraint.condition is None and constraint.fields
+        )
+        if unconditional:
+            names = constraint.fields  # type: ignore[attr-defined]
+            uniques.append(frozenset(_attname(model, n) for n in names))
     pk = (model._meta.pk.attname,) if model._meta.pk else ()
     return TableRoute(
         name=name,

@@ -185,7 +185,12 @@ def _execute_batch(
             result.rejects.append(_reject(row, index, exc))
             continue
         result.valid.append(row)
-    _log.info("%s: %d rows, %d rejected so far", spec.use_case.__qualname__, result.processed, len(result.rejects))
+    _log.info(
+        "%s: %d rows, %d rejected so far",
+        spec.use_case.__qualname__,
+        result.processed,
+        len(result.rejects),
+    )
 
 
 def _validate_batch(

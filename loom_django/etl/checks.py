@@ -59,7 +59,12 @@ def check_compile(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     for name, plan in sorted(registry.plans.items()):
         for warning in plan.warnings:
             messages.append(
-                Warning(f"ETL pipeline {name!r}: {warning}", hint="See docs/etl.md.", obj=name, id=W_COMPILE)
+                Warning(
+                    f"ETL pipeline {name!r}: {warning}",
+                    hint="See docs/etl.md.",
+                    obj=name,
+                    id=W_COMPILE,
+                )
             )
     return messages
 
@@ -69,7 +74,11 @@ def check_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from loom_django.etl.registry import registry
 
     return [
-        Error(failure, hint="Fix LOOM['CONFIG']['etl'] / the etl: YAML section or the module.", id=E_CONFIG)
+        Error(
+            failure,
+            hint="Fix LOOM['CONFIG']['etl'] / the etl: YAML section or the module.",
+            id=E_CONFIG,
+        )
         for failure in registry.failures
     ]
 

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-
 import time
 from typing import Any
 
 import msgspec
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 __all__ = ["BACKENDS", "Command", "parse_params"]
 
@@ -57,7 +57,7 @@ class _Printer:
 
     def on_event(self, event: Any) -> None:
         if self.mode == "json":
-            data = {k: v for k, v in msgspec.structs.asdict(event).items()} if isinstance(event, msgspec.Struct) else dict(event.__dict__)
+            data = dataclasses.asdict(event)
             data["ts"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.out.write(json.dumps(data, default=str, sort_keys=True))
         elif self.mode == "plain" and event.kind in ("end", "error"):
@@ -87,7 +87,9 @@ class Command(BaseCommand):
             else:
                 p.add_argument("--dry-run", action="store_true")
                 p.add_argument("--run-id", default=None)
-                p.add_argument("--progress", choices=("auto", "tty", "plain", "json", "none"), default="auto")
+                p.add_argument(
+                    "--progress", choices=("auto", "tty", "plain", "json", "none"), default="auto"
+                )
         sub.add_parser("check")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -100,6 +102,3 @@ class Command(BaseCommand):
             _cli.do_check(self.stdout)
         else:
             _cli.do_plan_or_run(self.stdout, action, options, _Printer)
-
-
-

@@ -37,7 +37,6 @@ from loom_django.etl.schema import Format, SchemaMode, options_match
 from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp, Sources, SourceSet
 from loom_django.etl.targets import (
     TARGET_TYPES,
-
     IntoFile,
     IntoTable,
     IntoTemp,
@@ -135,7 +134,7 @@ class ETLCompiler:
         if step.params_type is None:
             out.add(C.MISSING_GENERIC_PARAM, f"{step.__qualname__} must be ETLStep[YourParams]")
         sources = self._sources(step, out)
-        for alias, spec in sources:
+        for alias, _spec in sources:
             if alias == "ctx":
                 out.add(C.RESERVED_NAME, "a source may not be called 'ctx'", alias)
         wants_ctx = False
@@ -145,7 +144,9 @@ class ETLCompiler:
             self._check_sql(step, out)
         else:
             wants_ctx = self._check_execute(step, [a for a, _ in sources], out)
-        bindings = tuple(self._source(alias, spec, step.params_type, out) for alias, spec in sources)
+        bindings = tuple(
+            self._source(alias, spec, step.params_type, out) for alias, spec in sources
+        )
         target = self._target(step, out)
         if out.errors or target is None:
             return None, out.errors
@@ -220,13 +221,17 @@ class ETLCompiler:
             return
         for raw in _SQL_PLACEHOLDER.findall(sql):
             if not _SQL_PATH.fullmatch(raw):
-                out.add(C.UNKNOWN_PARAM_FIELD, f"SQL placeholder {{{{ {raw} }}}} is not params.x", raw)
+                out.add(
+                    C.UNKNOWN_PARAM_FIELD, f"SQL placeholder {{{{ {raw} }}}} is not params.x", raw
+                )
                 continue
             path = tuple(raw.split(".")[1:])
             if not _param_path_ok(step.params_type, path):
                 out.add(C.UNKNOWN_PARAM_FIELD, f"params has no field {'.'.join(path)!r}", raw)
 
-    def _check_params(self, pred: Predicate | None, params_type: Any, out: _Collector, where: str) -> None:
+    def _check_params(
+        self, pred: Predicate | None, params_type: Any, out: _Collector, where: str
+    ) -> None:
         if pred is None:
             return
         for expr in param_paths(pred):
@@ -242,7 +247,9 @@ class ETLCompiler:
             if not _param_path_ok(params_type, tuple(name.split("."))):
                 out.add(C.UNKNOWN_PARAM_FIELD, f"path {path!r}: params has no field {name!r}", name)
 
-    def _route(self, ref: Any, database: str | None, out: _Collector, alias: str) -> TableRoute | None:
+    def _route(
+        self, ref: Any, database: str | None, out: _Collector, alias: str
+    ) -> TableRoute | None:
         from loom_django.etl._routing import RouteError, resolve_route
 
         try:
@@ -251,7 +258,9 @@ class ETLCompiler:
             out.add(C.NO_ROUTE, str(exc), alias)
             return None
 
-    def _columns(self, route: TableRoute | None, names: Iterable[str], out: _Collector, alias: str) -> None:
+    def _columns(
+        self, route: TableRoute | None, names: Iterable[str], out: _Collector, alias: str
+    ) -> None:
         if route is None:
             return
         known = {c.name for c in route.columns} | {c.column for c in route.columns}
@@ -259,13 +268,19 @@ class ETLCompiler:
         if unknown:
             out.add(C.UNKNOWN_COLUMN, f"{route.name} has no column(s) {unknown}", alias)
 
-    def _file(self, spec: FromFile | IntoFile, params_type: Any, out: _Collector, alias: str) -> str | None:
+    def _file(
+        self, spec: FromFile | IntoFile, params_type: Any, out: _Collector, alias: str
+    ) -> str | None:
         location = spec.path
         if spec.is_alias:
             configured = self.config.file_alias(spec.path)
             if configured is None:
                 names = [f.name for f in self.config.storage.files]
-                out.add(C.UNKNOWN_FILE_ALIAS, f"file alias {spec.path!r} is not configured {names}", alias)
+                out.add(
+                    C.UNKNOWN_FILE_ALIAS,
+                    f"file alias {spec.path!r} is not configured {names}",
+                    alias,
+                )
                 return None
             location = configured
         self._check_template(location, params_type, out)
@@ -273,7 +288,9 @@ class ETLCompiler:
             if find_spec("deltalake") is None:
                 out.add(C.FEATURE_UNAVAILABLE, "Delta needs pip install loom-django[delta]", alias)
             else:
-                out.add(C.UNSUPPORTED_FORMAT, "Delta files are not supported by this version", alias)
+                out.add(
+                    C.UNSUPPORTED_FORMAT, "Delta files are not supported by this version", alias
+                )
         if spec.options is not None and not options_match(spec.format, spec.options):
             out.add(
                 C.INVALID_READ_OPTIONS,
@@ -321,15 +338,23 @@ class ETLCompiler:
             return self._use_case_target(spec, params_type, out)
         return TargetBinding(spec)
 
-    def _table_target(self, spec: IntoTable, params_type: Any, out: _Collector) -> TargetBinding | None:
+    def _table_target(
+        self, spec: IntoTable, params_type: Any, out: _Collector
+    ) -> TargetBinding | None:
         if spec.mode is WriteMode.UPSERT:
             if not spec.keys:
                 out.add(C.UPSERT_NO_KEYS, "upsert() needs keys", "target")
             if spec.include and spec.exclude:
-                out.add(C.UPSERT_EXCLUDE_INCLUDE_CONFLICT, "upsert(): include and exclude together", "target")
+                out.add(
+                    C.UPSERT_EXCLUDE_INCLUDE_CONFLICT,
+                    "upsert(): include and exclude together",
+                    "target",
+                )
             in_exclude = [k for k in spec.keys if k in spec.exclude]
             if in_exclude:
-                out.add(C.UPSERT_KEY_IN_EXCLUDE, f"upsert(): keys {in_exclude} are excluded", "target")
+                out.add(
+                    C.UPSERT_KEY_IN_EXCLUDE, f"upsert(): keys {in_exclude} are excluded", "target"
+                )
         self._check_params(spec.predicate, params_type, out, "target")
         route = self._route(spec.ref, spec.database, out, "target")
         if route is None:
@@ -344,29 +369,35 @@ class ETLCompiler:
         if spec.predicate is not None:
             cols.extend(columns_of(spec.predicate))
         self._columns(route, cols, out, "target")
-        if spec.mode is WriteMode.UPSERT and spec.keys:
-            if frozenset(spec.keys) not in route.unique_sets:
-                out.add(
-                    C.UPSERT_KEYS_NOT_UNIQUE,
-                    f"upsert keys {list(spec.keys)} are not the primary key or an unconditional "
-                    f"unique constraint of {route.name}",
-                    "target",
-                )
+        unique = frozenset(spec.keys) in route.unique_sets
+        if spec.mode is WriteMode.UPSERT and spec.keys and not unique:
+            out.add(
+                C.UPSERT_KEYS_NOT_UNIQUE,
+                f"upsert keys {list(spec.keys)} are not the primary key or an unconditional "
+                f"unique constraint of {route.name}",
+                "target",
+            )
         return TargetBinding(spec, route=route)
 
-    def _use_case_target(self, spec: IntoUseCase, params_type: Any, out: _Collector) -> TargetBinding | None:
+    def _use_case_target(
+        self, spec: IntoUseCase, params_type: Any, out: _Collector
+    ) -> TargetBinding | None:
         from loom_django.etl._use_case import command_fields
 
         fields = command_fields(spec.use_case)
         if fields is None:
-            out.add(C.USE_CASE_INVALID, f"{spec.use_case!r} is not a use case with an Input()", "target")
+            out.add(
+                C.USE_CASE_INVALID, f"{spec.use_case!r} is not a use case with an Input()", "target"
+            )
             return None
         unknown = [f for f in (spec.payload or {}) if f not in fields]
         if unknown:
             out.add(C.USE_CASE_INVALID, f"payload maps unknown command fields {unknown}", "target")
         for value in (spec.params or {}).values():
             if isinstance(value, ParamExpr) and not _param_path_ok(params_type, value.path):
-                out.add(C.UNKNOWN_PARAM_FIELD, f"params has no field {'.'.join(value.path)!r}", "target")
+                out.add(
+                    C.UNKNOWN_PARAM_FIELD, f"params has no field {'.'.join(value.path)!r}", "target"
+                )
         rejects = None
         if spec.rejects is not None:
             rejects = self._bind_target(spec.rejects, params_type, out)
@@ -406,7 +437,9 @@ class ETLCompiler:
         if not (isinstance(process, type) and issubclass(process, ETLProcess)):
             return None
         if process.params_type is None:
-            out.add(C.MISSING_GENERIC_PARAM, f"{process.__qualname__} must be ETLProcess[YourParams]")
+            out.add(
+                C.MISSING_GENERIC_PARAM, f"{process.__qualname__} must be ETLProcess[YourParams]"
+            )
         nodes: list[StepPlan | ParallelStepGroup] = []
         for item in process.steps:
             if isinstance(item, list):
@@ -456,16 +489,24 @@ class ETLCompiler:
         out = _Collector(pipeline.__qualname__)
         errors: list[ETLCompilationError] = []
         if pipeline.params_type is None:
-            out.add(C.MISSING_GENERIC_PARAM, f"{pipeline.__qualname__} must be ETLPipeline[YourParams]")
+            out.add(
+                C.MISSING_GENERIC_PARAM, f"{pipeline.__qualname__} must be ETLPipeline[YourParams]"
+            )
         if backend is not None and pipeline.engines is not None and backend not in pipeline.engines:
-            out.add(C.ENGINE_MISMATCH, f"{pipeline.__qualname__} runs on {list(pipeline.engines)}, not {backend!r}")
+            out.add(
+                C.ENGINE_MISMATCH,
+                f"{pipeline.__qualname__} runs on {list(pipeline.engines)}, not {backend!r}",
+            )
         nodes: list[ProcessPlan | ParallelProcessGroup] = []
         for item in pipeline.processes:
             members = item if isinstance(item, list) else [item]
             plans: list[ProcessPlan] = []
             for member in members:
                 if not (isinstance(member, type) and issubclass(member, ETLProcess)):
-                    out.add(C.INVALID_PROCESS_ITEM, f"processes item {member!r} is not an ETLProcess subclass")
+                    out.add(
+                        C.INVALID_PROCESS_ITEM,
+                        f"processes item {member!r} is not an ETLProcess subclass",
+                    )
                     continue
                 plan = self._process(member, errors)
                 if plan is None:
@@ -521,7 +562,9 @@ def _temp_errors(units: list[Any]) -> list[ETLCompilationError]:
                 sequence.append([s for p in pnode.plans for s in _flat(p)])
             else:
                 for snode in pnode.nodes:
-                    sequence.append(list(snode.plans) if isinstance(snode, ParallelStepGroup) else [snode])
+                    sequence.append(
+                        list(snode.plans) if isinstance(snode, ParallelStepGroup) else [snode]
+                    )
     produced: set[str] = set()
     writers: dict[str, list[tuple[str, bool]]] = {}
     for group in sequence:
@@ -540,32 +583,41 @@ def _temp_errors(units: list[Any]) -> list[ETLCompilationError]:
             target = step.target_binding.spec
             if isinstance(target, IntoTemp):
                 made.add(target.name)
-                writers.setdefault(target.name, []).append((step.step_type.__qualname__, target.append))
+                writers.setdefault(target.name, []).append(
+                    (step.step_type.__qualname__, target.append)
+                )
         produced |= made
     for name, entries in writers.items():
         flags = {flag for _, flag in entries}
         if len(flags) > 1:
             errors.append(
                 ETLCompilationError(
-                    C.INVALID_TEMP_APPEND_MIX, entries[0][0], f"writers of temp {name!r} disagree on append", name
+                    C.INVALID_TEMP_APPEND_MIX,
+                    entries[0][0],
+                    f"writers of temp {name!r} disagree on append",
+                    name,
                 )
             )
         elif flags == {False} and len(entries) > 1:
             errors.append(
                 ETLCompilationError(
-                    C.DUPLICATE_TEMP_NAME, entries[1][0], f"temp {name!r} is written twice without append=True", name
+                    C.DUPLICATE_TEMP_NAME,
+                    entries[1][0],
+                    f"temp {name!r} is written twice without append=True",
+                    name,
                 )
             )
     return errors
 
 
 def _flat(process: ProcessPlan) -> list[StepPlan]:
-    return [s for node in process.nodes for s in (node.plans if isinstance(node, ParallelStepGroup) else (node,))]
+    return [
+        s
+        for node in process.nodes
+        for s in (node.plans if isinstance(node, ParallelStepGroup) else (node,))
+    ]
 
 
 def is_pipeline(obj: Any) -> bool:
     """Whether ``obj`` is a concrete pipeline class."""
     return isinstance(obj, type) and issubclass(obj, ETLPipeline) and obj is not ETLPipeline
-
-
-

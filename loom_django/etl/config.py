@@ -31,7 +31,7 @@ class _Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=T
     pass
 
 
-class DjangoRoute(_Struct):
+class DjangoRoute(_Struct, frozen=True):
     """A logical table routed to a Django model (``app_label.Model``) or a raw table."""
 
     model: str | None = None
@@ -39,33 +39,33 @@ class DjangoRoute(_Struct):
     database: str = "default"
 
 
-class TableRoute(_Struct):
+class TableRoute(_Struct, frozen=True):
     """``storage.tables[]``: one logical name and its destination."""
 
     name: str
     django: DjangoRoute
 
 
-class FilePath(_Struct):
+class FilePath(_Struct, frozen=True):
     """The location of a file alias."""
 
     uri: str
 
 
-class FileRoute(_Struct):
+class FileRoute(_Struct, frozen=True):
     """``storage.files[]``: a file alias."""
 
     name: str
     path: FilePath
 
 
-class TempConfig(_Struct):
+class TempConfig(_Struct, frozen=True):
     """Where intermediates live (a local path; ``None`` = the system temp dir)."""
 
     root: str | None = None
 
 
-class StorageConfig(_Struct):
+class StorageConfig(_Struct, frozen=True):
     """Routes of logical tables and file aliases."""
 
     django_autoroute: bool = True
@@ -74,7 +74,7 @@ class StorageConfig(_Struct):
     temp: TempConfig = msgspec.field(default_factory=TempConfig)
 
 
-class DjangoIOConfig(_Struct):
+class DjangoIOConfig(_Struct, frozen=True):
     """Batch sizes and fast paths of Django table reads and writes."""
 
     read_batch_size: int = DEFAULT_READ_BATCH
@@ -83,7 +83,7 @@ class DjangoIOConfig(_Struct):
     copy: str = "auto"
 
 
-class SparkConfig(_Struct):
+class SparkConfig(_Struct, frozen=True):
     """The SparkSession the runner builds when none is given."""
 
     master: str = "local[*]"
@@ -91,7 +91,7 @@ class SparkConfig(_Struct):
     conf: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class HistoryConfig(_Struct):
+class HistoryConfig(_Struct, frozen=True):
     """Run history in the Django database."""
 
     enabled: bool = True
@@ -99,14 +99,14 @@ class HistoryConfig(_Struct):
     retention_days: int = 90
 
 
-class LockConfig(_Struct):
+class LockConfig(_Struct, frozen=True):
     """The per-pipeline run lock."""
 
     enabled: bool = True
     stale_after_seconds: int = 3600
 
 
-class EtlConfig(_Struct):
+class EtlConfig(_Struct, frozen=True):
     """The ``etl:`` section of the loom configuration."""
 
     engine: str = DEFAULT_ENGINE

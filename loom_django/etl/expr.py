@@ -246,7 +246,9 @@ def fold(pred: Predicate, dialect: Dialect, values: Any) -> Any:
         if isinstance(node, _Binary):
             return dialect.binary(node.op, operand(node.left), operand(node.right))
         if isinstance(node, InPred):
-            raw = resolve(node.values, values) if isinstance(node.values, ParamExpr) else node.values
+            raw = (
+                resolve(node.values, values) if isinstance(node.values, ParamExpr) else node.values
+            )
             return dialect.isin(operand(node.ref), tuple(raw))
         if isinstance(node, IsNullPred):
             return dialect.is_null(operand(node.ref), node.negated)

@@ -26,21 +26,27 @@ def preflight_errors(plan: PipelinePlan) -> list[ETLCompilationError]:
         component = step.step_type.__qualname__
         for binding in step.source_bindings:
             if binding.route is not None and _missing(binding.route, tables):
-                errors.append(ETLCompilationError(
-                    C.UNKNOWN_SOURCE_TABLE, component,
-                    f"table {binding.route.table} ({binding.route.name}) does not exist on "
-                    f"database {binding.route.database!r}: run manage.py migrate",
-                    binding.alias,
-                ))
+                errors.append(
+                    ETLCompilationError(
+                        C.UNKNOWN_SOURCE_TABLE,
+                        component,
+                        f"table {binding.route.table} ({binding.route.name}) does not exist on "
+                        f"database {binding.route.database!r}: run manage.py migrate",
+                        binding.alias,
+                    )
+                )
         target = step.target_binding
         for route in (target.route, target.rejects.route if target.rejects else None):
             if route is not None and _missing(route, tables):
-                errors.append(ETLCompilationError(
-                    C.UNKNOWN_TARGET_TABLE, component,
-                    f"table {route.table} ({route.name}) does not exist on database "
-                    f"{route.database!r}: run manage.py migrate",
-                    "target",
-                ))
+                errors.append(
+                    ETLCompilationError(
+                        C.UNKNOWN_TARGET_TABLE,
+                        component,
+                        f"table {route.table} ({route.name}) does not exist on database "
+                        f"{route.database!r}: run manage.py migrate",
+                        "target",
+                    )
+                )
     return errors
 
 

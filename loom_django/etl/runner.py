@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,14 +22,13 @@ import msgspec
 
 from loom_django.etl.compiler import ETLCompiler
 from loom_django.etl.config import EtlConfig
-from loom_django.etl.errors import ETLCompilationError, InvalidStageError, RejectThresholdExceeded
+from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded
 from loom_django.etl.plan import (
     ParallelProcessGroup,
     ParallelStepGroup,
     PipelinePlan,
     ProcessPlan,
     StepPlan,
-    TargetBinding,
 )
 
 __all__ = ["ETLRunner", "Event", "RunObserver", "RunResult", "StepContext", "StepResult"]
@@ -226,29 +226,58 @@ class ETLRunner:
         run_id = run_id or str(uuid.uuid4())
         if dry_run:
             return RunResult(run_id, "planned", started, 0.0)
-        run = _Run(run_id, _pipeline_name(pipeline), params, started, Path(tempfile.mkdtemp(prefix="loom_etl_")))
+        run = _Run(
+            run_id,
+            _pipeline_name(pipeline),
+            params,
+            started,
+            Path(tempfile.mkdtemp(prefix="loom_etl_")),
+        )
         t0 = time.perf_counter()
-        self._emit(Event("pipeline", "start", run.pipeline, run_id, run_id, params=render_params(params)))
+        self._emit(
+            Event("pipeline", "start", run.pipeline, run_id, run_id, params=render_params(params))
+        )
         try:
             for node in plan.nodes:
                 if isinstance(node, ParallelProcessGroup):
-                    self._parallel([lambda p=p: self._process(run, p) for p in node.plans])
+                    self._parallel([partial(self._process, run, p) for p in node.plans])
                 else:
                     self._process(run, node)
         except BaseException as exc:
             duration = (time.perf_counter() - t0) * 1000
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            self._emit(Event("pipeline", "end", run.pipeline, run_id, run_id, status=status,
-                             duration_ms=duration, error_type=type(exc).__name__, error=str(exc)))
+            self._emit(
+                Event(
+                    "pipeline",
+                    "end",
+                    run.pipeline,
+                    run_id,
+                    run_id,
+                    status=status,
+                    duration_ms=duration,
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                )
+            )
             exc.add_note(f"ETL run {run_id} of {run.pipeline}")
             raise
         finally:
             shutil.rmtree(run.temp_dir, ignore_errors=True)
         duration = (time.perf_counter() - t0) * 1000
         result = RunResult(run_id, "success", started, duration, tuple(run.results))
-        self._emit(Event("pipeline", "end", run.pipeline, run_id, run_id, status="success",
-                         duration_ms=duration, rows_written=result.rows_written,
-                         rows_rejected=result.rejected))
+        self._emit(
+            Event(
+                "pipeline",
+                "end",
+                run.pipeline,
+                run_id,
+                run_id,
+                status="success",
+                duration_ms=duration,
+                rows_written=result.rows_written,
+                rows_rejected=result.rejected,
+            )
+        )
         return result
 
     def _params(self, pipeline: type[Any], params: Any) -> Any:
@@ -267,7 +296,13 @@ class ETLRunner:
             try:
                 observer.on_event(event)
             except Exception:
-                _log.warning("ETL observer %r failed on %s %s", observer, event.scope, event.kind, exc_info=True)
+                _log.warning(
+                    "ETL observer %r failed on %s %s",
+                    observer,
+                    event.scope,
+                    event.kind,
+                    exc_info=True,
+                )
 
     def _parallel(self, tasks: list[Callable[[], None]]) -> None:
         from django.db import connections
@@ -294,16 +329,35 @@ class ETLRunner:
         try:
             for node in process.nodes:
                 if isinstance(node, ParallelStepGroup):
-                    self._parallel([lambda s=s: self._step(run, s) for s in node.plans])
+                    self._parallel([partial(self._step, run, s) for s in node.plans])
                 else:
                     self._step(run, node)
         except BaseException as exc:
-            self._emit(Event("process", "end", process.name, run.run_id, pid, status="failed",
-                             duration_ms=(time.perf_counter() - t0) * 1000,
-                             error_type=type(exc).__name__, error=str(exc)))
+            self._emit(
+                Event(
+                    "process",
+                    "end",
+                    process.name,
+                    run.run_id,
+                    pid,
+                    status="failed",
+                    duration_ms=(time.perf_counter() - t0) * 1000,
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                )
+            )
             raise
-        self._emit(Event("process", "end", process.name, run.run_id, pid, status="success",
-                         duration_ms=(time.perf_counter() - t0) * 1000))
+        self._emit(
+            Event(
+                "process",
+                "end",
+                process.name,
+                run.run_id,
+                pid,
+                status="success",
+                duration_ms=(time.perf_counter() - t0) * 1000,
+            )
+        )
 
     def _step(self, run: _Run, step: StepPlan) -> None:
         sid = str(uuid.uuid4())
@@ -313,10 +367,31 @@ class ETLRunner:
             written, rejected = self._execute_step(run, step, sid)
         except BaseException as exc:
             duration = (time.perf_counter() - t0) * 1000
-            self._emit(Event("step", "error", step.name, run.run_id, sid, status="failed",
-                             error_type=type(exc).__name__, error=str(exc)))
-            self._emit(Event("step", "end", step.name, run.run_id, sid, status="failed",
-                             duration_ms=duration, error_type=type(exc).__name__, error=str(exc)))
+            self._emit(
+                Event(
+                    "step",
+                    "error",
+                    step.name,
+                    run.run_id,
+                    sid,
+                    status="failed",
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                )
+            )
+            self._emit(
+                Event(
+                    "step",
+                    "end",
+                    step.name,
+                    run.run_id,
+                    sid,
+                    status="failed",
+                    duration_ms=duration,
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                )
+            )
             run.results.append(StepResult(step.name, "failed", duration))
             if not getattr(exc, "_loom_step_noted", False):
                 exc.add_note(f"ETL step {step.name} failed")
@@ -324,17 +399,33 @@ class ETLRunner:
             raise
         duration = (time.perf_counter() - t0) * 1000
         run.results.append(StepResult(step.name, "success", duration, written, rejected))
-        self._emit(Event("step", "end", step.name, run.run_id, sid, status="success",
-                         duration_ms=duration, rows_written=written, rows_rejected=rejected))
+        self._emit(
+            Event(
+                "step",
+                "end",
+                step.name,
+                run.run_id,
+                sid,
+                status="success",
+                duration_ms=duration,
+                rows_written=written,
+                rows_rejected=rejected,
+            )
+        )
 
     def _execute_step(self, run: _Run, step: StepPlan, sid: str) -> tuple[int, int]:
         from loom_django.etl import _polars_backend as backend
 
-        ctx = StepContext(run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger)
+        ctx = StepContext(
+            run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger
+        )
         if step.target_binding.spec.__class__.__name__ == "IntoClient":
             backend.run_client_step(step, run.params)
             return 0, 0
-        frames = {b.alias: backend.read_source(b, run.params, self.config, run.temps) for b in step.source_bindings}
+        frames = {
+            b.alias: backend.read_source(b, run.params, self.config, run.temps)
+            for b in step.source_bindings
+        }
         instance = step.step_type()
         if step.sql is not None:
             frame = backend.run_sql(step, frames, run.params)
@@ -342,7 +433,9 @@ class ETLRunner:
             extra = {"ctx": ctx} if step.wants_ctx else {}
             frame = instance.execute(run.params, **frames, **extra)
         if frame is None:
-            raise TypeError(f"step {step.step_type.__qualname__} returned None; its target needs a frame")
+            raise TypeError(
+                f"step {step.step_type.__qualname__} returned None; its target needs a frame"
+            )
         try:
             return backend.write_target(step.target_binding, frame, run, self.config, self._runtime)
         except RejectThresholdExceeded as exc:
@@ -354,6 +447,3 @@ class ETLRunner:
 
 def _pipeline_name(pipeline: type[Any]) -> str:
     return pipeline.name or f"{pipeline.__module__.split('.')[0]}.{pipeline.__name__}"
-
-
-

@@ -58,7 +58,7 @@ class FromTable:
         return replace(self, database=alias)
 
 
-def FromModel(model: type[Any]) -> FromTable:  # noqa: N802 - builder alias of the reference
+def FromModel(model: type[Any]) -> FromTable:
     """``FromTable`` restricted to model classes."""
     if not isinstance(model, type):
         raise TypeError("FromModel() takes a model class; use FromTable() for names")
@@ -79,7 +79,7 @@ class FromFile:
         self,
         path: str,
         *,
-        format: Format,  # noqa: A002 - the reference's keyword
+        format: Format,
         projected: tuple[str, ...] | None = None,
         options: ReadOptions | None = None,
         is_alias: bool = False,
@@ -91,7 +91,7 @@ class FromFile:
         object.__setattr__(self, "is_alias", is_alias)
 
     @classmethod
-    def alias(cls, name: str, *, format: Format) -> FromFile:  # noqa: A002
+    def alias(cls, name: str, *, format: Format) -> FromFile:
         """A file whose location is ``storage.files[name]`` in the ETL config."""
         return cls(name, format=format, is_alias=True)
 

@@ -59,7 +59,9 @@ class IntoTable:
     def _mode(self, mode: WriteMode, schema: SchemaMode, **changes: Any) -> IntoTable:
         return replace(self, mode=mode, explicit=True, schema=SchemaMode(schema), **changes)
 
-    def append(self, *, schema: SchemaMode = SchemaMode.STRICT, streaming: bool = False) -> IntoTable:
+    def append(
+        self, *, schema: SchemaMode = SchemaMode.STRICT, streaming: bool = False
+    ) -> IntoTable:
         """Insert every row (not idempotent on rerun)."""
         return self._mode(WriteMode.APPEND, schema, streaming=streaming)
 
@@ -93,7 +95,11 @@ class IntoTable:
         return self.replace_where(pred, schema=schema)
 
     def replace_where(
-        self, predicate: Predicate, *, schema: SchemaMode = SchemaMode.STRICT, streaming: bool = False
+        self,
+        predicate: Predicate,
+        *,
+        schema: SchemaMode = SchemaMode.STRICT,
+        streaming: bool = False,
     ) -> IntoTable:
         """Replace exactly the rows matching ``predicate``; every frame row must match it."""
         return self._mode(WriteMode.REPLACE_WHERE, schema, predicate=predicate, streaming=streaming)
@@ -122,7 +128,7 @@ class IntoTable:
         return replace(self, database=alias)
 
 
-def IntoModel(model: type[Any]) -> IntoTable:  # noqa: N802 - builder alias of the reference
+def IntoModel(model: type[Any]) -> IntoTable:
     """``IntoTable`` restricted to model classes."""
     if not isinstance(model, type):
         raise TypeError("IntoModel() takes a model class; use IntoTable() for names")
@@ -142,7 +148,7 @@ class IntoFile:
         self,
         path: str,
         *,
-        format: Format,  # noqa: A002 - the reference's keyword
+        format: Format,
         options: WriteOptions | None = None,
         is_alias: bool = False,
     ) -> None:
@@ -152,7 +158,7 @@ class IntoFile:
         object.__setattr__(self, "is_alias", is_alias)
 
     @classmethod
-    def alias(cls, name: str, *, format: Format) -> IntoFile:  # noqa: A002
+    def alias(cls, name: str, *, format: Format) -> IntoFile:
         """A file whose location is ``storage.files[name]`` in the ETL config."""
         return cls(name, format=format, is_alias=True)
 
@@ -193,7 +199,9 @@ class IntoUseCase:
         if self.mode not in ("execute", "validate"):
             raise ValueError(f"IntoUseCase mode must be 'execute' or 'validate', not {self.mode!r}")
         if self.on_error not in ("fail", "reject"):
-            raise ValueError(f"IntoUseCase on_error must be 'fail' or 'reject', not {self.on_error!r}")
+            raise ValueError(
+                f"IntoUseCase on_error must be 'fail' or 'reject', not {self.on_error!r}"
+            )
         if self.transaction not in ("step", "batch"):
             raise ValueError("IntoUseCase transaction must be 'step' or 'batch'")
         if self.batch_size < 1:

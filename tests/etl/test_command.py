@@ -51,7 +51,14 @@ def test_unknown_backend_exits_3():
 
 def test_failing_step_exits_1_and_names_the_step():
     with pytest.raises(CommandError) as info:
-        _run("run", "tests.etl.pipelines.FailingPipeline", "-p", "run_date=2026-03-30", "--progress", "none")
+        _run(
+            "run",
+            "tests.etl.pipelines.FailingPipeline",
+            "-p",
+            "run_date=2026-03-30",
+            "--progress",
+            "none",
+        )
     assert info.value.returncode == 1 and "CopyBooks" in str(info.value)
 
 

@@ -12,7 +12,6 @@ from loom_django.etl import (
     ETLCompilationError,
     ETLCompilationErrorGroup,
     ETLCompiler,
-    ETLErrorCode as C,
     ETLParams,
     ETLPipeline,
     ETLProcess,
@@ -27,6 +26,9 @@ from loom_django.etl import (
     SchemaMode,
     col,
     params,
+)
+from loom_django.etl import (
+    ETLErrorCode as C,
 )
 from loom_django.etl.plan import ParallelStepGroup
 from tests.testapp.models import Book
@@ -115,7 +117,10 @@ def test_execute_signature_params_checks():
     ("target", "code"),
     [
         (IntoTable(Book).upsert(keys=()), C.UPSERT_NO_KEYS),
-        (IntoTable(Book).upsert(keys=("code",), exclude=("title",), include=("pages",)), C.UPSERT_EXCLUDE_INCLUDE_CONFLICT),
+        (
+            IntoTable(Book).upsert(keys=("code",), exclude=("title",), include=("pages",)),
+            C.UPSERT_EXCLUDE_INCLUDE_CONFLICT,
+        ),
         (IntoTable(Book).upsert(keys=("code",), exclude=("code",)), C.UPSERT_KEY_IN_EXCLUDE),
         (IntoTable(Book).upsert(keys=("title",)), C.UPSERT_KEYS_NOT_UNIQUE),
         (IntoTable(Book).append(schema=SchemaMode.EVOLVE), C.SCHEMA_OWNED_BY_MIGRATIONS),
@@ -198,7 +203,11 @@ def _gen(name: str, target) -> type:
 
 
 def test_step_params_incompatible_with_the_pipeline_is_missing_params_fields():
-    Step = _cls("NeedsExtra", ETLStep[Q], {"target": IntoFile("x.csv", format=Format.CSV), "execute": lambda self, params: None})
+    Step = _cls(
+        "NeedsExtra",
+        ETLStep[Q],
+        {"target": IntoFile("x.csv", format=Format.CSV), "execute": lambda self, params: None},
+    )
 
     class Proc(ETLProcess[P]):
         steps = [Step]

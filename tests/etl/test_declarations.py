@@ -10,6 +10,7 @@ from loom_django.etl import (
     ETLPipeline,
     ETLProcess,
     ETLStep,
+    Format,
     FromFile,
     FromTable,
     IntoClient,
@@ -17,7 +18,6 @@ from loom_django.etl import (
     Sources,
     SourceSet,
     col,
-    Format,
 )
 from loom_django.etl.targets import WriteMode
 

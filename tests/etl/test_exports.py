@@ -15,6 +15,9 @@ def test_all_lists_exactly_the_public_names():
 
 
 def test_importing_the_package_imports_neither_polars_nor_pyspark():
-    code = "import sys, loom_django.etl, loom_django.etl.door; print('polars' in sys.modules, 'pyspark' in sys.modules)"
+    code = (
+        "import sys, loom_django.etl, loom_django.etl.door; "
+        "print('polars' in sys.modules, 'pyspark' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"

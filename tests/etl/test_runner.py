@@ -11,18 +11,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from loom_django.etl import (
+    DuplicateKeyError,
     ETLParams,
     ETLPipeline,
     ETLProcess,
     ETLStep,
     Format,
     FromTable,
-    InvalidStageError,
     IntoFile,
     IntoTable,
+    InvalidStageError,
     PredicateViolationError,
     SchemaError,
-    DuplicateKeyError,
     col,
     params,
 )
@@ -38,8 +38,12 @@ class P(ETLParams):
 
 
 def _pipe(*steps):
-    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=list(steps)))
-    return types.new_class("Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc]))
+    proc = types.new_class(
+        "Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=list(steps))
+    )
+    return types.new_class(
+        "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
+    )
 
 
 def _books(*titles_pages):
@@ -66,7 +70,12 @@ def test_where_predicates_are_anded_and_pushed_into_the_sql(tmp_path, settings):
     _books(("a", 5), ("b", 50), ("c", 500))
 
     class Export(ETLStep[P]):
-        books = FromTable(Book).where(col("pages") >= params.min_pages).where(col("pages") < 100).columns("title", "pages")
+        books = (
+            FromTable(Book)
+            .where(col("pages") >= params.min_pages)
+            .where(col("pages") < 100)
+            .columns("title", "pages")
+        )
         target = IntoFile("out/books_{run_date}.csv", format=Format.CSV)
 
         def execute(self, params, *, books):
@@ -74,7 +83,11 @@ def test_where_predicates_are_anded_and_pushed_into_the_sql(tmp_path, settings):
 
     with CaptureQueriesContext(connection) as queries:
         ETLRunner().run(_pipe(Export), P(min_pages=10))
-    select = [q["sql"] for q in queries.captured_queries if "legacy_books" in q["sql"] and "INSERT" not in q["sql"]]
+    select = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "legacy_books" in q["sql"] and "INSERT" not in q["sql"]
+    ]
     assert select and "WHERE" in select[0] and "pages" in select[0]
     assert pl.read_csv(tmp_path / "out" / "books_2026-03-30.csv").rows() == [("b", 50)]
 
