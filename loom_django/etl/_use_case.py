@@ -23,7 +23,7 @@ from loom_django.etl.errors import RejectThresholdExceeded, SchemaError
 from loom_django.etl.expr import ParamExpr, resolve
 from loom_django.etl.targets import IntoUseCase
 
-__all__ = ["GatewayResult", "command_fields", "command_type", "run_rows"]
+__all__ = ["GatewayResult", "command_fields", "command_type", "has_lookups", "run_rows"]
 
 _log = logging.getLogger("loom_django.etl.use_case")
 
@@ -42,6 +42,19 @@ def command_type(use_case: Any) -> type[Any] | None:
             annotation = hints.get(parameter.name)
             return annotation if isinstance(annotation, type) else None
     return None
+
+
+def has_lookups(use_case: Any) -> bool:
+    """Whether ``execute`` declares ``Load``/``LoadById``/``Exists`` parameters."""
+    from loom_django.core.use_case.markers import ExistsMarker, LoadMarker
+
+    execute = getattr(use_case, "execute", None)
+    if execute is None:
+        return False
+    return any(
+        isinstance(p.default, LoadMarker | ExistsMarker)
+        for p in inspect.signature(execute).parameters.values()
+    )
 
 
 def command_fields(use_case: Any) -> tuple[str, ...] | None:

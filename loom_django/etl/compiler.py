@@ -382,7 +382,7 @@ class ETLCompiler:
     def _use_case_target(
         self, spec: IntoUseCase, params_type: Any, out: _Collector
     ) -> TargetBinding | None:
-        from loom_django.etl._use_case import command_fields
+        from loom_django.etl._use_case import command_fields, has_lookups
 
         fields = command_fields(spec.use_case)
         if fields is None:
@@ -390,6 +390,13 @@ class ETLCompiler:
                 C.USE_CASE_INVALID, f"{spec.use_case!r} is not a use case with an Input()", "target"
             )
             return None
+        if spec.mode == "validate" and has_lookups(spec.use_case):
+            out.add(
+                C.USE_CASE_INVALID,
+                f"{spec.use_case.__qualname__} has Load/Exists markers: validate mode does not "
+                "run lookups yet; use mode='execute'",
+                "target",
+            )
         unknown = [f for f in (spec.payload or {}) if f not in fields]
         if unknown:
             out.add(C.USE_CASE_INVALID, f"payload maps unknown command fields {unknown}", "target")
