@@ -10,9 +10,9 @@ from django.core.management.base import CommandError
 
 from loom_django.etl.errors import ETLCompilationError, InvalidStageError, RejectThresholdExceeded
 
-__all__ = ["do_check", "do_list", "do_plan_or_run", "render_plan"]
+__all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
 
-EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS = 1, 2, 3, 4
+EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
 BACKENDS = ("polars", "spark")
 
 
@@ -161,6 +161,126 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
     return "\n".join(lines)
 
 
+def _execute(
+    runner: Any,
+    pipeline: Any,
+    name: str,
+    params: Any,
+    backend: str,
+    options: dict[str, Any],
+    config: Any,
+) -> Any:
+    """Run under the pipeline lock with history; map failures to exit codes."""
+    import uuid
+
+    from loom_django.etl.errors import LockHeldError
+    from loom_django.etl.history import HistoryObserver, acquire_lock, release_lock
+
+    run_id = options["run_id"] or str(uuid.uuid4())
+    db = config.history.database
+    extra: list[Any] = []
+    if config.history.enabled and not options["no_history"]:
+        extra.append(
+            HistoryObserver(pipeline, backend=backend, include=options["include"], database=db)
+        )
+    lock_key = None
+    if config.lock.enabled and not options["no_lock"]:
+        lock_key = options["lock_key"] or name
+        try:
+            acquire_lock(lock_key, run_id, database=db, stale_after=config.lock.stale_after_seconds)
+        except LockHeldError as exc:
+            raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+    try:
+        return runner.run(
+            pipeline, params, include=options["include"] or None, run_id=run_id, observers=extra
+        )
+    except RejectThresholdExceeded as exc:
+        raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_REJECTS) from None
+    except Exception as exc:
+        if options.get("traceback"):
+            raise
+        notes = "; ".join(getattr(exc, "__notes__", []))
+        raise CommandError(
+            f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED
+        ) from None
+    finally:
+        if lock_key is not None:
+            release_lock(lock_key, run_id, database=db)
+
+
+def do_history(out: Any, options: dict[str, Any]) -> None:
+    """``history [list|show RUN_ID|prune]``."""
+    from loom_django.etl import history
+    from loom_django.etl.models import EtlPipelineRun
+
+    config = _registry().config
+    db = config.history.database
+    what = options["what"]
+    if what == "prune":
+        days = options["older_than"] or config.history.retention_days
+        removed = history.prune(days, database=db)
+        reaped = (
+            history.reap_stale(config.lock.stale_after_seconds, database=db)
+            if options["reap_stale"]
+            else 0
+        )
+        out.write(f"pruned {removed} run(s); marked {reaped} stale run(s) abandoned")
+        return
+    if what == "show":
+        if not options["run_id"]:
+            raise CommandError("history show needs a RUN_ID", returncode=EXIT_USAGE)
+        try:
+            run = EtlPipelineRun.objects.using(db).get(run_id=options["run_id"])
+        except (EtlPipelineRun.DoesNotExist, ValueError, Exception) as exc:
+            if isinstance(exc, CommandError):
+                raise
+            raise CommandError(
+                f"no run {options['run_id']!r} in history", returncode=EXIT_USAGE
+            ) from None
+        out.write(
+            f"{run.pipeline} {run.run_id} {run.status} {run.duration_ms or 0:.0f}ms "
+            f"rows={run.rows_written} rejected={run.rows_rejected} {run.error_type}"
+        )
+        from loom_django.etl.models import EtlStepRun
+
+        for step in EtlStepRun.objects.using(db).filter(run=run).order_by("started_at"):
+            out.write(
+                f"  {step.step} {step.status} {step.duration_ms or 0:.0f}ms "
+                f"rows={step.rows_written} {step.error_type} {step.error_message}"
+            )
+        return
+    runs = EtlPipelineRun.objects.using(db).order_by("-started_at")
+    if options["pipeline"]:
+        runs = runs.filter(pipeline=options["pipeline"])
+    if options["status"]:
+        runs = runs.filter(status=options["status"])
+    rows = list(runs[: options["limit"]])
+    if options["format"] == "json":
+        out.write(
+            json.dumps(
+                [
+                    {
+                        "run_id": str(r.run_id),
+                        "pipeline": r.pipeline,
+                        "status": r.status,
+                        "started_at": r.started_at.isoformat(),
+                        "duration_ms": r.duration_ms,
+                        "rows_written": r.rows_written,
+                        "rows_rejected": r.rows_rejected,
+                    }
+                    for r in rows
+                ],
+                sort_keys=True,
+            )
+        )
+        return
+    for r in rows:
+        out.write(
+            f"{r.started_at:%Y-%m-%dT%H:%M:%SZ} {r.pipeline} {r.status} {r.run_id} "
+            f"rows={r.rows_written}"
+        )
+
+
 def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any) -> None:
     """``plan`` prints the plan; ``run`` executes it with progress output."""
     from loom_django.etl.command import parse_params
@@ -201,19 +321,7 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
     runner = ETLRunner(
         registry.config, runtime=registry.runtime, observers=observers, compiler=registry.compiler
     )
-    try:
-        result = runner.run(
-            pipeline, params, include=options["include"] or None, run_id=options["run_id"]
-        )
-    except RejectThresholdExceeded as exc:
-        raise CommandError(f"{exc}", returncode=EXIT_REJECTS) from None
-    except Exception as exc:
-        if options.get("traceback"):
-            raise
-        notes = "; ".join(getattr(exc, "__notes__", []))
-        raise CommandError(
-            f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED
-        ) from None
+    result = _execute(runner, pipeline, name, params, backend, options, registry.config)
     summary = {
         "event": "summary",
         "run_id": result.run_id,

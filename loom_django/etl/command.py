@@ -1,7 +1,7 @@
 """``manage.py loom_etl``: list, plan, run and check pipelines, with the exit codes of §9.9.
 
 0 ok · 1 a step failed · 2 usage (unknown pipeline, bad params, unknown ``--include``) ·
-3 compile / configuration / pre-flight · 4 reject threshold exceeded.
+3 compile / configuration / pre-flight · 4 reject threshold exceeded · 5 lock held.
 """
 
 from __future__ import annotations
@@ -90,7 +90,19 @@ class Command(BaseCommand):
                 p.add_argument(
                     "--progress", choices=("auto", "tty", "plain", "json", "none"), default="auto"
                 )
+                p.add_argument("--no-history", action="store_true")
+                p.add_argument("--no-lock", action="store_true")
+                p.add_argument("--lock-key", default=None)
         sub.add_parser("check")
+        h = sub.add_parser("history")
+        h.add_argument("what", nargs="?", choices=("list", "show", "prune"), default="list")
+        h.add_argument("run_id", nargs="?")
+        h.add_argument("--pipeline", default=None)
+        h.add_argument("--status", default=None)
+        h.add_argument("--limit", type=int, default=20)
+        h.add_argument("--format", choices=("table", "json", "text"), default="table")
+        h.add_argument("--older-than", type=int, default=None)
+        h.add_argument("--reap-stale", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from loom_django.etl import _cli
@@ -100,5 +112,7 @@ class Command(BaseCommand):
             _cli.do_list(self.stdout, options["format"])
         elif action == "check":
             _cli.do_check(self.stdout)
+        elif action == "history":
+            _cli.do_history(self.stdout, options)
         else:
             _cli.do_plan_or_run(self.stdout, action, options, _Printer)

@@ -59,6 +59,12 @@ def ready(provider: RuntimeProvider) -> None:
     from loom_django.etl.registry import pipeline_name, registry
 
     registry.runtime = provider
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.admin"):
+        from loom_django.etl.admin import register
+
+        register()
     try:
         registry.config = load_config()
     except Exception as exc:  # msgspec / omegaconf errors: reported by loom_etl.E003

@@ -9,6 +9,7 @@ import logging
 import shutil
 import tempfile
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,11 @@ class Event:
     error_type: str | None = None
     error: str | None = None
     params: dict[str, Any] | None = None
+    parent: str | None = None
+    target: str | None = None
+    write_mode: str | None = None
+    metrics: dict[str, float] | None = None
+    traceback: str | None = None
 
 
 class RunObserver(Protocol):
@@ -118,6 +124,7 @@ class _Run:
     temp_dir: Path
     temps: dict[str, list[Path]] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
+    observers: list[RunObserver] = field(default_factory=list)
 
 
 def render_params(params: Any) -> dict[str, Any]:
@@ -206,6 +213,7 @@ class ETLRunner:
         include: Sequence[str] | None = None,
         run_id: str | None = None,
         dry_run: bool = False,
+        observers: Sequence[RunObserver] = (),
     ) -> RunResult:
         """Compile (cached), pre-flight, execute and return what happened.
 
@@ -232,10 +240,12 @@ class ETLRunner:
             params,
             started,
             Path(tempfile.mkdtemp(prefix="loom_etl_")),
+            observers=list(observers),
         )
         t0 = time.perf_counter()
         self._emit(
-            Event("pipeline", "start", run.pipeline, run_id, run_id, params=render_params(params))
+            run,
+            Event("pipeline", "start", run.pipeline, run_id, run_id, params=render_params(params)),
         )
         try:
             for node in plan.nodes:
@@ -247,6 +257,7 @@ class ETLRunner:
             duration = (time.perf_counter() - t0) * 1000
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             self._emit(
+                run,
                 Event(
                     "pipeline",
                     "end",
@@ -257,7 +268,8 @@ class ETLRunner:
                     duration_ms=duration,
                     error_type=type(exc).__name__,
                     error=str(exc),
-                )
+                    traceback="".join(traceback.format_exception(exc)),
+                ),
             )
             exc.add_note(f"ETL run {run_id} of {run.pipeline}")
             raise
@@ -266,6 +278,7 @@ class ETLRunner:
         duration = (time.perf_counter() - t0) * 1000
         result = RunResult(run_id, "success", started, duration, tuple(run.results))
         self._emit(
+            run,
             Event(
                 "pipeline",
                 "end",
@@ -276,7 +289,7 @@ class ETLRunner:
                 duration_ms=duration,
                 rows_written=result.rows_written,
                 rows_rejected=result.rejected,
-            )
+            ),
         )
         return result
 
@@ -291,8 +304,8 @@ class ETLRunner:
             )
         return params
 
-    def _emit(self, event: Event) -> None:
-        for observer in self.observers:
+    def _emit(self, run: _Run, event: Event) -> None:
+        for observer in [*self.observers, *run.observers]:
             try:
                 observer.on_event(event)
             except Exception:
@@ -324,101 +337,89 @@ class ETLRunner:
 
     def _process(self, run: _Run, process: ProcessPlan) -> None:
         pid = str(uuid.uuid4())
-        self._emit(Event("process", "start", process.name, run.run_id, pid))
+        self._emit(run, Event("process", "start", process.name, run.run_id, pid, parent=run.run_id))
         t0 = time.perf_counter()
         try:
             for node in process.nodes:
                 if isinstance(node, ParallelStepGroup):
-                    self._parallel([partial(self._step, run, s) for s in node.plans])
+                    self._parallel([partial(self._step, run, s, pid) for s in node.plans])
                 else:
-                    self._step(run, node)
+                    self._step(run, node, pid)
         except BaseException as exc:
-            self._emit(
-                Event(
-                    "process",
-                    "end",
-                    process.name,
-                    run.run_id,
-                    pid,
-                    status="failed",
-                    duration_ms=(time.perf_counter() - t0) * 1000,
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                )
-            )
+            ms = (time.perf_counter() - t0) * 1000
+            self._emit(run, self._failure("process", process.name, run, pid, exc, ms))
             raise
-        self._emit(
-            Event(
-                "process",
-                "end",
-                process.name,
-                run.run_id,
-                pid,
-                status="success",
-                duration_ms=(time.perf_counter() - t0) * 1000,
-            )
+        ms = (time.perf_counter() - t0) * 1000
+        self._emit(run, Event("process", "end", process.name, run.run_id, pid, "success", ms))
+
+    @staticmethod
+    def _failure(
+        scope: str, name: str, run: _Run, id_: str, exc: BaseException, ms: float
+    ) -> Event:
+        return Event(
+            scope,
+            "end",
+            name,
+            run.run_id,
+            id_,
+            "failed",
+            ms,
+            error_type=type(exc).__name__,
+            error=str(exc),
         )
 
-    def _step(self, run: _Run, step: StepPlan) -> None:
+    def _step(self, run: _Run, step: StepPlan, process_id: str | None = None) -> None:
         sid = str(uuid.uuid4())
-        self._emit(Event("step", "start", step.name, run.run_id, sid))
+        target, mode = _target_label(step)
+        start = Event(
+            "step",
+            "start",
+            step.name,
+            run.run_id,
+            sid,
+            parent=process_id,
+            target=target,
+            write_mode=mode,
+        )
+        self._emit(run, start)
+        ctx = StepContext(
+            run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger
+        )
         t0 = time.perf_counter()
         try:
-            written, rejected = self._execute_step(run, step, sid)
+            written, rejected = self._execute_step(run, step, ctx)
         except BaseException as exc:
-            duration = (time.perf_counter() - t0) * 1000
-            self._emit(
-                Event(
-                    "step",
-                    "error",
-                    step.name,
-                    run.run_id,
-                    sid,
-                    status="failed",
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                )
-            )
-            self._emit(
-                Event(
-                    "step",
-                    "end",
-                    step.name,
-                    run.run_id,
-                    sid,
-                    status="failed",
-                    duration_ms=duration,
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                )
-            )
-            run.results.append(StepResult(step.name, "failed", duration))
+            ms = (time.perf_counter() - t0) * 1000
+            error = replace(self._failure("step", step.name, run, sid, exc, ms), kind="error")
+            self._emit(run, error)
+            self._emit(run, replace(error, kind="end", metrics=ctx.metrics))
+            run.results.append(StepResult(step.name, "failed", ms))
             if not getattr(exc, "_loom_step_noted", False):
                 exc.add_note(f"ETL step {step.name} failed")
                 exc._loom_step_noted = True  # type: ignore[attr-defined]
             raise
-        duration = (time.perf_counter() - t0) * 1000
-        run.results.append(StepResult(step.name, "success", duration, written, rejected))
+        ms = (time.perf_counter() - t0) * 1000
+        run.results.append(StepResult(step.name, "success", ms, written, rejected))
         self._emit(
+            run,
             Event(
                 "step",
                 "end",
                 step.name,
                 run.run_id,
                 sid,
-                status="success",
-                duration_ms=duration,
-                rows_written=written,
-                rows_rejected=rejected,
-            )
+                "success",
+                ms,
+                written,
+                rejected,
+                parent=process_id,
+                metrics=ctx.metrics,
+            ),
         )
 
-    def _execute_step(self, run: _Run, step: StepPlan, sid: str) -> tuple[int, int]:
+    def _execute_step(self, run: _Run, step: StepPlan, ctx: StepContext) -> tuple[int, int]:
         from loom_django.etl import _polars_backend as backend
 
-        ctx = StepContext(
-            run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger
-        )
         if step.target_binding.spec.__class__.__name__ == "IntoClient":
             backend.run_client_step(step, run.params)
             return 0, 0
@@ -443,6 +444,14 @@ class ETLRunner:
             if result is not None and step.target_binding.rejects is not None:
                 backend.write_rejects(step.target_binding.rejects, result.rejects, run, self.config)
             raise
+
+
+def _target_label(step: StepPlan) -> tuple[str, str]:
+    target = step.target_binding
+    spec = target.spec
+    label = target.route.name if target.route else (target.location or type(spec).__name__)
+    mode = getattr(spec, "mode", "")
+    return label, str(getattr(mode, "value", mode))
 
 
 def _pipeline_name(pipeline: type[Any]) -> str:
