@@ -278,16 +278,16 @@ def _type_problems(raw: Mapping[str, Any]) -> list[SettingsProblem]:
             lambda v: isinstance(v, str) and bool(v.strip()),
             "a non-empty header name",
         ),
-        ("ETL_PIPELINES", "loom_django.E009", _is_str_list, "a list of dotted paths"),
+        ("ETL_PIPELINES", "loom_django.E304", _is_str_list, "a list of dotted paths"),
         (
             "ETL_AUTODISCOVER",
-            "loom_django.E009",
+            "loom_django.E305",
             lambda v: isinstance(v, bool | str),
             "True, False or a module name",
         ),
         (
             "ETL_BACKENDS",
-            "loom_django.E009",
+            "loom_django.E306",
             lambda v: (
                 isinstance(v, Mapping)
                 and all(isinstance(k, str) and isinstance(p, str) for k, p in v.items())

@@ -21,34 +21,41 @@ EXTRA = "etl"
 _log = logging.getLogger("loom_django.etl")
 
 
-def discover() -> list[type[Any]]:
-    """Import every installed app's ``etl`` module (or the configured name) and the
-    ``ETL_PIPELINES`` modules; return every concrete pipeline class they define."""
+def _modules() -> list[Any]:
     from importlib import import_module
+    from importlib.util import find_spec
 
-    from django.utils.module_loading import autodiscover_modules
+    from django.apps import apps
 
     from loom_django.conf import conf
-    from loom_django.etl.compiler import is_pipeline
 
     modules = []
     auto = conf.ETL_AUTODISCOVER
     if auto:
-        autodiscover_modules(auto if isinstance(auto, str) else "etl")
-    for path in conf.ETL_PIPELINES:
-        modules.append(import_module(path))
-    from loom_django.etl.declarative import ETLPipeline
+        name = auto if isinstance(auto, str) else "etl"
+        for app in apps.get_app_configs():
+            path = f"{app.name}.{name}"
+            if find_spec(app.name) is not None and find_spec(path) is not None:
+                modules.append(import_module(path))
+    modules.extend(import_module(path) for path in conf.ETL_PIPELINES)
+    return modules
+
+
+def discover() -> list[type[Any]]:
+    """Import every installed app's ``etl`` module (or the configured module name) and the
+    ``ETL_PIPELINES`` modules; return the concrete pipeline classes defined in them.
+
+    Raises:
+        ImportError: a module cannot be imported (a broken ``etl.py`` is never skipped).
+    """
+    from loom_django.etl.compiler import is_pipeline
 
     found: list[type[Any]] = []
-    seen: set[type[Any]] = set()
-    stack = list(ETLPipeline.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if cls not in seen and is_pipeline(cls) and not cls.__module__.startswith("loom_django."):
-            seen.add(cls)
-            found.append(cls)
-    return sorted(found, key=lambda c: (c.__module__, c.__qualname__))
+    for module in _modules():
+        for value in vars(module).values():
+            if is_pipeline(value) and value.__module__ == module.__name__ and value not in found:
+                found.append(value)
+    return found
 
 
 def ready(provider: RuntimeProvider) -> None:
