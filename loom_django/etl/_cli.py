@@ -87,6 +87,14 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
 
     rendered = render_params(params) if params is not None else {}
 
+    def fill(location: str | None) -> str | None:
+        if location is None or "{" not in location:
+            return location
+        try:
+            return location.format(**rendered)
+        except (KeyError, IndexError, ValueError):
+            return location
+
     def step_info(step: Any, parallel: bool) -> dict[str, Any]:
         target = step.target_binding
         spec = target.spec
@@ -98,14 +106,14 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
                     "alias": b.alias,
                     "kind": type(b.spec).__name__,
                     "table": b.route.name if b.route else None,
-                    "location": b.location,
+                    "location": fill(b.location),
                 }
                 for b in step.source_bindings
             ],
             "target": {
                 "kind": type(spec).__name__,
                 "table": target.route.name if target.route else None,
-                "location": target.location,
+                "location": fill(target.location),
             },
             "warnings": list(step.warnings),
         }
@@ -113,6 +121,14 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
         if mode is not None:
             explicit = getattr(spec, "explicit", True)
             info["target"]["mode"] = f"{mode}" + ("" if explicit else " (implicit)")
+        use_case = getattr(spec, "use_case", None)
+        if use_case is not None:
+            info["target"]["use_case"] = use_case.__qualname__
+            info["target"]["on_error"] = spec.on_error
+            if target.rejects is not None:
+                info["target"]["rejects"] = fill(target.rejects.location) or (
+                    target.rejects.route.name if target.rejects.route else None
+                )
         return info
 
     processes: list[dict[str, Any]] = []
@@ -155,6 +171,9 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
             )
             tgt = step["target"]
             where = tgt["table"] or tgt["location"] or tgt["kind"]
+            if "use_case" in tgt:
+                where = f"use case {tgt['use_case']} on_error={tgt['on_error']}"
+                where += f" rejects={tgt['rejects']}" if tgt.get("rejects") else ""
             mode = f" {tgt['mode']}" if "mode" in tgt else ""
             lines.append(f"   ├─ {mark}{step['step']}  {srcs or '-'} → {where}{mode}")
     lines.append("warnings: " + ("; ".join(plan.warnings) if plan.warnings else "none"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import threading
 import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,23 @@ from loom_django.etl.targets import IntoUseCase
 __all__ = ["GatewayResult", "command_fields", "command_type", "has_lookups", "run_rows"]
 
 _log = logging.getLogger("loom_django.etl.use_case")
+_ENGINE_LOG = "loom_django.engine"
+
+
+class _QuietThreads(logging.Filter):
+    """Drops the engine's per-row log lines on threads feeding rows to a use case; the
+    gateway logs one line per batch instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread not in self.threads
+
+
+_quiet = _QuietThreads()
+logging.getLogger(_ENGINE_LOG).addFilter(_quiet)
 
 
 def command_type(use_case: Any) -> type[Any] | None:
@@ -146,6 +164,21 @@ def run_rows(
     rejects) when ``max_rejects`` is exceeded — in execute mode after rolling back.
     """
     payload_map = _mapping(spec, columns)
+    thread = threading.get_ident()
+    _quiet.threads.add(thread)
+    try:
+        return _run(spec, batches, payload_map, run_params, runtime)
+    finally:
+        _quiet.threads.discard(thread)
+
+
+def _run(
+    spec: IntoUseCase,
+    batches: Iterator[list[dict[str, Any]]],
+    payload_map: dict[str, str],
+    run_params: Any,
+    runtime: Any,
+) -> GatewayResult:
     result = GatewayResult()
     if spec.mode == "validate":
         plan = runtime.executor.compiler.compile(spec.use_case)
