@@ -73,10 +73,12 @@ def _param_path_ok(params_type: type[Any] | None, path: tuple[str, ...]) -> bool
     current: Any = params_type
     for i, name in enumerate(path):
         if isinstance(current, type) and issubclass(current, msgspec.Struct):
-            hints = typing.get_type_hints(current, include_extras=False)
-            if name not in hints:
+            if name not in current.__struct_fields__:
                 return False
-            current = hints[name]
+            try:
+                current = typing.get_type_hints(current)[name]
+            except (NameError, TypeError):  # unresolvable annotation: the name is enough
+                current = Any
             origin = typing.get_origin(current)
             if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
                 args = [a for a in typing.get_args(current) if a is not type(None)]
