@@ -1,5 +1,8 @@
 """ETL pipelines of the store, discovered by the ETL door (``manage.py loom_etl list``).
 
+Both are ``StepSQL`` steps over declared sources, so they run unchanged on Polars and on
+Spark (``--backend spark``).
+
 * ``store.import_products`` reads the bundled CSV, converts prices to cents and runs every
   row through ``CreateProductUseCase`` (the same rules as the API); bad rows go to a rejects
   file under ``var/etl/``.
@@ -9,20 +12,20 @@
 from __future__ import annotations
 
 from datetime import date
-
-import polars as pl
+from typing import Any
 
 from loom_django.etl import (
     ETLParams,
     ETLPipeline,
     ETLProcess,
-    ETLStep,
     Format,
     FromFile,
     FromTable,
     IntoFile,
     IntoTable,
     IntoUseCase,
+    StepSQL,
+    col,
     params,
 )
 from store.models import DailySales, Order, OrderItem
@@ -36,19 +39,20 @@ class ImportParams(ETLParams):
     run_date: date = date(2026, 1, 1)
 
 
-class ImportProducts(ETLStep[ImportParams]):
+class ImportProducts(StepSQL[ImportParams, Any]):
+    """Prices arrive in units; the use case wants cents. SQL, so it runs on both backends."""
+
     feed = FromFile("{feed}", format=Format.CSV)
     target = IntoUseCase(
         CreateProductUseCase,
         on_error="reject",
         rejects=IntoFile("var/etl/rejects/products_{run_date}.csv", format=Format.CSV),
     )
-
-    def execute(self, params: ImportParams, *, feed: pl.LazyFrame) -> pl.LazyFrame:
-        return feed.with_columns(
-            pl.col("sku").fill_null(""),
-            (pl.col("price") * 100).round(0).cast(pl.Int64).alias("price_cents"),
-        ).drop("price")
+    sql = """
+        SELECT COALESCE(sku, '') AS sku, name, category, stock,
+               CAST(ROUND(price * 100) AS BIGINT) AS price_cents
+        FROM feed
+    """
 
 
 class Catalog(ETLProcess[ImportParams]):
@@ -66,27 +70,22 @@ class DayParams(ETLParams):
     run_date: date
 
 
-class SummariseDay(ETLStep[DayParams]):
-    orders = FromTable(Order).columns("id", "created_at", "status")
+class SummariseDay(StepSQL[DayParams, Any]):
+    """One day's order items per product (cancelled orders excluded, pushed into the SQL)."""
+
+    orders = FromTable(Order).where(col("status") != "cancelled").columns("id", "created_at")
     items = FromTable(OrderItem).columns("order_id", "product_id", "quantity", "unit_price_cents")
     target = IntoTable(DailySales).replace_partition(day=params.run_date)
-
-    def execute(
-        self, params: DayParams, *, orders: pl.LazyFrame, items: pl.LazyFrame
-    ) -> pl.LazyFrame:
-        day_orders = orders.filter(
-            (pl.col("created_at").dt.date() == params.run_date) & (pl.col("status") != "cancelled")
-        )
-        return (
-            items.join(day_orders, left_on="order_id", right_on="id")
-            .group_by("product_id")
-            .agg(
-                pl.col("order_id").n_unique().cast(pl.Int32).alias("orders"),
-                pl.col("quantity").sum().cast(pl.Int32).alias("units"),
-                (pl.col("quantity") * pl.col("unit_price_cents")).sum().alias("revenue_cents"),
-            )
-            .with_columns(pl.lit(params.run_date).alias("day"))
-        )
+    sql = """
+        SELECT i.product_id AS product_id,
+               CAST(COUNT(DISTINCT i.order_id) AS INT) AS orders,
+               CAST(SUM(i.quantity) AS INT) AS units,
+               CAST(SUM(i.quantity * i.unit_price_cents) AS BIGINT) AS revenue_cents,
+               CAST({{ params.run_date }} AS DATE) AS day
+        FROM items AS i JOIN orders AS o ON i.order_id = o.id
+        WHERE CAST(o.created_at AS DATE) = CAST({{ params.run_date }} AS DATE)
+        GROUP BY i.product_id
+    """
 
 
 class Sales(ETLProcess[DayParams]):

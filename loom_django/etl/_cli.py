@@ -13,7 +13,6 @@ from loom_django.etl.errors import ETLCompilationError, InvalidStageError, Rejec
 __all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
-BACKENDS = ("polars", "spark")
 
 
 def _registry() -> Any:
@@ -33,7 +32,7 @@ def do_list(out: Any, fmt: str) -> None:
                 "name": name,
                 "class": f"{cls.__module__}.{cls.__qualname__}",
                 "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
-                "engines": list(cls.engines) if cls.engines else list(BACKENDS),
+                "engines": list(cls.engines) if cls.engines else ["polars", "spark"],
                 "params": msgspec.json.schema(cls.params_type) if cls.params_type else None,
             }
         )
@@ -60,6 +59,8 @@ def do_check(out: Any) -> None:
 
 
 def _backend(requested: str | None, config: Any) -> str:
+    from loom_django.etl.runner import BACKENDS
+
     name = requested or config.engine
     if name not in BACKENDS:
         raise CommandError(
@@ -73,10 +74,6 @@ def _backend(requested: str | None, config: Any) -> str:
             require("pyspark", extra="spark")
         except MissingDependency as exc:
             raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
-        raise CommandError(
-            "the spark backend is not implemented yet in this version; use --backend polars",
-            returncode=EXIT_COMPILE,
-        )
     return name
 
 
@@ -338,7 +335,11 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
         mode = "plain"
     observers = [printer(out, mode)] if mode != "none" else []
     runner = ETLRunner(
-        registry.config, runtime=registry.runtime, observers=observers, compiler=registry.compiler
+        registry.config,
+        runtime=registry.runtime,
+        observers=observers,
+        compiler=registry.compiler,
+        backend=backend,
     )
     result = _execute(runner, pipeline, name, params, backend, options, registry.config)
     summary = {

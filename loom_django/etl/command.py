@@ -14,10 +14,7 @@ from typing import Any
 import msgspec
 from django.core.management.base import BaseCommand, CommandParser
 
-__all__ = ["BACKENDS", "Command", "parse_params"]
-
-EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS = 1, 2, 3, 4
-BACKENDS = ("polars", "spark")
+__all__ = ["Command", "parse_params"]
 
 
 def parse_params(params_type: type[Any], pairs: list[str], params_json: str | None) -> Any:

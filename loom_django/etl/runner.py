@@ -32,9 +32,20 @@ from loom_django.etl.plan import (
     StepPlan,
 )
 
-__all__ = ["ETLRunner", "Event", "RunObserver", "RunResult", "StepContext", "StepResult"]
+__all__ = [
+    "BACKENDS",
+    "ETLRunner",
+    "Event",
+    "RunObserver",
+    "RunResult",
+    "StepContext",
+    "StepResult",
+]
 
 _log = logging.getLogger("loom_django.etl.runner")
+
+BACKENDS: tuple[str, ...] = ("polars", "spark")
+"""The backends a runner can use."""
 
 
 @dataclass(frozen=True)
@@ -186,9 +197,13 @@ class ETLRunner:
         config: the ``etl`` configuration (routes, files, batch sizes).
         runtime: returns the loom runtime (for ``IntoUseCase``); ``None`` if unused.
         observers: receive every lifecycle event.
-    """
+        backend: ``"polars"`` (default) or ``"spark"``.
+        spark: a SparkSession to use instead of building one from ``etl.spark``.
 
-    backend = "polars"
+    Raises:
+        ValueError: an unknown backend name.
+        MissingDependency: ``backend="spark"`` without pyspark (names ``loom-django[spark]``).
+    """
 
     def __init__(
         self,
@@ -197,7 +212,20 @@ class ETLRunner:
         runtime: Callable[[], Any] | None = None,
         observers: Sequence[RunObserver] = (),
         compiler: ETLCompiler | None = None,
+        backend: str = "polars",
+        spark: Any = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown ETL backend {backend!r}; registered: {list(BACKENDS)}")
+        if backend == "spark":
+            from loom_django.extras import require
+
+            require("pyspark", extra="spark")
+            if spark is not None:
+                from loom_django.etl._spark_backend import set_session
+
+                set_session(spark)
+        self.backend = backend
         self.config = config or EtlConfig()
         self.compiler = compiler or ETLCompiler(self.config)
         self._runtime = runtime
@@ -417,9 +445,17 @@ class ETLRunner:
             ),
         )
 
-    def _execute_step(self, run: _Run, step: StepPlan, ctx: StepContext) -> tuple[int, int]:
-        from loom_django.etl import _polars_backend as backend
+    def _module(self) -> Any:
+        if self.backend == "spark":
+            from loom_django.etl import _spark_backend
 
+            return _spark_backend
+        from loom_django.etl import _polars_backend
+
+        return _polars_backend
+
+    def _execute_step(self, run: _Run, step: StepPlan, ctx: StepContext) -> tuple[int, int]:
+        backend = self._module()
         if step.target_binding.spec.__class__.__name__ == "IntoClient":
             backend.run_client_step(step, run.params)
             return 0, 0
@@ -438,7 +474,10 @@ class ETLRunner:
                 f"step {step.step_type.__qualname__} returned None; its target needs a frame"
             )
         try:
-            return backend.write_target(step.target_binding, frame, run, self.config, self._runtime)
+            counts: tuple[int, int] = backend.write_target(
+                step.target_binding, frame, run, self.config, self._runtime
+            )
+            return counts
         except RejectThresholdExceeded as exc:
             result = getattr(exc, "result", None)
             if result is not None and step.target_binding.rejects is not None:
