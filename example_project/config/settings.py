@@ -75,7 +75,10 @@ LOOM = {
     "CONFIG": {
         "app": {"rest": {"handler_mode": os.environ.get("LOOM_REST_HANDLER_MODE", "sync")}},
         # relative ETL file paths (feeds, rejects) resolve here
-        "etl": {"files_root": os.environ.get("LOOM_ETL_FILES_ROOT", str(BASE_DIR))},
+        "etl": {
+            "files_root": os.environ.get("LOOM_ETL_FILES_ROOT", str(BASE_DIR)),
+            "spark": {"master": os.environ.get("LOOM_ETL_SPARK_MASTER", "local[*]")},
+        },
     },
 }
 

@@ -30,3 +30,22 @@ def files_root(tmp_path: Any, settings: Any) -> Any:
     """Relative ETL file paths resolve under a fresh temporary directory."""
     settings.BASE_DIR = tmp_path
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One small local SparkSession for the whole test session (``local[1]``, no UI)."""
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .appName("loom-etl-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "512m")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -43,6 +43,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         migrate(url)
         env = _env(url)
         env["LOOM_ETL_FILES_ROOT"] = str(tmp_path_factory.mktemp("etl"))
+        env["LOOM_ETL_SPARK_MASTER"] = "local[1]"
         yield env
 
 
@@ -78,6 +79,26 @@ def test_daily_sales_sums_one_day_of_paid_orders(store):
     out = _manage(store, "shell", "-c", _READ).stdout.strip().splitlines()[-1]
     rows = ast.literal_eval(out)
     assert [r[1:] for r in rows] == [(2, 4, 35960), (2, 2, 5900)]
+
+
+@pytest.mark.spark
+def test_daily_sales_on_spark_writes_the_same_rows_as_on_polars(store):
+    before = _manage(store, "shell", "-c", _READ).stdout.strip().splitlines()[-1]
+    done = _manage(
+        store,
+        "loom_etl",
+        "run",
+        "store.daily_sales",
+        "-p",
+        "run_date=2026-03-30",
+        "--backend",
+        "spark",
+        "--progress",
+        "none",
+    )
+    assert done.returncode == 0, done.stderr
+    after = _manage(store, "shell", "-c", _READ).stdout.strip().splitlines()[-1]
+    assert ast.literal_eval(after) == ast.literal_eval(before) != []
 
 
 def test_unknown_pipeline_and_missing_param_exit_2(store):
