@@ -140,8 +140,36 @@ def _normalise(frame: pl.DataFrame, columns: Sequence[ColumnInfo], vendor: str) 
     return frame.with_columns(exprs) if exprs else frame
 
 
+def _textual(rows: list[tuple[Any, ...]], columns: Sequence[ColumnInfo]) -> list[tuple[Any, ...]]:
+    """UUID objects and decoded JSON (PostgreSQL drivers) become text, as the mapping says."""
+    import json
+    import uuid
+
+    special = [
+        i for i, c in enumerate(columns) if isinstance(c.field, models.UUIDField | models.JSONField)
+    ]
+    if not special:
+        return rows
+
+    def text(value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        return json.dumps(value)
+
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in special:
+            values[i] = text(values[i])
+        out.append(tuple(values))
+    return out
+
+
 def _to_frame(rows: list[tuple[Any, ...]], columns: Sequence[ColumnInfo]) -> pl.DataFrame:
     names = [c.name for c in columns]
+    rows = _textual(rows, columns)
     raw = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None) if rows else None
     schema = _schema(columns)
     if raw is None:
