@@ -111,7 +111,9 @@ def _pipeline(step: type) -> type:
 
 QUERIES = {
     "J1 filter+project": "SELECT id, customer, amount FROM facts WHERE amount > 500",
-    "J2 group-by": "SELECT customer, SUM(amount) AS total, COUNT(*) AS n FROM facts GROUP BY customer",
+    "J2 group-by": (
+        "SELECT customer, SUM(amount) AS total, COUNT(*) AS n FROM facts GROUP BY customer"
+    ),
     "J3 join+aggregate": (
         "SELECT d.region AS region, SUM(f.amount) AS total FROM facts AS f "
         "JOIN dims AS d ON f.customer = d.customer GROUP BY d.region"
