@@ -132,11 +132,11 @@ def run_client_step(step: StepPlan, params: Any) -> None:
         step.step_type().execute(params, client=connections[alias])
 
 
-def _collect(frame: Any) -> pl.DataFrame:
+def _collect(frame: Any, streaming: bool = False) -> pl.DataFrame:
     if isinstance(frame, pl.DataFrame):
         return frame
     if isinstance(frame, pl.LazyFrame):
-        return frame.collect()
+        return frame.collect(engine="streaming") if streaming else frame.collect()
     raise TypeError(
         f"a step must return a polars LazyFrame or DataFrame, not {type(frame).__name__}"
     )
@@ -183,11 +183,19 @@ def _write_temp(spec: IntoTemp, frame: pl.DataFrame, run: Any) -> None:
 
 
 def write_target(
-    binding: TargetBinding, frame_like: Any, run: Any, config: EtlConfig, runtime: Any
+    binding: TargetBinding,
+    frame_like: Any,
+    run: Any,
+    config: EtlConfig,
+    runtime: Any,
+    *,
+    streaming: bool = False,
 ) -> tuple[int, int]:
-    """Materialise the step's frame once and write it; returns (written, rejected)."""
+    """Materialise the step's frame once (with Polars' streaming engine when the step or
+    the write mode asks for it) and write it; returns (written, rejected)."""
     spec = binding.spec
-    frame = _collect(frame_like)
+    streaming = streaming or bool(getattr(spec, "streaming", False))
+    frame = _collect(frame_like, streaming)
     if isinstance(spec, IntoTable):
         assert binding.route is not None
         written = write_table(

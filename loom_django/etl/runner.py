@@ -474,8 +474,11 @@ class ETLRunner:
                 f"step {step.step_type.__qualname__} returned None; its target needs a frame"
             )
         try:
+            flags: dict[str, bool] = (
+                {"streaming": True} if step.streaming and self.backend == "polars" else {}
+            )
             counts: tuple[int, int] = backend.write_target(
-                step.target_binding, frame, run, self.config, self._runtime
+                step.target_binding, frame, run, self.config, self._runtime, **flags
             )
             return counts
         except RejectThresholdExceeded as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
+from django.db import models
 
 from loom_django.etl import ETLParams, ETLPipeline, ETLProcess, ETLStep, FromTable, IntoTable
 from tests.testapp.models import Book
@@ -44,3 +45,30 @@ class Failing(ETLProcess[DayParams]):
 
 class FailingPipeline(ETLPipeline[DayParams]):
     processes = [Failing]
+
+
+class Ghost(models.Model):
+    """A model whose table was never migrated (``managed = False``)."""
+
+    name = models.CharField(max_length=10)
+
+    class Meta:
+        app_label = "testapp"
+        managed = False
+        db_table = "etl_ghost_never_created"
+
+
+class ReadGhost(ETLStep[DayParams]):
+    ghosts = FromTable(Ghost)
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams, *, ghosts: pl.LazyFrame) -> pl.LazyFrame:
+        return ghosts.select(pl.col("name").alias("title"))
+
+
+class Ghosts(ETLProcess[DayParams]):
+    steps = [ReadGhost]
+
+
+class GhostPipeline(ETLPipeline[DayParams]):
+    processes = [Ghosts]

@@ -75,3 +75,53 @@ def test_progress_json_is_one_object_per_line():
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert lines[0]["scope"] == "pipeline" and lines[0]["kind"] == "start"
     assert lines[-1]["event"] == "summary"
+
+
+def test_missing_table_exits_3_before_anything_runs():
+    for action in ("plan", "run"):
+        with pytest.raises(CommandError) as info:
+            _run(action, "tests.etl.pipelines.GhostPipeline", "-p", "run_date=2026-03-30")
+        assert info.value.returncode == 3 and "migrate" in str(info.value)
+    assert Book.objects.count() == 0
+
+
+def test_list_json_gives_each_params_schema():
+    import msgspec
+
+    from loom_django.etl.registry import registry
+    from tests.etl.pipelines import BooksPipeline, DayParams
+
+    saved = dict(registry.pipelines)
+    registry.pipelines.update({"z.books": BooksPipeline, "a.books": BooksPipeline})
+    try:
+        entries = json.loads(_run("list", "--format", "json"))
+    finally:
+        registry.pipelines.clear()
+        registry.pipelines.update(saved)
+    names = [e["name"] for e in entries]
+    assert names == sorted(names) and {"a.books", "z.books"} <= set(names)
+    assert entries[names.index("a.books")]["params"] == msgspec.json.schema(DayParams)
+
+
+def test_progress_auto_without_a_tty_prints_plain_lines():
+    out = _run("run", OK, "-p", "run_date=2026-03-30")
+    assert "step LoadBooks success" in out
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing():
+    out = _run("run", OK, "-p", "run_date=2026-03-30", "--dry-run")
+    assert "LoadBooks" in out and Book.objects.count() == 0
+
+
+def test_json_params_give_collections():
+    from loom_django.etl import ETLParams
+    from loom_django.etl.command import parse_params
+
+    class Countries(ETLParams):
+        countries: tuple[str, ...] = ()
+
+    assert parse_params(Countries, ['countries:=["ES","FR"]'], None).countries == ("ES", "FR")
+
+
+def test_unknown_include_name_exits_2():
+    assert _exit("run", OK, "-p", "run_date=2026-03-30", "--include", "Nope") == 2
