@@ -287,29 +287,44 @@ def _fill_auto_now(frame: pl.DataFrame, route: TableRoute, now: Any) -> pl.DataF
     return frame.with_columns(adds) if adds else frame
 
 
-def _db_rows(
+def _adapt(
     frame: pl.DataFrame, infos: list[ColumnInfo], connection: Any
-) -> list[tuple[Any, ...]]:
+) -> tuple[pl.DataFrame, list[int]]:
+    """The frame with values adapted column-wise for the backend (once per write), and the
+    positions of columns that still need Django's per-value adaptation."""
     exprs = []
     per_value: list[int] = []
+    changed = False
     for i, info in enumerate(infos):
         f = info.field
         c = pl.col(info.name)
-        if isinstance(f, models.DateTimeField) and isinstance(frame.schema[info.name], pl.Datetime):
-            if getattr(frame.schema[info.name], "time_zone", None) is not None:
+        dtype = frame.schema[info.name]
+        if isinstance(f, models.DateTimeField) and isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is not None:
                 c = c.dt.convert_time_zone("UTC")
                 if connection.vendor != "postgresql":
                     c = c.dt.replace_time_zone(None)
             if connection.vendor == "sqlite":
                 c = c.dt.to_string("%Y-%m-%d %H:%M:%S%.6f")
+            changed = True
         elif isinstance(f, models.UUIDField) and connection.vendor != "postgresql":
             c = c.cast(pl.String).str.replace_all("-", "")
+            changed = True
         elif isinstance(
             f, models.JSONField | models.DecimalField | models.DurationField | models.TimeField
         ):
             per_value.append(i)
         exprs.append(c.alias(info.name))
-    rows = frame.select(exprs).rows()
+    names = [info.name for info in infos]
+    if changed:
+        return frame.select(exprs), per_value
+    return (frame if frame.columns == names else frame.select(names)), per_value
+
+
+def _db_rows(
+    frame: pl.DataFrame, infos: list[ColumnInfo], per_value: list[int], connection: Any
+) -> list[tuple[Any, ...]]:
+    rows = frame.rows()
     if not per_value:
         return rows
     out = []
@@ -335,8 +350,10 @@ def _insert(
     cols = ", ".join(quote(c.column) for c in infos)
     marks = ", ".join(["%s"] * len(infos))
     sql = f"INSERT INTO {quote(route.table)} ({cols}) VALUES ({marks}){suffix}"
-    for start in range(0, frame.height, batch_size):
-        cursor.executemany(sql, _db_rows(frame.slice(start, batch_size), infos, connection))
+    adapted, per_value = _adapt(frame, infos, connection)
+    for start in range(0, adapted.height, batch_size):
+        batch = adapted.slice(start, batch_size)
+        cursor.executemany(sql, _db_rows(batch, infos, per_value, connection))
 
 
 def _delete(route: TableRoute, where: tuple[str, list[Any]] | None) -> None:
