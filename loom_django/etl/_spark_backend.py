@@ -191,6 +191,14 @@ def _write_file(spec: IntoFile, df: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _parquet_rows(path: Path) -> int:
+    """Rows written, from the Parquet footers (no Spark job)."""
+    import pyarrow.parquet as pq
+
+    files = [path] if path.is_file() else sorted(path.glob("*.parquet"))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
 def write_target(
     binding: TargetBinding, df: Any, run: Any, config: EtlConfig, runtime: Any
 ) -> tuple[int, int]:
@@ -212,8 +220,12 @@ def write_target(
         return written, 0
     if isinstance(spec, IntoFile):
         assert binding.location is not None
+        path = render_path(binding.location, run.params, config)
+        if spec.format is Format.PARQUET:
+            _write_file(spec, df, path)
+            return _parquet_rows(path), 0
         cached = df.cache()
-        _write_file(spec, cached, render_path(binding.location, run.params, config))
+        _write_file(spec, cached, path)
         count = int(cached.count())
         cached.unpersist()
         return count, 0
@@ -221,7 +233,7 @@ def write_target(
         path = run.temp_dir / f"{spec.name}-{uuid.uuid4().hex}.parquet"
         df.write.parquet(str(path))
         run.temps.setdefault(spec.name, []).append(path)
-        return int(df.sparkSession.read.parquet(str(path)).count()), 0
+        return _parquet_rows(path), 0
     if isinstance(spec, IntoUseCase):
         from loom_django.etl._use_case import run_rows
 
