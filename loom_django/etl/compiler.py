@@ -44,7 +44,7 @@ from loom_django.etl.targets import (
     WriteMode,
 )
 
-__all__ = ["ETLCompiler", "raise_errors"]
+__all__ = ["ETLCompiler", "check_temps", "raise_errors"]
 
 _log = logging.getLogger("loom_django.etl.compiler")
 _SQL_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
@@ -543,6 +543,15 @@ class ETLCompiler:
             tuple(nodes),
             warnings=tuple(w for s in iter_all_steps(result) for w in s.warnings),
         )
+
+
+def check_temps(plan: PipelinePlan) -> None:
+    """Re-validate temps on a (filtered) plan: a kept ``FromTemp`` needs its producer.
+
+    Raises:
+        ETLCompilationError: ``TEMP_NOT_PRODUCED`` (or a group).
+    """
+    raise_errors(_temp_errors([plan]))
 
 
 def _missing_fields(component: Any, container: Any) -> list[str]:

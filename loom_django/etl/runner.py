@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from loom_django.etl.compiler import ETLCompiler
+from loom_django.etl.compiler import ETLCompiler, check_temps
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded
 from loom_django.etl.plan import (
@@ -255,6 +255,7 @@ class ETLRunner:
         plan = self.compiler.compile(pipeline, backend=self.backend)
         if include:
             plan = filter_plan(plan, include)
+            check_temps(plan)
         from loom_django.etl.preflight import preflight
 
         preflight(plan)

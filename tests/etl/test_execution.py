@@ -258,3 +258,13 @@ def test_csv_read_options_are_honoured(files_root):
     S = _step("S", IntoFile("out.csv", format=Format.CSV), lambda feed: feed, feed=feed)
     ETLRunner().run(_pipe(S), P())
     assert pl.read_csv(files_root / "out.csv").rows() == [(1, None), (2, "b")]
+
+
+def test_include_keeping_a_temp_consumer_without_its_producer_is_temp_not_produced(files_root):
+    from loom_django.etl import ETLCompilationError
+
+    W = _step("W", IntoTemp("t"))
+    R = _step("R", IntoFile("r.csv", format=Format.CSV), lambda t: t, t=FromTemp("t"))
+    with pytest.raises(ETLCompilationError) as info:
+        ETLRunner().run(_pipe(W, R), P(), include=["R"])
+    assert info.value.code == "TEMP_NOT_PRODUCED"
