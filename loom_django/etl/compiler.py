@@ -537,12 +537,55 @@ class ETLCompiler:
         if not errors:
             errors.extend(_temp_errors(list(_pipeline_units(result))))
         raise_errors(errors)
-        return PipelinePlan(
-            pipeline,
-            pipeline.params_type,
-            tuple(nodes),
-            warnings=tuple(w for s in iter_all_steps(result) for w in s.warnings),
-        )
+        warnings = [w for s in iter_all_steps(result) for w in s.warnings]
+        warnings.extend(_races(result))
+        return PipelinePlan(pipeline, pipeline.params_type, tuple(nodes), warnings=tuple(warnings))
+
+
+def _writes(step: StepPlan) -> set[str]:
+    target = step.target_binding
+    spec = target.spec
+    if target.route is not None:
+        return {f"table {target.route.name}"}
+    if isinstance(spec, IntoTemp) and not spec.append:
+        return {f"temp {spec.name}"}
+    return {f"file {target.location}"} if target.location else set()
+
+
+def _reads(step: StepPlan) -> set[str]:
+    keys = set()
+    for binding in step.source_bindings:
+        if binding.route is not None:
+            keys.add(f"table {binding.route.name}")
+        elif isinstance(binding.spec, FromTemp):
+            keys.add(f"temp {binding.spec.name}")
+    return keys
+
+
+def _races(plan: PipelinePlan) -> list[str]:
+    """``W_PARALLEL_RACE``: members of one parallel group writing the same target, or one
+    reading what another writes."""
+    groups: list[list[list[StepPlan]]] = []
+    for pnode in plan.nodes:
+        if isinstance(pnode, ParallelProcessGroup):
+            groups.append([_flat(p) for p in pnode.plans])
+        for process in pnode.plans if isinstance(pnode, ParallelProcessGroup) else (pnode,):
+            for snode in process.nodes:
+                if isinstance(snode, ParallelStepGroup):
+                    groups.append([[s] for s in snode.plans])
+    found: list[str] = []
+    for members in groups:
+        for i, first in enumerate(members):
+            for second in members[i + 1 :]:
+                w1 = set().union(*(_writes(s) for s in first))
+                w2 = set().union(*(_writes(s) for s in second))
+                r1 = set().union(*(_reads(s) for s in first))
+                r2 = set().union(*(_reads(s) for s in second))
+                for key in sorted((w1 & w2) | (w1 & r2) | (w2 & r1)):
+                    found.append(f"W_PARALLEL_RACE: parallel members share {key}")
+    for warning in found:
+        _log.warning("%s: %s", plan.pipeline_type.__qualname__, warning)
+    return found
 
 
 def check_temps(plan: PipelinePlan) -> None:

@@ -306,3 +306,17 @@ def test_three_independent_errors_are_reported_together():
         ETLCompiler().compile(Pipe)
     codes = {e.code for e in info.value.errors}
     assert codes == {C.MISSING_TARGET, C.UPSERT_NO_KEYS, C.UNKNOWN_PARAM_FIELD}
+
+
+def test_parallel_members_writing_the_same_table_warn_parallel_race():
+    A = _gen("A", IntoTable(Book).append())
+    B = _gen("B", IntoTable(Book).append())
+
+    class Proc(ETLProcess[P]):
+        steps = [[A, B]]
+
+    class Pipe(ETLPipeline[P]):
+        processes = [Proc]
+
+    plan = ETLCompiler().compile(Pipe)
+    assert any(w.startswith("W_PARALLEL_RACE") and "testapp.book" in w for w in plan.warnings)
