@@ -88,3 +88,17 @@ def test_history_list_and_show():
     run = EtlPipelineRun.objects.get()
     assert str(run.run_id) in _call("history")
     assert "LoadBooks success" in _call("history", "show", str(run.run_id))
+
+
+def test_a_failing_history_database_does_not_fail_the_run(caplog):
+    from loom_django.etl import ETLParams  # noqa: F401
+    from loom_django.etl.history import HistoryObserver
+    from loom_django.etl.runner import ETLRunner
+    from tests.etl.pipelines import BooksPipeline, DayParams
+
+    broken = HistoryObserver(BooksPipeline, backend="polars", database="no-such-alias")
+    result = ETLRunner(observers=[broken]).run(
+        BooksPipeline, DayParams(run_date=datetime(2026, 3, 30).date())
+    )
+    assert result.status == "success"
+    assert any("observer" in r.message for r in caplog.records if r.levelname == "WARNING")
