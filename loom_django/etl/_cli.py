@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
 from django.core.management.base import CommandError
 
-from loom_django.etl.errors import ETLCompilationError, InvalidStageError, RejectThresholdExceeded
+from loom_django.etl.errors import (
+    ETLCompilationError,
+    InvalidStageError,
+    RejectThresholdExceeded,
+    RunInterrupted,
+)
 
 __all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
 def _registry() -> Any:
@@ -177,6 +187,23 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
     return "\n".join(lines)
 
 
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`RunInterrupted` on the main thread for the run's duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _execute(
     runner: Any,
     pipeline: Any,
@@ -207,9 +234,14 @@ def _execute(
         except LockHeldError as exc:
             raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
     try:
-        return runner.run(
-            pipeline, params, include=options["include"] or None, run_id=run_id, observers=extra
-        )
+        with _sigterm_raises():
+            return runner.run(
+                pipeline, params, include=options["include"] or None, run_id=run_id, observers=extra
+            )
+    except KeyboardInterrupt:
+        raise SystemExit(EXIT_SIGINT) from None
+    except RunInterrupted:
+        raise SystemExit(EXIT_SIGTERM) from None
     except RejectThresholdExceeded as exc:
         raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_REJECTS) from None
     except Exception as exc:

@@ -17,6 +17,7 @@ __all__ = [
     "LockHeldError",
     "PredicateViolationError",
     "RejectThresholdExceeded",
+    "RunInterrupted",
     "SchemaError",
 ]
 
@@ -106,3 +107,11 @@ class RejectThresholdExceeded(RuntimeError):
 
 class LockHeldError(RuntimeError):
     """Another run holds the pipeline's lock."""
+
+
+class RunInterrupted(BaseException):
+    """SIGTERM arrived during a run (SIGINT arrives as ``KeyboardInterrupt``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum

@@ -23,7 +23,7 @@ import msgspec
 
 from loom_django.etl.compiler import ETLCompiler, check_temps
 from loom_django.etl.config import EtlConfig
-from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded
+from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded, RunInterrupted
 from loom_django.etl.plan import (
     ParallelProcessGroup,
     ParallelStepGroup,
@@ -284,7 +284,8 @@ class ETLRunner:
                     self._process(run, node)
         except BaseException as exc:
             duration = (time.perf_counter() - t0) * 1000
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
+            status = "interrupted" if interrupted else "failed"
             self._emit(
                 run,
                 Event(

@@ -72,3 +72,18 @@ class Ghosts(ETLProcess[DayParams]):
 
 class GhostPipeline(ETLPipeline[DayParams]):
     processes = [Ghosts]
+
+
+class Interrupted(ETLStep[DayParams]):
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams) -> pl.LazyFrame:
+        raise KeyboardInterrupt
+
+
+class Stop(ETLProcess[DayParams]):
+    steps = [Interrupted]
+
+
+class InterruptedPipeline(ETLPipeline[DayParams]):
+    processes = [Stop]

@@ -102,3 +102,11 @@ def test_a_failing_history_database_does_not_fail_the_run(caplog):
     )
     assert result.status == "success"
     assert any("observer" in r.message for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_sigint_exits_130_with_history_interrupted_and_the_lock_released():
+    with pytest.raises(SystemExit) as info:
+        _call("run", "tests.etl.pipelines.InterruptedPipeline", "-p", "run_date=2026-03-30")
+    assert info.value.code == 130
+    assert EtlPipelineRun.objects.get().status == "interrupted"
+    assert not EtlLock.objects.exists()
