@@ -231,6 +231,42 @@ class ETLRunner:
         self._runtime = runtime
         self.observers = list(observers)
 
+    @classmethod
+    def from_config(
+        cls,
+        config: EtlConfig,
+        *,
+        backend: str | None = None,
+        spark: Any = None,
+        observers: Sequence[RunObserver] = (),
+    ) -> ETLRunner:
+        """A runner for ``config``; the backend is ``backend``, else ``config.engine``.
+
+        ``IntoUseCase`` steps use the runtime the ETL door received at startup.
+        """
+        from loom_django.etl.registry import registry
+
+        return cls(
+            config,
+            runtime=registry.runtime,
+            observers=observers,
+            backend=backend or config.engine,
+            spark=spark,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        backend: str | None = None,
+        *,
+        spark: Any = None,
+        observers: Sequence[RunObserver] = (),
+    ) -> ETLRunner:
+        """A runner for the project's ``etl:`` configuration (YAML files, ``LOOM['CONFIG']``)."""
+        from loom_django.etl.config import load_config
+
+        return cls.from_config(load_config(), backend=backend, spark=spark, observers=observers)
+
     # -- entry point -------------------------------------------------------------------
 
     def run(

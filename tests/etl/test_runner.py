@@ -237,3 +237,11 @@ def test_step_returning_none_fails_naming_the_step():
 
     with pytest.raises(TypeError, match="A returned None"):
         ETLRunner().run(_pipe(A), P())
+
+
+def test_from_settings_reads_the_etl_section_and_picks_its_engine(settings):
+    settings.LOOM = {"CONFIG": {"etl": {"engine": "polars", "django": {"write_batch_size": 7}}}}
+    runner = ETLRunner.from_settings()
+    assert runner.backend == "polars" and runner.config.django.write_batch_size == 7
+    with pytest.raises(ValueError, match="flink"):
+        ETLRunner.from_settings("flink")
