@@ -7,7 +7,15 @@ from datetime import date
 import polars as pl
 from django.db import models
 
-from loom_django.etl import ETLParams, ETLPipeline, ETLProcess, ETLStep, FromTable, IntoTable
+from loom_django.etl import (
+    ETLParams,
+    ETLPipeline,
+    ETLProcess,
+    ETLStep,
+    FromTable,
+    IntoTable,
+    Secret,
+)
 from tests.testapp.models import Book
 
 
@@ -87,3 +95,22 @@ class Stop(ETLProcess[DayParams]):
 
 class InterruptedPipeline(ETLPipeline[DayParams]):
     processes = [Stop]
+
+
+class SecretParams(DayParams):
+    token: Secret[str] = "s3cret"
+
+
+class ReplaceBooks(ETLStep[SecretParams]):
+    target = IntoTable(Book)  # no mode: replace (implicit)
+
+    def execute(self, params: SecretParams) -> pl.LazyFrame:
+        return pl.LazyFrame({"title": ["x"], "pages": [1]})
+
+
+class Replacing(ETLProcess[SecretParams]):
+    steps = [ReplaceBooks]
+
+
+class ReplacePipeline(ETLPipeline[SecretParams]):
+    processes = [Replacing]

@@ -125,3 +125,32 @@ def test_json_params_give_collections():
 
 def test_unknown_include_name_exits_2():
     assert _exit("run", OK, "-p", "run_date=2026-03-30", "--include", "Nope") == 2
+
+
+def test_plan_shows_implicit_replace_and_redacts_secret_params():
+    out = _run(
+        "plan",
+        "tests.etl.pipelines.ReplacePipeline",
+        "-p",
+        "run_date=2026-03-30",
+        "-p",
+        "token=hunter2",
+    )
+    assert "replace (implicit)" in out and "W_IMPLICIT_REPLACE" in out
+    assert "hunter2" not in out and "token=***" in out
+
+
+def test_history_row_redacts_secret_params():
+    from loom_django.etl.models import EtlPipelineRun
+
+    _run(
+        "run",
+        "tests.etl.pipelines.ReplacePipeline",
+        "-p",
+        "run_date=2026-03-30",
+        "-p",
+        "token=hunter2",
+        "--progress",
+        "none",
+    )
+    assert EtlPipelineRun.objects.get().params["token"] == "***"
