@@ -1,14 +1,15 @@
-"""Imported by Django while it loads models: maps the loom models of ``app.discovery`` modules.
+"""Django models of the ``loom_django`` app, imported by Django while it loads models.
 
-loom_django declares no Django model of its own. Importing the discovery modules here (Django's
-model-loading phase) lets loom models outside ``<app>/models.py`` become Django models, so
-``makemigrations`` and repositories see them.
+Two jobs: it declares the ETL door's run history and run lock, and it imports the
+``app.discovery`` modules, so loom models outside ``<app>/models.py`` (loom-kernel's
+layout) become Django models that ``makemigrations`` and repositories see.
 """
 
 from __future__ import annotations
 
+from loom_django.etl.models import EtlLock, EtlPipelineRun, EtlProcessRun, EtlStepRun
 from loom_django.orm.mapping import import_discovery_modules
 
-__all__: list[str] = []
+__all__ = ["EtlLock", "EtlPipelineRun", "EtlProcessRun", "EtlStepRun"]
 
 import_discovery_modules()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Second CI lane: Python 3.12 + Django 6.x on tests/core, tests/orm and tests/rest
+# Second CI lane: Python 3.12 + Django 6.x on tests/core, tests/orm, tests/rest and tests/etl
 # (SQLite; orm and rest also on PostgreSQL). Uses .venv312.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -19,7 +19,7 @@ PY="$ROOT/.venv312/bin/python"
 say "lane: $("$PY" --version), Django $("$PY" -c 'import django; print(django.get_version())')"
 
 db=()
-for dir in tests/app tests/orm tests/rest; do
+for dir in tests/app tests/orm tests/rest tests/etl; do
     [[ -d "$dir" ]] && db+=("$dir")
 done
 

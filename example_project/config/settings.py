@@ -98,7 +98,14 @@ STATIC_URL = "static/"
 LOOM = {
     "CONFIG_FILES": [BASE_DIR / "config" / "loom.yaml"],
     # sync views (default) or async views for every loom route
-    "CONFIG": {"app": {"rest": {"handler_mode": os.environ.get("LOOM_REST_HANDLER_MODE", "sync")}}},
+    "CONFIG": {
+        "app": {"rest": {"handler_mode": os.environ.get("LOOM_REST_HANDLER_MODE", "sync")}},
+        # relative ETL file paths (feeds, rejects) resolve here
+        "etl": {
+            "files_root": os.environ.get("LOOM_ETL_FILES_ROOT", str(BASE_DIR)),
+            "spark": {"master": os.environ.get("LOOM_ETL_SPARK_MASTER", "local[*]")},
+        },
+    },
 }
 
 # -- Celery (jobs) ---------------------------------------------------------------------

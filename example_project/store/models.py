@@ -6,9 +6,11 @@ Each becomes a Django model of this app (``db_table`` = ``__tablename__``), so
 
 from __future__ import annotations
 
+from django.db import models
+
 from loom_django.core.model import BaseModel, ColumnField, OnDelete, TimestampedModel
 
-__all__ = ["Address", "Order", "OrderItem", "Product", "User"]
+__all__ = ["Address", "DailySales", "Order", "OrderItem", "Product", "User"]
 
 
 class User(TimestampedModel):
@@ -74,3 +76,23 @@ class OrderItem(BaseModel):
     )
     quantity: int = ColumnField()
     unit_price_cents: int = ColumnField()
+
+
+class DailySales(models.Model):
+    """Units and revenue per product and day, written by the ``store.daily_sales`` pipeline."""
+
+    day = models.DateField()
+    product_id = models.BigIntegerField()
+    orders = models.IntegerField()
+    units = models.IntegerField()
+    revenue_cents = models.BigIntegerField()
+
+    class Meta:
+        db_table = "daily_sales"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "product_id"], name="daily_sales_day_product")
+        ]
+        verbose_name_plural = "daily sales"
+
+    def __str__(self) -> str:
+        return f"{self.day} product {self.product_id}: {self.units} units"

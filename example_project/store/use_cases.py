@@ -39,6 +39,7 @@ __all__ = [
     "CreateAddressUseCase",
     "CreateOrderItemUseCase",
     "CreateOrderUseCase",
+    "CreateProductUseCase",
     "CreateUserUseCase",
     "DeleteAddressUseCase",
     "DeleteOrderItemUseCase",
@@ -60,6 +61,63 @@ __all__ = [
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ORDER_STATUSES = frozenset({"created", "paid", "cancelled", "shipped"})
 TAX_RATES = {"ES": 0.21, "FR": 0.2, "DE": 0.19}
+
+
+# -- products (the ETL import runs every CSV row through these rules) -------------------
+
+_SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,63}$")
+
+
+class NewProduct(Command, frozen=True):
+    sku: str
+    name: str
+    category: str
+    price_cents: int
+    stock: int = 0
+
+
+def _normalise_sku(sku: str) -> str:
+    return sku.strip().upper()
+
+
+def _sku_must_be_valid(sku: str) -> str | None:
+    return None if _SKU_RE.fullmatch(sku) else "sku must be letters, digits and dashes"
+
+
+def _price_must_be_positive(price_cents: int) -> str | None:
+    return None if price_cents > 0 else "price_cents must be positive"
+
+
+def _stock_must_not_be_negative(stock: int) -> str | None:
+    return None if stock >= 0 else "stock must not be negative"
+
+
+def _product_name_not_blank(name: str) -> str | None:
+    return None if name.strip() else "name must not be blank"
+
+
+def _sku_is_taken(cmd: NewProduct, fields_set: frozenset[str], sku_exists: bool) -> bool:
+    return sku_exists
+
+
+class CreateProductUseCase(UseCase[Product, Product]):
+    """Create a product: upper-case sku (unique), non-blank name, positive price, stock >= 0."""
+
+    computes = (Compute.set(F(NewProduct).sku).from_command(F(NewProduct).sku, via=_normalise_sku),)
+    rules = (
+        Rule.check(F(NewProduct).sku, via=_sku_must_be_valid),
+        Rule.check(F(NewProduct).name, via=_product_name_not_blank),
+        Rule.check(F(NewProduct).price_cents, via=_price_must_be_positive),
+        Rule.check(F(NewProduct).stock, via=_stock_must_not_be_negative),
+        Rule.forbid(_sku_is_taken, message="sku already exists").from_params("sku_exists"),
+    )
+
+    async def execute(
+        self,
+        cmd: NewProduct = Input(),
+        sku_exists: bool = Exists(Product, from_command="sku", against="sku"),
+    ) -> Product:
+        return await self.main_repo.create(cmd)
 
 
 # -- users ------------------------------------------------------------------------------

@@ -1,0 +1,393 @@
+"""What each ``loom_etl`` action does; errors become ``CommandError(returncode=N)``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+from django.core.management.base import CommandError
+
+from loom_django.etl.errors import (
+    ETLCompilationError,
+    InvalidStageError,
+    RejectThresholdExceeded,
+    RunInterrupted,
+)
+
+__all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+def _registry() -> Any:
+    from loom_django.etl.registry import registry
+
+    if registry.failures:
+        raise CommandError(registry.failures[0], returncode=EXIT_COMPILE)
+    return registry
+
+
+def do_list(out: Any, fmt: str) -> None:
+    """One entry per registered pipeline, sorted by name."""
+    entries = []
+    for name, cls in _registry().all():
+        entries.append(
+            {
+                "name": name,
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
+                "engines": list(cls.engines) if cls.engines else ["polars", "spark"],
+                "params": msgspec.json.schema(cls.params_type) if cls.params_type else None,
+            }
+        )
+    if fmt == "json":
+        out.write(json.dumps(entries, sort_keys=True))
+        return
+    for entry in entries:
+        out.write(f"{entry['name']:<30} {entry['class']}  {entry['description']}")
+
+
+def do_check(out: Any) -> None:
+    """Compile every registered pipeline and run its pre-flight; exit 3 on any problem."""
+    from loom_django.etl.preflight import preflight_errors
+
+    registry = _registry()
+    problems = [f"{name}: {err}" for name, err in sorted(registry.errors.items())]
+    for name, plan in sorted(registry.plans.items()):
+        problems.extend(
+            f"{name}: [{e.code}] {e.component}: {e.message}" for e in preflight_errors(plan)
+        )
+    if problems:
+        raise CommandError("\n".join(problems), returncode=EXIT_COMPILE)
+    out.write(f"{len(registry.plans)} pipeline(s) OK")
+
+
+def _backend(requested: str | None, config: Any) -> str:
+    from loom_django.etl.runner import BACKENDS
+
+    name = requested or config.engine
+    if name not in BACKENDS:
+        raise CommandError(
+            f"unknown backend {name!r}; registered: {list(BACKENDS)}", returncode=EXIT_COMPILE
+        )
+    if name == "spark":
+        from loom_django.core.errors import MissingDependency
+        from loom_django.extras import require
+
+        try:
+            require("pyspark", extra="spark")
+        except MissingDependency as exc:
+            raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
+    return name
+
+
+def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> str:
+    """A deterministic description of ``plan`` (text tree or sorted JSON)."""
+    from loom_django.etl.plan import ParallelProcessGroup, ParallelStepGroup
+    from loom_django.etl.runner import render_params
+
+    rendered = render_params(params) if params is not None else {}
+
+    def fill(location: str | None) -> str | None:
+        if location is None or "{" not in location:
+            return location
+        try:
+            return location.format(**rendered)
+        except (KeyError, IndexError, ValueError):
+            return location
+
+    def step_info(step: Any, parallel: bool) -> dict[str, Any]:
+        target = step.target_binding
+        spec = target.spec
+        info: dict[str, Any] = {
+            "step": step.name,
+            "parallel": parallel,
+            "sources": [
+                {
+                    "alias": b.alias,
+                    "kind": type(b.spec).__name__,
+                    "table": b.route.name if b.route else None,
+                    "location": fill(b.location),
+                }
+                for b in step.source_bindings
+            ],
+            "target": {
+                "kind": type(spec).__name__,
+                "table": target.route.name if target.route else None,
+                "location": fill(target.location),
+            },
+            "warnings": list(step.warnings),
+        }
+        mode = getattr(spec, "mode", None)
+        if mode is not None:
+            explicit = getattr(spec, "explicit", True)
+            info["target"]["mode"] = f"{mode}" + ("" if explicit else " (implicit)")
+        use_case = getattr(spec, "use_case", None)
+        if use_case is not None:
+            info["target"]["use_case"] = use_case.__qualname__
+            info["target"]["on_error"] = spec.on_error
+            if target.rejects is not None:
+                info["target"]["rejects"] = fill(target.rejects.location) or (
+                    target.rejects.route.name if target.rejects.route else None
+                )
+        return info
+
+    processes: list[dict[str, Any]] = []
+    for pnode in plan.nodes:
+        members = pnode.plans if isinstance(pnode, ParallelProcessGroup) else (pnode,)
+        for process in members:
+            steps: list[dict[str, Any]] = []
+            for snode in process.nodes:
+                group = isinstance(snode, ParallelStepGroup)
+                members_of = snode.plans if isinstance(snode, ParallelStepGroup) else (snode,)
+                steps.extend(step_info(step, group) for step in members_of)
+            processes.append(
+                {
+                    "process": process.name,
+                    "parallel": isinstance(pnode, ParallelProcessGroup),
+                    "steps": steps,
+                }
+            )
+    doc = {
+        "pipeline": name,
+        "class": plan.pipeline_type.__name__,
+        "backend": backend,
+        "params": rendered,
+        "processes": processes,
+        "warnings": list(plan.warnings),
+    }
+    if fmt == "json":
+        return json.dumps(doc, sort_keys=True, default=str)
+    lines = [
+        f"{name}  ({doc['class']})  backend={backend}  params: "
+        + " ".join(f"{k}={v}" for k, v in rendered.items())
+    ]
+    for process in processes:
+        lines.append(f"└─ {process['process']}")
+        step: dict[str, Any]
+        for step in process["steps"]:
+            mark = "∥ " if step["parallel"] else ""
+            srcs = ", ".join(
+                f"{s['alias']}={s['table'] or s['location'] or s['kind']}" for s in step["sources"]
+            )
+            tgt = step["target"]
+            where = tgt["table"] or tgt["location"] or tgt["kind"]
+            if "use_case" in tgt:
+                where = f"use case {tgt['use_case']} on_error={tgt['on_error']}"
+                where += f" rejects={tgt['rejects']}" if tgt.get("rejects") else ""
+            mode = f" {tgt['mode']}" if "mode" in tgt else ""
+            lines.append(f"   ├─ {mark}{step['step']}  {srcs or '-'} → {where}{mode}")
+    lines.append("warnings: " + ("; ".join(plan.warnings) if plan.warnings else "none"))
+    return "\n".join(lines)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`RunInterrupted` on the main thread for the run's duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _execute(
+    runner: Any,
+    pipeline: Any,
+    name: str,
+    params: Any,
+    backend: str,
+    options: dict[str, Any],
+    config: Any,
+) -> Any:
+    """Run under the pipeline lock with history; map failures to exit codes."""
+    import uuid
+
+    from loom_django.etl.errors import LockHeldError
+    from loom_django.etl.history import HistoryObserver, acquire_lock, release_lock
+
+    run_id = options["run_id"] or str(uuid.uuid4())
+    db = config.history.database
+    extra: list[Any] = []
+    if config.history.enabled and not options["no_history"]:
+        extra.append(
+            HistoryObserver(pipeline, backend=backend, include=options["include"], database=db)
+        )
+    lock_key = None
+    if config.lock.enabled and not options["no_lock"]:
+        lock_key = options["lock_key"] or name
+        try:
+            acquire_lock(lock_key, run_id, database=db, stale_after=config.lock.stale_after_seconds)
+        except LockHeldError as exc:
+            raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+    try:
+        with _sigterm_raises():
+            return runner.run(
+                pipeline, params, include=options["include"] or None, run_id=run_id, observers=extra
+            )
+    except KeyboardInterrupt:
+        raise SystemExit(EXIT_SIGINT) from None
+    except RunInterrupted:
+        raise SystemExit(EXIT_SIGTERM) from None
+    except RejectThresholdExceeded as exc:
+        raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_REJECTS) from None
+    except Exception as exc:
+        if options.get("traceback"):
+            raise
+        notes = "; ".join(getattr(exc, "__notes__", []))
+        raise CommandError(
+            f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED
+        ) from None
+    finally:
+        if lock_key is not None:
+            release_lock(lock_key, run_id, database=db)
+
+
+def do_history(out: Any, options: dict[str, Any]) -> None:
+    """``history [list|show RUN_ID|prune]``."""
+    from loom_django.etl import history
+    from loom_django.etl.models import EtlPipelineRun
+
+    config = _registry().config
+    db = config.history.database
+    what = options["what"]
+    if what == "prune":
+        days = options["older_than"] or config.history.retention_days
+        removed = history.prune(days, database=db)
+        reaped = (
+            history.reap_stale(config.lock.stale_after_seconds, database=db)
+            if options["reap_stale"]
+            else 0
+        )
+        out.write(f"pruned {removed} run(s); marked {reaped} stale run(s) abandoned")
+        return
+    if what == "show":
+        if not options["run_id"]:
+            raise CommandError("history show needs a RUN_ID", returncode=EXIT_USAGE)
+        try:
+            run = EtlPipelineRun.objects.using(db).get(run_id=options["run_id"])
+        except (EtlPipelineRun.DoesNotExist, ValueError, Exception) as exc:
+            if isinstance(exc, CommandError):
+                raise
+            raise CommandError(
+                f"no run {options['run_id']!r} in history", returncode=EXIT_USAGE
+            ) from None
+        out.write(
+            f"{run.pipeline} {run.run_id} {run.status} {run.duration_ms or 0:.0f}ms "
+            f"rows={run.rows_written} rejected={run.rows_rejected} {run.error_type}"
+        )
+        from loom_django.etl.models import EtlStepRun
+
+        for step in EtlStepRun.objects.using(db).filter(run=run).order_by("started_at"):
+            out.write(
+                f"  {step.step} {step.status} {step.duration_ms or 0:.0f}ms "
+                f"rows={step.rows_written} {step.error_type} {step.error_message}"
+            )
+        return
+    runs = EtlPipelineRun.objects.using(db).order_by("-started_at")
+    if options["pipeline"]:
+        runs = runs.filter(pipeline=options["pipeline"])
+    if options["status"]:
+        runs = runs.filter(status=options["status"])
+    rows = list(runs[: options["limit"]])
+    if options["format"] == "json":
+        out.write(
+            json.dumps(
+                [
+                    {
+                        "run_id": str(r.run_id),
+                        "pipeline": r.pipeline,
+                        "status": r.status,
+                        "started_at": r.started_at.isoformat(),
+                        "duration_ms": r.duration_ms,
+                        "rows_written": r.rows_written,
+                        "rows_rejected": r.rows_rejected,
+                    }
+                    for r in rows
+                ],
+                sort_keys=True,
+            )
+        )
+        return
+    for r in rows:
+        out.write(
+            f"{r.started_at:%Y-%m-%dT%H:%M:%SZ} {r.pipeline} {r.status} {r.run_id} "
+            f"rows={r.rows_written}"
+        )
+
+
+def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any) -> None:
+    """``plan`` prints the plan; ``run`` executes it with progress output."""
+    from loom_django.etl.command import parse_params
+    from loom_django.etl.compiler import check_temps
+    from loom_django.etl.preflight import preflight
+    from loom_django.etl.runner import ETLRunner, filter_plan
+
+    registry = _registry()
+    name = options["pipeline"]
+    try:
+        pipeline = registry.get(name)
+    except KeyError:
+        known = [n for n, _ in registry.all()]
+        raise CommandError(
+            f"unknown pipeline {name!r}; registered: {known}", returncode=EXIT_USAGE
+        ) from None
+    try:
+        params = parse_params(pipeline.params_type, options["param"], options["params_json"])
+    except ValueError as exc:
+        raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+    backend = _backend(options["backend"], registry.config)
+    try:
+        plan = registry.compiler.compile(pipeline, backend=backend)
+        if options["include"]:
+            plan = filter_plan(plan, options["include"])
+            check_temps(plan)
+        if action == "run" or not options.get("no_check_tables"):
+            preflight(plan)
+    except InvalidStageError as exc:
+        raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+    except ETLCompilationError as exc:
+        raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
+    if action == "plan" or options.get("dry_run"):
+        out.write(render_plan(plan, name, params, backend, options.get("format", "text")))
+        return
+    mode = options["progress"]
+    if mode in ("auto", "tty"):
+        mode = "plain"
+    observers = [printer(out, mode)] if mode != "none" else []
+    runner = ETLRunner(
+        registry.config,
+        runtime=registry.runtime,
+        observers=observers,
+        compiler=registry.compiler,
+        backend=backend,
+    )
+    result = _execute(runner, pipeline, name, params, backend, options, registry.config)
+    summary = {
+        "event": "summary",
+        "run_id": result.run_id,
+        "status": result.status,
+        "rows_written": result.rows_written,
+        "rows_rejected": result.rejected,
+        "duration_ms": round(result.duration_ms, 3),
+    }
+    if mode == "json":
+        out.write(json.dumps(summary, sort_keys=True))
+    else:
+        out.write(
+            f"{name} {result.status} run_id={result.run_id} rows={result.rows_written} "
+            f"rejected={result.rejected} {result.duration_ms / 1000:.2f}s"
+        )

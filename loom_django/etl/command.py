@@ -1,0 +1,115 @@
+"""``manage.py loom_etl``: list, plan, run and check pipelines, with the exit codes of §9.9.
+
+0 ok · 1 a step failed · 2 usage (unknown pipeline, bad params, unknown ``--include``) ·
+3 compile / configuration / pre-flight · 4 reject threshold exceeded · 5 lock held.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import msgspec
+from django.core.management.base import BaseCommand, CommandParser
+
+__all__ = ["Command", "parse_params"]
+
+
+def parse_params(params_type: type[Any], pairs: list[str], params_json: str | None) -> Any:
+    """Params from ``KEY=VALUE`` / ``KEY:=JSON`` pairs and ``--params-json``.
+
+    Raises:
+        ValueError: unknown name, missing required field or unparsable value (message lists
+            the valid fields).
+    """
+    fields = {f.name: f for f in msgspec.structs.fields(params_type)}
+    valid = ", ".join(f"{n}: {getattr(f.type, '__name__', f.type)}" for n, f in fields.items())
+    data: dict[str, Any] = json.loads(params_json) if params_json else {}
+    for pair in pairs:
+        if ":=" in pair:
+            key, raw = pair.split(":=", 1)
+            value: Any = json.loads(raw)
+        elif "=" in pair:
+            key, value = pair.split("=", 1)
+        else:
+            raise ValueError(f"--param {pair!r} is not KEY=VALUE (valid fields: {valid})")
+        data[key.strip()] = value
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown param(s) {unknown} (valid fields: {valid})")
+    try:
+        return msgspec.convert(data, params_type, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"invalid params: {exc} (valid fields: {valid})") from None
+
+
+class _Printer:
+    """A lifecycle observer writing progress lines (plain or NDJSON) to stdout."""
+
+    def __init__(self, out: Any, mode: str) -> None:
+        self.out = out
+        self.mode = mode
+
+    def on_event(self, event: Any) -> None:
+        if self.mode == "json":
+            data = dataclasses.asdict(event)
+            data["ts"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.out.write(json.dumps(data, default=str, sort_keys=True))
+        elif self.mode == "plain" and event.kind in ("end", "error"):
+            rows = f" rows={event.rows_written}" if event.rows_written is not None else ""
+            rej = f" rejected={event.rows_rejected}" if event.rows_rejected else ""
+            dur = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms is not None else ""
+            err = f" {event.error_type}: {event.error}" if event.error_type else ""
+            self.out.write(f"{event.scope} {event.name} {event.status}{dur}{rows}{rej}{err}")
+
+
+class Command(BaseCommand):
+    help = "Run loom ETL pipelines: list, plan, run, check."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("list").add_argument("--format", choices=("table", "json"), default="table")
+        for name in ("plan", "run"):
+            p = sub.add_parser(name)
+            p.add_argument("pipeline")
+            p.add_argument("-p", "--param", action="append", default=[])
+            p.add_argument("--params-json", default=None)
+            p.add_argument("--include", action="append", default=[])
+            p.add_argument("--backend", default=None)
+            if name == "plan":
+                p.add_argument("--format", choices=("text", "json"), default="text")
+                p.add_argument("--no-check-tables", action="store_true")
+            else:
+                p.add_argument("--dry-run", action="store_true")
+                p.add_argument("--run-id", default=None)
+                p.add_argument(
+                    "--progress", choices=("auto", "tty", "plain", "json", "none"), default="auto"
+                )
+                p.add_argument("--no-history", action="store_true")
+                p.add_argument("--no-lock", action="store_true")
+                p.add_argument("--lock-key", default=None)
+        sub.add_parser("check")
+        h = sub.add_parser("history")
+        h.add_argument("what", nargs="?", choices=("list", "show", "prune"), default="list")
+        h.add_argument("run_id", nargs="?")
+        h.add_argument("--pipeline", default=None)
+        h.add_argument("--status", default=None)
+        h.add_argument("--limit", type=int, default=20)
+        h.add_argument("--format", choices=("table", "json", "text"), default="table")
+        h.add_argument("--older-than", type=int, default=None)
+        h.add_argument("--reap-stale", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from loom_django.etl import _cli
+
+        action = options["action"]
+        if action == "list":
+            _cli.do_list(self.stdout, options["format"])
+        elif action == "check":
+            _cli.do_check(self.stdout)
+        elif action == "history":
+            _cli.do_history(self.stdout, options)
+        else:
+            _cli.do_plan_or_run(self.stdout, action, options, _Printer)

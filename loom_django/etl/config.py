@@ -1,0 +1,171 @@
+"""The typed ``etl:`` configuration section, built once and passed around as an object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "DEFAULT_ENGINE",
+    "DjangoIOConfig",
+    "DjangoRoute",
+    "EtlConfig",
+    "FileRoute",
+    "HistoryConfig",
+    "LockConfig",
+    "StorageConfig",
+    "TableRoute",
+    "TempConfig",
+    "load_config",
+]
+
+DEFAULT_ENGINE = "polars"
+DEFAULT_READ_BATCH = 50_000
+DEFAULT_WRITE_BATCH = 10_000
+
+
+class _Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+class DjangoRoute(_Struct, frozen=True):
+    """A logical table routed to a Django model (``app_label.Model``) or a raw table."""
+
+    model: str | None = None
+    table: str | None = None
+    database: str = "default"
+
+
+class TableRoute(_Struct, frozen=True):
+    """``storage.tables[]``: one logical name and its destination."""
+
+    name: str
+    django: DjangoRoute
+
+
+class FilePath(_Struct, frozen=True):
+    """The location of a file alias."""
+
+    uri: str
+
+
+class FileRoute(_Struct, frozen=True):
+    """``storage.files[]``: a file alias."""
+
+    name: str
+    path: FilePath
+
+
+class TempConfig(_Struct, frozen=True):
+    """Where intermediates live (a local path; ``None`` = the system temp dir)."""
+
+    root: str | None = None
+
+
+class StorageConfig(_Struct, frozen=True):
+    """Routes of logical tables and file aliases."""
+
+    django_autoroute: bool = True
+    tables: tuple[TableRoute, ...] = ()
+    files: tuple[FileRoute, ...] = ()
+    temp: TempConfig = msgspec.field(default_factory=TempConfig)
+
+
+class DjangoIOConfig(_Struct, frozen=True):
+    """Batch sizes and fast paths of Django table reads and writes."""
+
+    read_batch_size: int = DEFAULT_READ_BATCH
+    write_batch_size: int = DEFAULT_WRITE_BATCH
+    server_side_cursors: bool = True
+    copy: str = "auto"
+
+
+class SparkConfig(_Struct, frozen=True):
+    """The SparkSession the runner builds when none is given."""
+
+    master: str = "local[*]"
+    app_name: str = "loom-etl"
+    conf: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class HistoryConfig(_Struct, frozen=True):
+    """Run history in the Django database."""
+
+    enabled: bool = True
+    database: str = "default"
+    retention_days: int = 90
+
+
+class LockConfig(_Struct, frozen=True):
+    """The per-pipeline run lock."""
+
+    enabled: bool = True
+    stale_after_seconds: int = 3600
+
+
+class EtlConfig(_Struct, frozen=True):
+    """The ``etl:`` section of the loom configuration."""
+
+    engine: str = DEFAULT_ENGINE
+    files_root: str | None = None
+    max_workers: int | None = None
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    django: DjangoIOConfig = msgspec.field(default_factory=DjangoIOConfig)
+    spark: SparkConfig = msgspec.field(default_factory=SparkConfig)
+    history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
+    lock: LockConfig = msgspec.field(default_factory=LockConfig)
+
+    def file_alias(self, name: str) -> str | None:
+        """The configured URI of a file alias, or ``None``."""
+        for route in self.storage.files:
+            if route.name == name:
+                return route.path.uri
+        return None
+
+    def table_route(self, name: str) -> DjangoRoute | None:
+        """The explicit route of a logical table name, or ``None``."""
+        for route in self.storage.tables:
+            if route.name == name:
+                return route.django
+        return None
+
+    def root(self) -> Path:
+        """Relative file paths resolve against this directory."""
+        if self.files_root:
+            return Path(self.files_root)
+        from django.conf import settings
+
+        return Path(getattr(settings, "BASE_DIR", Path.cwd()))
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> EtlConfig:
+    """The ``etl`` section of the merged loom config (YAML files, then ``LOOM['CONFIG']``).
+
+    Raises:
+        msgspec.ValidationError: an unknown key or a wrong type, named by path.
+    """
+    from omegaconf import OmegaConf
+
+    from loom_django.conf import conf
+
+    cfg = conf.loom_config()
+    raw = OmegaConf.select(cfg, "etl", default=None)
+    data: dict[str, Any] = {}
+    if raw is not None:
+        data = OmegaConf.to_container(raw, resolve=True)  # type: ignore[assignment]
+    if overrides:
+        data = _merge(data, dict(overrides))
+    return msgspec.convert(data, EtlConfig, strict=False)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), dict(value))
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,117 @@
+"""Error types of the ETL door: compile errors with codes, and run-time data errors.
+
+Each maps to one exit code of ``manage.py loom_etl`` (see :mod:`loom_django.etl.command`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+__all__ = [
+    "DuplicateKeyError",
+    "ETLCompilationError",
+    "ETLCompilationErrorGroup",
+    "ETLErrorCode",
+    "InvalidStageError",
+    "LockHeldError",
+    "PredicateViolationError",
+    "RejectThresholdExceeded",
+    "RunInterrupted",
+    "SchemaError",
+]
+
+
+class ETLErrorCode(StrEnum):
+    """Stable codes of compile and pre-flight errors (names kept from loom-kernel)."""
+
+    MISSING_GENERIC_PARAM = "MISSING_GENERIC_PARAM"
+    INVALID_PARAMS_TYPE = "INVALID_PARAMS_TYPE"
+    INVALID_PARAMS_NAME = "INVALID_PARAMS_NAME"
+    MISSING_SOURCE_PARAMS = "MISSING_SOURCE_PARAMS"
+    EXTRA_SOURCE_PARAMS = "EXTRA_SOURCE_PARAMS"
+    MISSING_PARAMS_FIELDS = "MISSING_PARAMS_FIELDS"
+    UNKNOWN_SOURCE_TABLE = "UNKNOWN_SOURCE_TABLE"
+    UNKNOWN_TARGET_TABLE = "UNKNOWN_TARGET_TABLE"
+    TEMP_NOT_PRODUCED = "TEMP_NOT_PRODUCED"
+    DUPLICATE_TEMP_NAME = "DUPLICATE_TEMP_NAME"
+    INVALID_TEMP_APPEND_MIX = "INVALID_TEMP_APPEND_MIX"
+    UPSERT_NO_KEYS = "UPSERT_NO_KEYS"
+    UPSERT_EXCLUDE_INCLUDE_CONFLICT = "UPSERT_EXCLUDE_INCLUDE_CONFLICT"
+    UPSERT_KEY_IN_EXCLUDE = "UPSERT_KEY_IN_EXCLUDE"
+    MISSING_TARGET = "MISSING_TARGET"
+    INVALID_TARGET_TYPE = "INVALID_TARGET_TYPE"
+    INVALID_SOURCES_TYPE = "INVALID_SOURCES_TYPE"
+    INVALID_PROCESS_ITEM = "INVALID_PROCESS_ITEM"
+    INVALID_STEP_ITEM = "INVALID_STEP_ITEM"
+    UNKNOWN_PARAM_FIELD = "UNKNOWN_PARAM_FIELD"
+    UNKNOWN_COLUMN = "UNKNOWN_COLUMN"
+    UPSERT_KEYS_NOT_UNIQUE = "UPSERT_KEYS_NOT_UNIQUE"
+    SCHEMA_OWNED_BY_MIGRATIONS = "SCHEMA_OWNED_BY_MIGRATIONS"
+    ENGINE_MISMATCH = "ENGINE_MISMATCH"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
+    INVALID_READ_OPTIONS = "INVALID_READ_OPTIONS"
+    UNKNOWN_FILE_ALIAS = "UNKNOWN_FILE_ALIAS"
+    NO_ROUTE = "NO_ROUTE"
+    FEATURE_UNAVAILABLE = "FEATURE_UNAVAILABLE"
+    USE_CASE_INVALID = "USE_CASE_INVALID"
+    RESERVED_NAME = "RESERVED_NAME"
+    UNKNOWN_BACKEND = "UNKNOWN_BACKEND"
+
+
+class ETLCompilationError(Exception):
+    """A declaration cannot run: ``component`` is the class, ``field`` the alias involved."""
+
+    def __init__(
+        self, code: ETLErrorCode, component: str, message: str, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.component = component
+        self.message = message
+        self.field = field
+
+
+class ETLCompilationErrorGroup(ETLCompilationError):
+    """Several compile errors of one pipeline, reported together (``errors``)."""
+
+    def __init__(self, errors: Sequence[ETLCompilationError]) -> None:
+        first = errors[0]
+        lines = "\n".join(f"  [{e.code}] {e.component}: {e.message}" for e in errors)
+        super().__init__(
+            first.code, first.component, f"{len(errors)} ETL compile errors:\n{lines}", first.field
+        )
+        self.errors = tuple(errors)
+
+
+class InvalidStageError(ValueError):
+    """``include`` names a step or process the pipeline does not have."""
+
+
+class SchemaError(ValueError):
+    """The frame does not fit the target's schema (extra or missing required columns)."""
+
+
+class PredicateViolationError(ValueError):
+    """Rows of a ``replace_where`` frame fall outside the predicate; nothing was deleted."""
+
+
+class DuplicateKeyError(ValueError):
+    """An upsert frame holds the same key more than once; nothing was written."""
+
+
+class RejectThresholdExceeded(RuntimeError):
+    """More rows were rejected by a use case than ``max_rejects`` allows."""
+
+
+class LockHeldError(RuntimeError):
+    """Another run holds the pipeline's lock."""
+
+
+class RunInterrupted(BaseException):
+    """SIGTERM arrived during a run (SIGINT arrives as ``KeyboardInterrupt``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum

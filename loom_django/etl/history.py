@@ -1,0 +1,211 @@
+"""The history observer (run, process and step rows) and the per-pipeline run lock.
+
+History rows are written as events arrive, outside any step transaction, on the
+``history.database`` alias; a failing history write is logged and never fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from loom_django.etl.errors import LockHeldError
+from loom_django.etl.models import EtlLock, EtlPipelineRun, EtlProcessRun, EtlStepRun
+from loom_django.etl.runner import Event
+
+__all__ = ["HistoryObserver", "acquire_lock", "prune", "reap_stale", "release_lock"]
+
+_TRACEBACK_LIMIT = 64 * 1024
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HistoryObserver:
+    """Writes ``EtlPipelineRun``/``EtlProcessRun``/``EtlStepRun`` rows from lifecycle events."""
+
+    def __init__(
+        self,
+        pipeline_class: type[Any],
+        *,
+        backend: str,
+        include: Sequence[str] | None = None,
+        trigger: str = "cli",
+        database: str = "default",
+    ) -> None:
+        self.pipeline_class = pipeline_class
+        self.backend = backend
+        self.include = list(include) if include else None
+        self.trigger = trigger
+        self.db = database
+        self._failed: tuple[str, str] | None = None
+        self._process: str | None = None
+
+    def on_event(self, event: Event) -> None:
+        """Insert on start, update on end/error."""
+        handler = getattr(self, f"_{event.scope}_{event.kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def _pipeline_start(self, event: Event) -> None:
+        from loom_django import __version__ as version
+
+        now = _now()
+        cls = self.pipeline_class
+        EtlPipelineRun.objects.using(self.db).create(
+            run_id=uuid.UUID(event.run_id),
+            pipeline=event.name,
+            pipeline_class=f"{cls.__module__}.{cls.__qualname__}",
+            params=event.params or {},
+            backend=self.backend,
+            status="running",
+            include=self.include,
+            trigger=self.trigger,
+            started_at=now,
+            heartbeat_at=now,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            loom_django_version=str(version),
+        )
+
+    def _pipeline_end(self, event: Event) -> None:
+        now = _now()
+        failed_step, failed_id = self._failed or ("", None)
+        EtlPipelineRun.objects.using(self.db).filter(run_id=event.run_id).update(
+            status=event.status or "failed",
+            finished_at=now,
+            heartbeat_at=now,
+            duration_ms=event.duration_ms,
+            rows_written=event.rows_written or 0,
+            rows_rejected=event.rows_rejected or 0,
+            error_type=event.error_type or "",
+            error_message=event.error or "",
+            traceback=(event.traceback or "")[:_TRACEBACK_LIMIT],
+            failed_step=failed_step,
+            failed_step_run_id=failed_id,
+        )
+
+    def _process_start(self, event: Event) -> None:
+        self._process = event.id
+        EtlProcessRun.objects.using(self.db).create(
+            process_run_id=event.id,
+            run_id=event.run_id,
+            process=event.name,
+            status="running",
+            started_at=_now(),
+        )
+
+    def _process_end(self, event: Event) -> None:
+        failed_step, failed_id = self._failed or ("", None)
+        EtlProcessRun.objects.using(self.db).filter(process_run_id=event.id).update(
+            status=event.status or "failed",
+            finished_at=_now(),
+            duration_ms=event.duration_ms,
+            error_type=event.error_type or "",
+            error_message=event.error or "",
+            failed_step=failed_step if event.status != "success" else "",
+            failed_step_run_id=failed_id if event.status != "success" else None,
+        )
+
+    def _step_start(self, event: Event) -> None:
+        now = _now()
+        EtlStepRun.objects.using(self.db).create(
+            step_run_id=event.id,
+            run_id=event.run_id,
+            process_run_id=event.parent,
+            step=event.name,
+            status="running",
+            started_at=now,
+            target=event.target or "",
+            write_mode=event.write_mode or "",
+        )
+        self._heartbeat(event.run_id, now)
+
+    def _step_end(self, event: Event) -> None:
+        now = _now()
+        if event.status != "success" and self._failed is None:
+            self._failed = (event.name, event.id)
+        EtlStepRun.objects.using(self.db).filter(step_run_id=event.id).update(
+            status=event.status or "failed",
+            finished_at=now,
+            duration_ms=event.duration_ms,
+            rows_written=event.rows_written or 0,
+            rows_rejected=event.rows_rejected or 0,
+            metrics=event.metrics or {},
+            error_type=event.error_type or "",
+            error_message=event.error or "",
+        )
+        self._heartbeat(event.run_id, now)
+
+    def _heartbeat(self, run_id: str, now: datetime) -> None:
+        EtlPipelineRun.objects.using(self.db).filter(run_id=run_id).update(heartbeat_at=now)
+
+
+def acquire_lock(key: str, run_id: str, *, database: str, stale_after: int) -> None:
+    """Take the lock ``key`` for ``run_id``; a lock older than ``stale_after`` s is taken over.
+
+    Raises:
+        LockHeldError: a live lock is held by another run.
+    """
+    now = _now()
+    values = {
+        "run_id": run_id,
+        "acquired_at": now,
+        "heartbeat_at": now,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    try:
+        with transaction.atomic(using=database):
+            EtlLock.objects.using(database).create(key=key, **values)
+        return None
+    except IntegrityError:
+        pass
+    stale = now - timedelta(seconds=stale_after)
+    taken = EtlLock.objects.using(database).filter(key=key, heartbeat_at__lt=stale).update(**values)
+    if taken:
+        return None
+    holder = EtlLock.objects.using(database).filter(key=key).first()
+    if holder is None:
+        return acquire_lock(key, run_id, database=database, stale_after=stale_after)
+    raise LockHeldError(
+        f"pipeline lock {key!r} is held by run {holder.run_id} "
+        f"since {holder.acquired_at:%Y-%m-%dT%H:%M:%SZ}"
+    )
+
+
+def release_lock(key: str, run_id: str, *, database: str) -> None:
+    """Release ``key`` if ``run_id`` holds it."""
+    EtlLock.objects.using(database).filter(key=key, run_id=run_id).delete()
+
+
+def prune(older_than_days: int, *, database: str) -> int:
+    """Delete runs (with their process and step rows) started more than N days ago."""
+    cutoff = _now() - timedelta(days=older_than_days)
+    runs = EtlPipelineRun.objects.using(database).filter(started_at__lt=cutoff)
+    count = runs.count()
+    runs.delete()
+    return count
+
+
+def reap_stale(stale_after: int, *, database: str) -> int:
+    """Mark ``running`` rows whose heartbeat is older than ``stale_after`` s as abandoned."""
+    cutoff = _now() - timedelta(seconds=stale_after)
+    return (
+        EtlPipelineRun.objects.using(database)
+        .filter(status="running", heartbeat_at__lt=cutoff)
+        .update(status="abandoned", finished_at=_now())
+    )
+
+
+def format_traceback(exc: BaseException) -> str:
+    """The traceback text stored on a failed run."""
+    return "".join(traceback.format_exception(exc))

@@ -1,0 +1,538 @@
+"""``ETLRunner``: walk a compiled plan on Polars, emit lifecycle events, return a RunResult.
+
+Each step reads its sources lazily, calls ``execute`` and materialises once at write time.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+from loom_django.etl.compiler import ETLCompiler, check_temps
+from loom_django.etl.config import EtlConfig
+from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded, RunInterrupted
+from loom_django.etl.plan import (
+    ParallelProcessGroup,
+    ParallelStepGroup,
+    PipelinePlan,
+    ProcessPlan,
+    StepPlan,
+)
+
+__all__ = [
+    "BACKENDS",
+    "ETLRunner",
+    "Event",
+    "RunObserver",
+    "RunResult",
+    "StepContext",
+    "StepResult",
+]
+
+_log = logging.getLogger("loom_django.etl.runner")
+
+BACKENDS: tuple[str, ...] = ("polars", "spark")
+"""The backends a runner can use."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One lifecycle event: ``scope`` pipeline|process|step, ``kind`` start|end|error."""
+
+    scope: str
+    kind: str
+    name: str
+    run_id: str
+    id: str
+    status: str | None = None
+    duration_ms: float | None = None
+    rows_written: int | None = None
+    rows_rejected: int | None = None
+    error_type: str | None = None
+    error: str | None = None
+    params: dict[str, Any] | None = None
+    parent: str | None = None
+    target: str | None = None
+    write_mode: str | None = None
+    metrics: dict[str, float] | None = None
+    traceback: str | None = None
+
+
+class RunObserver(Protocol):
+    """Receives every lifecycle event; a raising observer never changes the run."""
+
+    def on_event(self, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step did."""
+
+    step: str
+    status: str
+    duration_ms: float
+    rows_written: int = 0
+    rows_rejected: int = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run did."""
+
+    run_id: str
+    status: str
+    started_at: datetime
+    duration_ms: float
+    steps: tuple[StepResult, ...] = ()
+
+    @property
+    def rows_written(self) -> int:
+        """Rows written by every step."""
+        return sum(s.rows_written for s in self.steps)
+
+    @property
+    def rejected(self) -> int:
+        """Rows rejected by use-case steps."""
+        return sum(s.rows_rejected for s in self.steps)
+
+
+@dataclass
+class StepContext:
+    """Injected into ``execute(..., ctx)``: ids, backend, logger and metrics of the step."""
+
+    run_id: str
+    step_run_id: str
+    pipeline: str
+    step: str
+    backend: str
+    logger: logging.Logger
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def metric(self, name: str, value: float) -> None:
+        """Add to a named metric of this step."""
+        self.metrics[name] = self.metrics.get(name, 0) + value
+
+
+@dataclass
+class _Run:
+    run_id: str
+    pipeline: str
+    params: Any
+    started: datetime
+    temp_dir: Path
+    temps: dict[str, list[Path]] = field(default_factory=dict)
+    results: list[StepResult] = field(default_factory=list)
+    observers: list[RunObserver] = field(default_factory=list)
+
+
+def render_params(params: Any) -> dict[str, Any]:
+    """Params as builtins, ``Secret`` fields shown as ``***``."""
+    from typing import get_args, get_type_hints
+
+    from loom_django.etl.declarative import SECRET
+
+    data: dict[str, Any] = msgspec.to_builtins(params)
+    hints = get_type_hints(type(params), include_extras=True)
+    for name, hint in hints.items():
+        if SECRET in get_args(hint)[1:] and name in data:
+            data[name] = "***"
+    return data
+
+
+def filter_plan(plan: PipelinePlan, include: Sequence[str]) -> PipelinePlan:
+    """Keep only the named steps/processes (class names).
+
+    Raises:
+        InvalidStageError: a name matches nothing.
+    """
+    names = set(include)
+    seen: set[str] = set()
+
+    def keep_process(process: ProcessPlan) -> ProcessPlan | None:
+        if process.name in names:
+            seen.add(process.name)
+            return process
+        nodes: list[Any] = []
+        for node in process.nodes:
+            members = node.plans if isinstance(node, ParallelStepGroup) else (node,)
+            kept = tuple(s for s in members if s.name in names)
+            seen.update(s.name for s in kept)
+            if len(kept) > 1:
+                nodes.append(ParallelStepGroup(kept))
+            elif kept:
+                nodes.append(kept[0])
+        return replace(process, nodes=tuple(nodes)) if nodes else None
+
+    out: list[Any] = []
+    for pnode in plan.nodes:
+        members = pnode.plans if isinstance(pnode, ParallelProcessGroup) else (pnode,)
+        kept = tuple(p for p in (keep_process(m) for m in members) if p is not None)
+        if len(kept) > 1:
+            out.append(ParallelProcessGroup(kept))
+        elif kept:
+            out.append(kept[0])
+    unknown = sorted(names - seen)
+    if unknown:
+        raise InvalidStageError(f"--include names no step or process: {unknown}")
+    return replace(plan, nodes=tuple(out))
+
+
+class ETLRunner:
+    """Runs pipelines on the Polars backend.
+
+    Args:
+        config: the ``etl`` configuration (routes, files, batch sizes).
+        runtime: returns the loom runtime (for ``IntoUseCase``); ``None`` if unused.
+        observers: receive every lifecycle event.
+        backend: ``"polars"`` (default) or ``"spark"``.
+        spark: a SparkSession to use instead of building one from ``etl.spark``.
+
+    Raises:
+        ValueError: an unknown backend name.
+        MissingDependency: ``backend="spark"`` without pyspark (names ``loom-django[spark]``).
+    """
+
+    def __init__(
+        self,
+        config: EtlConfig | None = None,
+        *,
+        runtime: Callable[[], Any] | None = None,
+        observers: Sequence[RunObserver] = (),
+        compiler: ETLCompiler | None = None,
+        backend: str = "polars",
+        spark: Any = None,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown ETL backend {backend!r}; registered: {list(BACKENDS)}")
+        if backend == "spark":
+            from loom_django.extras import require
+
+            require("pyspark", extra="spark")
+            if spark is not None:
+                from loom_django.etl._spark_backend import set_session
+
+                set_session(spark)
+        self.backend = backend
+        self.config = config or EtlConfig()
+        self.compiler = compiler or ETLCompiler(self.config)
+        self._runtime = runtime
+        self.observers = list(observers)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: EtlConfig,
+        *,
+        backend: str | None = None,
+        spark: Any = None,
+        observers: Sequence[RunObserver] = (),
+    ) -> ETLRunner:
+        """A runner for ``config``; the backend is ``backend``, else ``config.engine``.
+
+        ``IntoUseCase`` steps use the runtime the ETL door received at startup.
+        """
+        from loom_django.etl.registry import registry
+
+        return cls(
+            config,
+            runtime=registry.runtime,
+            observers=observers,
+            backend=backend or config.engine,
+            spark=spark,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        backend: str | None = None,
+        *,
+        spark: Any = None,
+        observers: Sequence[RunObserver] = (),
+    ) -> ETLRunner:
+        """A runner for the project's ``etl:`` configuration (YAML files, ``LOOM['CONFIG']``)."""
+        from loom_django.etl.config import load_config
+
+        return cls.from_config(load_config(), backend=backend, spark=spark, observers=observers)
+
+    # -- entry point -------------------------------------------------------------------
+
+    def run(
+        self,
+        pipeline: type[Any],
+        params: Any,
+        *,
+        include: Sequence[str] | None = None,
+        run_id: str | None = None,
+        dry_run: bool = False,
+        observers: Sequence[RunObserver] = (),
+    ) -> RunResult:
+        """Compile (cached), pre-flight, execute and return what happened.
+
+        Raises:
+            TypeError: ``params`` is not the pipeline's params type.
+            ETLCompilationError: compile or pre-flight problems (nothing ran).
+            InvalidStageError: ``include`` names an unknown stage.
+            Exception: the failing step's exception, with notes naming step and run id.
+        """
+        params = self._params(pipeline, params)
+        plan = self.compiler.compile(pipeline, backend=self.backend)
+        if include:
+            plan = filter_plan(plan, include)
+            check_temps(plan)
+        from loom_django.etl.preflight import preflight
+
+        preflight(plan)
+        started = datetime.now(UTC)
+        run_id = run_id or str(uuid.uuid4())
+        if dry_run:
+            return RunResult(run_id, "planned", started, 0.0)
+        run = _Run(
+            run_id,
+            _pipeline_name(pipeline),
+            params,
+            started,
+            Path(tempfile.mkdtemp(prefix="loom_etl_")),
+            observers=list(observers),
+        )
+        t0 = time.perf_counter()
+        self._emit(
+            run,
+            Event("pipeline", "start", run.pipeline, run_id, run_id, params=render_params(params)),
+        )
+        try:
+            for node in plan.nodes:
+                if isinstance(node, ParallelProcessGroup):
+                    self._parallel([partial(self._process, run, p) for p in node.plans])
+                else:
+                    self._process(run, node)
+        except BaseException as exc:
+            duration = (time.perf_counter() - t0) * 1000
+            interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
+            status = "interrupted" if interrupted else "failed"
+            self._emit(
+                run,
+                Event(
+                    "pipeline",
+                    "end",
+                    run.pipeline,
+                    run_id,
+                    run_id,
+                    status=status,
+                    duration_ms=duration,
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                    traceback="".join(traceback.format_exception(exc)),
+                ),
+            )
+            exc.add_note(f"ETL run {run_id} of {run.pipeline}")
+            raise
+        finally:
+            shutil.rmtree(run.temp_dir, ignore_errors=True)
+        duration = (time.perf_counter() - t0) * 1000
+        result = RunResult(run_id, "success", started, duration, tuple(run.results))
+        self._emit(
+            run,
+            Event(
+                "pipeline",
+                "end",
+                run.pipeline,
+                run_id,
+                run_id,
+                status="success",
+                duration_ms=duration,
+                rows_written=result.rows_written,
+                rows_rejected=result.rejected,
+            ),
+        )
+        return result
+
+    def _params(self, pipeline: type[Any], params: Any) -> Any:
+        expected = pipeline.params_type
+        if isinstance(params, dict) and expected is not None:
+            return msgspec.convert(params, expected, strict=False)
+        if expected is not None and not isinstance(params, expected):
+            raise TypeError(
+                f"{pipeline.__qualname__} runs with {expected.__qualname__}, "
+                f"not {type(params).__qualname__}"
+            )
+        return params
+
+    def _emit(self, run: _Run, event: Event) -> None:
+        for observer in [*self.observers, *run.observers]:
+            try:
+                observer.on_event(event)
+            except Exception:
+                _log.warning(
+                    "ETL observer %r failed on %s %s",
+                    observer,
+                    event.scope,
+                    event.kind,
+                    exc_info=True,
+                )
+
+    def _parallel(self, tasks: list[Callable[[], None]]) -> None:
+        from django.db import connections
+
+        def guarded(task: Callable[[], None]) -> BaseException | None:
+            try:
+                task()
+            except BaseException as exc:
+                return exc
+            finally:
+                connections.close_all()
+            return None
+
+        with ThreadPoolExecutor(max_workers=self.config.max_workers or len(tasks)) as pool:
+            outcomes = list(pool.map(guarded, tasks))
+        for outcome in outcomes:
+            if outcome is not None:
+                raise outcome
+
+    def _process(self, run: _Run, process: ProcessPlan) -> None:
+        pid = str(uuid.uuid4())
+        self._emit(run, Event("process", "start", process.name, run.run_id, pid, parent=run.run_id))
+        t0 = time.perf_counter()
+        try:
+            for node in process.nodes:
+                if isinstance(node, ParallelStepGroup):
+                    self._parallel([partial(self._step, run, s, pid) for s in node.plans])
+                else:
+                    self._step(run, node, pid)
+        except BaseException as exc:
+            ms = (time.perf_counter() - t0) * 1000
+            self._emit(run, self._failure("process", process.name, run, pid, exc, ms))
+            raise
+        ms = (time.perf_counter() - t0) * 1000
+        self._emit(run, Event("process", "end", process.name, run.run_id, pid, "success", ms))
+
+    @staticmethod
+    def _failure(
+        scope: str, name: str, run: _Run, id_: str, exc: BaseException, ms: float
+    ) -> Event:
+        return Event(
+            scope,
+            "end",
+            name,
+            run.run_id,
+            id_,
+            "failed",
+            ms,
+            error_type=type(exc).__name__,
+            error=str(exc),
+        )
+
+    def _step(self, run: _Run, step: StepPlan, process_id: str | None = None) -> None:
+        sid = str(uuid.uuid4())
+        target, mode = _target_label(step)
+        start = Event(
+            "step",
+            "start",
+            step.name,
+            run.run_id,
+            sid,
+            parent=process_id,
+            target=target,
+            write_mode=mode,
+        )
+        self._emit(run, start)
+        ctx = StepContext(
+            run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger
+        )
+        t0 = time.perf_counter()
+        try:
+            written, rejected = self._execute_step(run, step, ctx)
+        except BaseException as exc:
+            ms = (time.perf_counter() - t0) * 1000
+            error = replace(self._failure("step", step.name, run, sid, exc, ms), kind="error")
+            self._emit(run, error)
+            self._emit(run, replace(error, kind="end", metrics=ctx.metrics))
+            run.results.append(StepResult(step.name, "failed", ms))
+            if not getattr(exc, "_loom_step_noted", False):
+                exc.add_note(f"ETL step {step.name} failed")
+                exc._loom_step_noted = True  # type: ignore[attr-defined]
+            raise
+        ms = (time.perf_counter() - t0) * 1000
+        run.results.append(StepResult(step.name, "success", ms, written, rejected))
+        self._emit(
+            run,
+            Event(
+                "step",
+                "end",
+                step.name,
+                run.run_id,
+                sid,
+                "success",
+                ms,
+                written,
+                rejected,
+                parent=process_id,
+                metrics=ctx.metrics,
+            ),
+        )
+
+    def _module(self) -> Any:
+        if self.backend == "spark":
+            from loom_django.etl import _spark_backend
+
+            return _spark_backend
+        from loom_django.etl import _polars_backend
+
+        return _polars_backend
+
+    def _execute_step(self, run: _Run, step: StepPlan, ctx: StepContext) -> tuple[int, int]:
+        backend = self._module()
+        if step.target_binding.spec.__class__.__name__ == "IntoClient":
+            backend.run_client_step(step, run.params)
+            return 0, 0
+        frames = {
+            b.alias: backend.read_source(b, run.params, self.config, run.temps)
+            for b in step.source_bindings
+        }
+        instance = step.step_type()
+        if step.sql is not None:
+            frame = backend.run_sql(step, frames, run.params)
+        else:
+            extra = {"ctx": ctx} if step.wants_ctx else {}
+            frame = instance.execute(run.params, **frames, **extra)
+        if frame is None:
+            raise TypeError(
+                f"step {step.step_type.__qualname__} returned None; its target needs a frame"
+            )
+        try:
+            flags: dict[str, bool] = (
+                {"streaming": True} if step.streaming and self.backend == "polars" else {}
+            )
+            counts: tuple[int, int] = backend.write_target(
+                step.target_binding, frame, run, self.config, self._runtime, **flags
+            )
+            return counts
+        except RejectThresholdExceeded as exc:
+            result = getattr(exc, "result", None)
+            if result is not None and step.target_binding.rejects is not None:
+                backend.write_rejects(step.target_binding.rejects, result.rejects, run, self.config)
+            raise
+
+
+def _target_label(step: StepPlan) -> tuple[str, str]:
+    target = step.target_binding
+    spec = target.spec
+    label = target.route.name if target.route else (target.location or type(spec).__name__)
+    mode = getattr(spec, "mode", "")
+    return label, str(getattr(mode, "value", mode))
+
+
+def _pipeline_name(pipeline: type[Any]) -> str:
+    return pipeline.name or f"{pipeline.__module__.split('.')[0]}.{pipeline.__name__}"

@@ -1,0 +1,116 @@
+"""Pipelines the command tests run by dotted path."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from django.db import models
+
+from loom_django.etl import (
+    ETLParams,
+    ETLPipeline,
+    ETLProcess,
+    ETLStep,
+    FromTable,
+    IntoTable,
+    Secret,
+)
+from tests.testapp.models import Book
+
+
+class DayParams(ETLParams):
+    run_date: date
+    pages: int = 1
+
+
+class LoadBooks(ETLStep[DayParams]):
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams) -> pl.LazyFrame:
+        return pl.LazyFrame({"title": [params.run_date.isoformat()], "pages": [params.pages]})
+
+
+class Books(ETLProcess[DayParams]):
+    steps = [LoadBooks]
+
+
+class BooksPipeline(ETLPipeline[DayParams]):
+    processes = [Books]
+
+
+class CopyBooks(ETLStep[DayParams]):
+    books = FromTable(Book).columns("title", "pages")
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams, *, books: pl.LazyFrame) -> pl.LazyFrame:
+        raise RuntimeError("copy failed")
+
+
+class Failing(ETLProcess[DayParams]):
+    steps = [CopyBooks]
+
+
+class FailingPipeline(ETLPipeline[DayParams]):
+    processes = [Failing]
+
+
+class Ghost(models.Model):
+    """A model whose table was never migrated (``managed = False``)."""
+
+    name = models.CharField(max_length=10)
+
+    class Meta:
+        app_label = "testapp"
+        managed = False
+        db_table = "etl_ghost_never_created"
+
+
+class ReadGhost(ETLStep[DayParams]):
+    ghosts = FromTable(Ghost)
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams, *, ghosts: pl.LazyFrame) -> pl.LazyFrame:
+        return ghosts.select(pl.col("name").alias("title"))
+
+
+class Ghosts(ETLProcess[DayParams]):
+    steps = [ReadGhost]
+
+
+class GhostPipeline(ETLPipeline[DayParams]):
+    processes = [Ghosts]
+
+
+class Interrupted(ETLStep[DayParams]):
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams) -> pl.LazyFrame:
+        raise KeyboardInterrupt
+
+
+class Stop(ETLProcess[DayParams]):
+    steps = [Interrupted]
+
+
+class InterruptedPipeline(ETLPipeline[DayParams]):
+    processes = [Stop]
+
+
+class SecretParams(DayParams):
+    token: Secret[str] = "s3cret"
+
+
+class ReplaceBooks(ETLStep[SecretParams]):
+    target = IntoTable(Book)  # no mode: replace (implicit)
+
+    def execute(self, params: SecretParams) -> pl.LazyFrame:
+        return pl.LazyFrame({"title": ["x"], "pages": [1]})
+
+
+class Replacing(ETLProcess[SecretParams]):
+    steps = [ReplaceBooks]
+
+
+class ReplacePipeline(ETLPipeline[SecretParams]):
+    processes = [Replacing]
