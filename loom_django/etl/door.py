@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from loom_django.etl.checks import CHECKS
 
 if TYPE_CHECKING:
-    from loom_django.doors import RuntimeProvider
+    from loom_django.contributions import RuntimeProvider
 
 __all__ = ["CHECKS", "EXTRA", "REQUIRES", "discover", "ready"]
 
