@@ -67,8 +67,10 @@ class _SourcePartition(bytewax_inputs.StatelessSourcePartition):  # type: ignore
         config = src.settings.to_confluent_config(
             group_id=src.group_id, auto_commit=plan.runtime.commit_mode == "auto"
         )
-        if brokers:
+        if brokers:  # an override (mock cluster, tests): see new topics within a second
             config["bootstrap.servers"] = brokers
+            config.setdefault("allow.auto.create.topics", True)
+            config.setdefault("topic.metadata.refresh.interval.ms", 1000)
         config["client.id"] = f"{plan.name}-{socket.gethostname()}-{os.getpid()}-w{worker_index}"
         self._consumer = confluent.Consumer(config)
         self._owned: set[tuple[str, int]] = set()
@@ -81,7 +83,9 @@ class _SourcePartition(bytewax_inputs.StatelessSourcePartition):  # type: ignore
         self._paused = False
         self._closed = False
         self._consumer.subscribe(
-            list(src.topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
+            list(src.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
 
@@ -89,6 +93,7 @@ class _SourcePartition(bytewax_inputs.StatelessSourcePartition):  # type: ignore
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         self._owned.update((p.topic, p.partition) for p in partitions)
+        self._control.last_record = time.monotonic()
         _log.info("stream %s: assigned %s", self._plan.name, sorted(self._owned))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
@@ -111,10 +116,9 @@ class _SourcePartition(bytewax_inputs.StatelessSourcePartition):  # type: ignore
                 return []
             self._close_consumer()
             raise StopIteration
-        if self._paused:
-            if self._tracker.inflight() <= self._max_inflight // 2:
-                self._consumer.resume(self._consumer.assignment())
-                self._paused = False
+        if self._paused and self._tracker.inflight() <= self._max_inflight // 2:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
         batch = self._consumer.consume(self._max_records, self._timeout)
         records = self._records(batch) if batch else []
         now = time.monotonic()
@@ -316,7 +320,9 @@ class _SinkPartition(bytewax_outputs.StatelessSinkPartition):  # type: ignore[mi
             value, key, headers, ts = encode_emit(emit, self._codec(emit.sink.codec))
             headers.append(("x-dlq-error", reason.encode()))
             try:
-                producer.produce(emit.sink.dlq_topic, value, key, headers=headers, timestamp=ts or 0)
+                producer.produce(
+                    emit.sink.dlq_topic, value, key, headers=headers, timestamp=ts or 0
+                )
             except Exception:
                 _log.exception("stream %s: DLQ send failed", self._plan.name)
             with self._metrics.lock:
@@ -363,7 +369,9 @@ def build_dataflow(
     from bytewax.dataflow import Dataflow
 
     flow = Dataflow(plan.name)
-    records = op.input("source", flow, KafkaGroupSource(plan, tracker, control, engine.metrics, brokers))
+    records = op.input(
+        "source", flow, KafkaGroupSource(plan, tracker, control, engine.metrics, brokers)
+    )
     emits = op.flat_map_batch("process", records, engine.process)
     op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers))
     return flow

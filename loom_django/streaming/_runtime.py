@@ -348,7 +348,9 @@ class FlowEngine:
             flow=self.plan.name,
             node=failure.node,
         )
-        self._route_error(failure.kind, reason, Message(payload=envelope, meta=meta), rec.token, out)
+        self._route_error(
+            failure.kind, reason, Message(payload=envelope, meta=meta), rec.token, out
+        )
 
     # -- ops --------------------------------------------------------------------------
 
@@ -451,8 +453,10 @@ class FlowEngine:
         if instance is None:
             instance = self._local.instances[use_case] = runtime.factory.build(use_case)
         command = step.command(rec.message)
-        payload = command if isinstance(command, dict) or command is None else (
-            msgspec.to_builtins(command)
+        payload = (
+            command
+            if isinstance(command, dict) or command is None
+            else (msgspec.to_builtins(command))
         )
         value = runtime.executor.execute_sync(
             instance, params=step.params(rec.message) or None, payload=payload
@@ -468,8 +472,10 @@ class FlowEngine:
                 return fn()
             except Exception as exc:
                 kind = classify(exc)
-                if policy is None or attempts >= policy.max_attempts or not _retryable(
-                    policy, kind, exc
+                if (
+                    policy is None
+                    or attempts >= policy.max_attempts
+                    or not _retryable(policy, kind, exc)
                 ):
                     raise _Failure(kind, exc, attempts, op.name) from exc
                 _reset_connection(exc)
@@ -477,7 +483,7 @@ class FlowEngine:
                     self.metrics.retries[op.name] += 1
                 delay = policy.delay_s(attempts)
                 if policy.jitter:
-                    delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not security
+                    delay *= 0.5 + random.random() / 2
                 time.sleep(delay)
 
     def _batch_step(
@@ -526,9 +532,7 @@ class FlowEngine:
                     survivors.extend(self._with_one(op, rec, deps, out))
         return survivors if op.to_output else _complete_all(survivors)
 
-    def _with_one(
-        self, op: WithOp, rec: _Rec, deps: dict[str, Any], out: list[Emit]
-    ) -> list[_Rec]:
+    def _with_one(self, op: WithOp, rec: _Rec, deps: dict[str, Any], out: list[Emit]) -> list[_Rec]:
         current = [rec]
         for inner in op.ops:
             if not current:
@@ -654,7 +658,9 @@ def _header(headers: dict[str, bytes], key: str) -> str | None:
     return value.decode("utf-8", "replace") if value is not None else None
 
 
-def encode_emit(emit: Emit, codec: KafkaCodec) -> tuple[bytes, bytes | str | None, list[tuple[str, bytes]], int | None]:
+def encode_emit(
+    emit: Emit, codec: KafkaCodec
+) -> tuple[bytes, bytes | str | None, list[tuple[str, bytes]], int | None]:
     """``(value, key, headers, timestamp_ms)`` of the record for ``emit`` (spec §3.1, §3.5)."""
     from loom_django.streaming.codecs import MessageDescriptor, MessageMetadata
 

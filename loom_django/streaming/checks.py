@@ -1,4 +1,4 @@
-"""System checks of the streaming door (ids ``loom_django.E401``–``E403``, ``W401``–``W402``).
+"""System checks of the streaming door (ids ``loom_django.E401``-``E403``, ``W401``-``W402``).
 
 Each check reads the registry filled at startup; none has side effects.
 """

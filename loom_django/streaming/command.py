@@ -79,7 +79,7 @@ class Command(BaseCommand):
     def _check(self, names: list[str], config: Any) -> None:
         failed = 0
         for name in names or registry.names():
-            plan, errors = _compile(name, config)
+            _, errors = _compile(name, config)
             if errors:
                 failed += 1
                 for error in errors:
@@ -113,6 +113,10 @@ class Command(BaseCommand):
         plan, errors = _compile(options["flow"], config)
         if plan is None:
             raise CommandError("; ".join(errors), returncode=EXIT_CONFIG)
+        if cluster is not None:
+            from loom_django.streaming.testing import create_topics
+
+            create_topics(cluster, plan.source.topics)
         try:
             from loom_django.streaming.runner import StreamingRunner
 

@@ -63,7 +63,7 @@ def plain_config(config: Any) -> dict[str, Any]:
     try:
         from omegaconf import DictConfig, OmegaConf
     except ImportError:  # pragma: no cover - omegaconf is a core dependency
-        DictConfig = ()  # type: ignore[assignment,misc]  # noqa: N806
+        DictConfig = ()  # type: ignore[assignment,misc]
     if isinstance(config, DictConfig):
         plain = OmegaConf.to_container(config, resolve=True)
         return dict(plain) if isinstance(plain, dict) else {}
@@ -277,7 +277,9 @@ def _walk(
             continue
         label = _label(node)
         if terminal:
-            ctx.error(label, f"{_label(nodes[index - 1])} must be the last node (followed by {label})")
+            ctx.error(
+                label, f"{_label(nodes[index - 1])} must be the last node (followed by {label})"
+            )
         op, out_shape, current, is_terminal = _node(node, shape, current, path, ctx, in_branch)
         ctx.shapes.append((path_label(path), label, shape.value, out_shape.value))
         ctx.types[path_label(path)] = current

@@ -99,7 +99,9 @@ def as_text(data: dict[str, Any], indent: int = 0) -> str:
             lines.append(as_text(value, indent + 1))
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             lines.append(f"{pad}{key}:")
-            lines.extend(f"{pad}  - " + ", ".join(f"{k}={v}" for k, v in v2.items()) for v2 in value)
+            lines.extend(
+                f"{pad}  - " + ", ".join(f"{k}={v}" for k, v in v2.items()) for v2 in value
+            )
         else:
             lines.append(f"{pad}{key}: {value}")
     return "\n".join(line for line in lines if line)

@@ -24,7 +24,7 @@ EXTRA = "stream"
 """The pip extra that installs them."""
 
 CHECKS = (check_duplicate_flows, check_compiled_flows, check_flow_warnings)
-"""System checks of the door (``loom_django.E401``–``E403``, ``W401``–``W402``)."""
+"""System checks of the door (``loom_django.E401``-``E403``, ``W401``-``W402``)."""
 
 
 def ready(provider: Callable[[], Any]) -> None:

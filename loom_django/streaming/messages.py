@@ -1,4 +1,4 @@
-"""The message a flow carries: a typed payload plus its metadata (ids, lineage, source coordinates)."""
+"""The message a flow carries: a typed payload plus its metadata (ids, lineage, coordinates)."""
 
 from __future__ import annotations
 

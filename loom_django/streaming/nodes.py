@@ -285,9 +285,7 @@ class Router:
         return cls(selector=selector, routes=routes, default=default)
 
     @classmethod
-    def when(
-        cls, routes: Sequence[Route], *, default: Process[Any, Any] | None = None
-    ) -> Router:
+    def when(cls, routes: Sequence[Route], *, default: Process[Any, Any] | None = None) -> Router:
         """Route to the first :class:`Route` whose predicate matches."""
         if not routes:
             raise ValueError("Router.when requires at least one route")

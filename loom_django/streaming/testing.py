@@ -16,7 +16,7 @@ from loom_django.streaming.codecs import (
 )
 from loom_django.streaming.messages import message_type_of
 
-__all__ = ["envelope_bytes", "read_topic", "send", "start_mock_cluster"]
+__all__ = ["create_topics", "envelope_bytes", "read_topic", "send", "start_mock_cluster"]
 
 
 def start_mock_cluster(brokers: int = 1) -> tuple[Any, str]:
@@ -30,6 +30,13 @@ def start_mock_cluster(brokers: int = 1) -> tuple[Any, str]:
     meta = owner.list_topics(timeout=10)
     bootstrap = ",".join(f"{b.host}:{b.port}" for b in meta.brokers.values())
     return owner, bootstrap
+
+
+def create_topics(client: Any, topics: list[str] | tuple[str, ...]) -> None:
+    """Make sure ``topics`` exist: a metadata request auto-creates them (4 partitions) on the
+    mock cluster, so a consumer that subscribes first is assigned at once."""
+    for topic in topics:
+        client.list_topics(topic, timeout=10)
 
 
 def envelope_bytes(payload: Any, *, codec: str = "msgpack", **meta: Any) -> bytes:
@@ -72,11 +79,9 @@ def send(
     return sent
 
 
-def read_topic(
-    bootstrap: str, topic: str, *, expected: int, timeout_s: float = 20.0
-) -> list[Any]:
-    """Read ``expected`` records of ``topic`` from the beginning (a fresh group); the raw
-    confluent messages."""
+def read_topic(bootstrap: str, topic: str, *, expected: int, timeout_s: float = 20.0) -> list[Any]:
+    """Up to ``expected`` raw confluent messages of ``topic``, read from the beginning of every
+    partition (assigned, no group join), within ``timeout_s``."""
     confluent = require("confluent_kafka", extra="stream")
     consumer = confluent.Consumer(
         {
@@ -87,9 +92,18 @@ def read_topic(
             "log_level": 0,
         }
     )
-    consumer.subscribe([topic])
-    out: list[Any] = []
     deadline = time.monotonic() + timeout_s
+    partitions: list[int] = []
+    while not partitions and time.monotonic() < deadline:
+        meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+        if meta is not None and meta.error is None:
+            partitions = sorted(meta.partitions)
+        else:
+            time.sleep(0.2)
+    consumer.assign(
+        [confluent.TopicPartition(topic, p, confluent.OFFSET_BEGINNING) for p in partitions]
+    )
+    out: list[Any] = []
     try:
         while len(out) < expected and time.monotonic() < deadline:
             for msg in consumer.consume(500, 0.2):

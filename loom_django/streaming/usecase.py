@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from loom_django.streaming.expr import Expr
 from loom_django.streaming.messages import Message
@@ -51,7 +51,7 @@ def _evaluate(spec: Any, message: Message[Any]) -> Any:
     return spec
 
 
-def InvokeUseCase(  # noqa: N802 - reads like the class it builds
+def InvokeUseCase(
     use_case: type[Any],
     *,
     params: Mapping[str, Any] | Callable[[Message[Any]], dict[str, Any]] | None = None,
@@ -107,9 +107,9 @@ def InvokeUseCase(  # noqa: N802 - reads like the class it builds
         "use_case": use_case,
         "name": name or f"invoke_{use_case.__name__}",
         "retry": retry,
-        "param_names": tuple(static_params) if static_params is not None else (
-            None if params_fn is not None else ()
-        ),
+        "param_names": tuple(static_params)
+        if static_params is not None
+        else (None if params_fn is not None else ()),
         "command_from_payload": from_payload,
         "result_type": result_cls,
         "params": _params,

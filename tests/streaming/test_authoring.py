@@ -28,7 +28,7 @@ from loom_django.streaming import (
     compile_flow,
     payload,
 )
-from tests.streaming.flows import Order, OrderValidated, Validate, kafka_config
+from tests.streaming.flows import Order, Validate, kafka_config
 
 
 class Passthrough(RecordStep[Order, Order]):
@@ -54,13 +54,26 @@ def test_empty_process_and_empty_name_raise_value_error():
 
 def test_error_routes_normalise_and_reject_conflicts():
     t = IntoTopic("e")
-    assert set(StreamFlow("f", FromTopic("in", payload=Order), Process(Drain()), errors=t).errors) == set(ErrorKind)
-    two = StreamFlow("f", FromTopic("in", payload=Order), Process(Drain()),
-                     errors=ErrorRoute((ErrorKind.WIRE, ErrorKind.ROUTING), t))
+    assert set(
+        StreamFlow("f", FromTopic("in", payload=Order), Process(Drain()), errors=t).errors
+    ) == set(ErrorKind)
+    two = StreamFlow(
+        "f",
+        FromTopic("in", payload=Order),
+        Process(Drain()),
+        errors=ErrorRoute((ErrorKind.WIRE, ErrorKind.ROUTING), t),
+    )
     assert set(two.errors) == {ErrorKind.WIRE, ErrorKind.ROUTING}
     with pytest.raises(ValueError, match="declared more than once"):
-        StreamFlow("f", FromTopic("in", payload=Order), Process(Drain()),
-                   errors=[ErrorRoute((ErrorKind.TASK,), t), ErrorRoute((ErrorKind.TASK,), IntoTopic("x"))])
+        StreamFlow(
+            "f",
+            FromTopic("in", payload=Order),
+            Process(Drain()),
+            errors=[
+                ErrorRoute((ErrorKind.TASK,), t),
+                ErrorRoute((ErrorKind.TASK,), IntoTopic("x")),
+            ],
+        )
     with pytest.raises(ValueError):
         StreamFlow("f", FromTopic("in", payload=Order), Process(Drain()), errors=[])
     with pytest.raises(TypeError):
@@ -93,8 +106,12 @@ def test_with_rejects_async_context_manager_naming_it_and_sorts_dependencies():
 
 
 def test_router_and_fork_constructors_reject_empty_routes():
-    for make in (lambda: Router.when(()), lambda: Router.by(payload.segment, routes={}),
-                 lambda: Fork.by(payload.segment, {}), lambda: Fork.when(())):
+    for make in (
+        lambda: Router.when(()),
+        lambda: Router.by(payload.segment, routes={}),
+        lambda: Fork.by(payload.segment, {}),
+        lambda: Fork.when(()),
+    ):
         with pytest.raises(ValueError):
             make()
 
@@ -111,7 +128,9 @@ def test_flow_without_terminal_fails_and_drain_ends_with_none_shape():
     assert plan.shapes[-1][3] == StreamShape.NONE.value
 
 
-@pytest.mark.parametrize("terminal", [IntoTopic("out"), Drain(), With(process=Process(Passthrough))])
+@pytest.mark.parametrize(
+    "terminal", [IntoTopic("out"), Drain(), With(process=Process(Passthrough))]
+)
 def test_terminal_before_another_node_must_be_the_last_node(terminal):
     with pytest.raises(StreamCompilationError, match="must be the last node"):
         compile_flow(_flow(terminal, Drain()), config=kafka_config())
@@ -127,21 +146,38 @@ def test_output_with_top_level_fork_fails_naming_fork_and_fork_branch_needs_term
 
 
 def test_router_shape_disagreement_and_expand_step_in_branch_fail():
-    router = Router.by(payload.segment, {"a": Process(Passthrough), "b": Process(CollectBatch(2, 1))})
+    router = Router.by(
+        payload.segment, {"a": Process(Passthrough), "b": Process(CollectBatch(2, 1))}
+    )
     with pytest.raises(StreamCompilationError, match="router branches produce different shapes"):
         compile_flow(_flow(router, IntoTopic("o")), config=kafka_config())
     with pytest.raises(StreamCompilationError, match="not supported in Router branches"):
-        compile_flow(_flow(Router.by(payload.segment, {"a": Process(Explode)}), IntoTopic("o")),
-                     config=kafka_config())
+        compile_flow(
+            _flow(Router.by(payload.segment, {"a": Process(Explode)}), IntoTopic("o")),
+            config=kafka_config(),
+        )
 
 
 def test_batch_scope_with_context_manager_instance_needs_context_factory():
     with pytest.raises(StreamCompilationError, match="ContextFactory"):
-        compile_flow(_flow(With(ResourceScope.BATCH, process=Process(Passthrough),
-                                db=contextlib.nullcontext(1))), config=kafka_config())
-    compile_flow(_flow(With(ResourceScope.BATCH, process=Process(Passthrough),
-                            db=ContextFactory(lambda: contextlib.nullcontext(1)))),
-                 config=kafka_config())
+        compile_flow(
+            _flow(
+                With(
+                    ResourceScope.BATCH, process=Process(Passthrough), db=contextlib.nullcontext(1)
+                )
+            ),
+            config=kafka_config(),
+        )
+    compile_flow(
+        _flow(
+            With(
+                ResourceScope.BATCH,
+                process=Process(Passthrough),
+                db=ContextFactory(lambda: contextlib.nullcontext(1)),
+            )
+        ),
+        config=kafka_config(),
+    )
 
 
 def test_two_defects_are_reported_together():
@@ -156,8 +192,9 @@ def test_two_defects_are_reported_together():
 
 
 def test_collect_batch_then_for_each_compiles():
-    compile_flow(_flow(CollectBatch(2, 1), ForEach(), Passthrough, IntoTopic("o")),
-                 config=kafka_config())
+    compile_flow(
+        _flow(CollectBatch(2, 1), ForEach(), Passthrough, IntoTopic("o")), config=kafka_config()
+    )
 
 
 def test_type_walk_names_both_types():
@@ -176,15 +213,20 @@ def test_async_step_resource_and_batch_source_shape_each_fail():
     class WithResource(Passthrough):
         resource = object()
 
-    for flow in (_flow(Async, Drain()), _flow(WithResource, Drain()),
-                 StreamFlow("f", FromTopic("in", payload=Order, shape=StreamShape.BATCH), Process(Drain()))):
+    for flow in (
+        _flow(Async, Drain()),
+        _flow(WithResource, Drain()),
+        StreamFlow("f", FromTopic("in", payload=Order, shape=StreamShape.BATCH), Process(Drain())),
+    ):
         with pytest.raises(StreamCompilationError):
             compile_flow(flow, config=kafka_config())
 
 
 def test_multi_process_and_recovery_runtime_settings_are_rejected():
     cfg = kafka_config()
-    cfg["streaming"] = {"runtime": {"process_id": 0, "addresses": ["a:1"], "recovery": {"db_dir": "x"}}}
+    cfg["streaming"] = {
+        "runtime": {"process_id": 0, "addresses": ["a:1"], "recovery": {"db_dir": "x"}}
+    }
     with pytest.raises(StreamCompilationError, match="recovery"):
         compile_flow(_flow(Drain()), config=cfg)
 

@@ -18,7 +18,6 @@ from loom_django.streaming import (
     compile_flow,
 )
 from loom_django.streaming.codecs import MsgpackCodec
-from loom_django.streaming.errors import ErrorEnvelope
 from loom_django.streaming.runner import StreamingRunner
 from loom_django.streaming.testing import read_topic, send, start_mock_cluster
 from tests.streaming.flows import Order, OrderValidated, Validate, kafka_config

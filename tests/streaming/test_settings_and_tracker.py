@@ -15,8 +15,13 @@ from loom_django.streaming.tracker import AckTracker
 
 
 def test_to_confluent_config_joins_brokers_and_maps_security():
-    sec = KafkaSecuritySettings(protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
-                                sasl_username="u", sasl_password="p", ssl_ca_location="/ca.pem")
+    sec = KafkaSecuritySettings(
+        protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="u",
+        sasl_password="p",
+        ssl_ca_location="/ca.pem",
+    )
     cfg = ProducerSettings(brokers=("a:1", "b:2"), security=sec).to_confluent_config()
     assert cfg["bootstrap.servers"] == "a:1,b:2"
     assert cfg["security.protocol"] == "SASL_SSL"
