@@ -27,9 +27,11 @@ __all__ = ["StopControl", "build_dataflow"]
 
 _log = logging.getLogger("loom_django.streaming")
 
-bytewax_inputs = require("bytewax.inputs", extra="stream")
-bytewax_outputs = require("bytewax.outputs", extra="stream")
+require("bytewax", extra="stream")
 confluent = require("confluent_kafka", extra="stream")
+
+from bytewax.inputs import DynamicSource, StatelessSourcePartition  # noqa: E402
+from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 
 
 @dataclass
@@ -49,7 +51,7 @@ class StopControl:
             self.event.set()
 
 
-class _SourcePartition(bytewax_inputs.StatelessSourcePartition):  # type: ignore[misc]
+class _SourcePartition(StatelessSourcePartition[RawRecord]):
     def __init__(
         self,
         plan: CompiledPlan,
@@ -208,7 +210,7 @@ class _SourcePartition(bytewax_inputs.StatelessSourcePartition):  # type: ignore
         self._close_consumer()
 
 
-class KafkaGroupSource(bytewax_inputs.DynamicSource):  # type: ignore[misc]
+class KafkaGroupSource(DynamicSource[RawRecord]):
     """One consumer per worker in the flow's group; Kafka assigns the partitions."""
 
     def __init__(
@@ -227,7 +229,7 @@ class KafkaGroupSource(bytewax_inputs.DynamicSource):  # type: ignore[misc]
         return _SourcePartition(plan, tracker, control, metrics, worker_index, self._brokers)
 
 
-class _SinkPartition(bytewax_outputs.StatelessSinkPartition):  # type: ignore[misc]
+class _SinkPartition(StatelessSinkPartition[Emit]):
     def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
         self._plan = plan
         self._metrics = metrics
@@ -344,7 +346,7 @@ def _recorder(failures: dict[int, str], index: int) -> Callable[[Any, Any], None
     return on_delivery
 
 
-class KafkaEmitSink(bytewax_outputs.DynamicSink):  # type: ignore[misc]
+class KafkaEmitSink(DynamicSink[Emit]):
     """One producer per worker (and per producer settings); flushes once per write batch."""
 
     def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
@@ -369,7 +371,7 @@ def build_dataflow(
     from bytewax.dataflow import Dataflow
 
     flow = Dataflow(plan.name)
-    records = op.input(
+    records: Any = op.input(
         "source", flow, KafkaGroupSource(plan, tracker, control, engine.metrics, brokers)
     )
     emits = op.flat_map_batch("process", records, engine.process)

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -422,7 +423,7 @@ class FlowEngine:
         result: list[_Rec] = []
         for rec in items:
             try:
-                value = self._attempt(op, lambda r=rec: self._call(op, r, deps))
+                value = self._attempt(op, partial(self._call, op, rec, deps))
             except _Failure as failure:
                 self._fail(failure, rec, out)
                 continue
@@ -493,7 +494,7 @@ class FlowEngine:
         for batch in batches:
             messages = [r.message for r in batch]
             try:
-                values = self._attempt(op, lambda m=messages: list(op.step.execute(m, **deps)))
+                values = list(self._attempt(op, partial(op.step.execute, messages, **deps)))
                 if len(values) != len(batch):
                     raise _Failure(
                         ErrorKind.TASK,

@@ -176,7 +176,7 @@ def _config(options: dict[str, Any]) -> Any:
     files = options.get("config") or []
     dotlist = options.get("set") or []
     try:
-        cfg = conf.loom_config()
+        cfg: Any = conf.loom_config()
         for path in files:
             cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
         if dotlist:

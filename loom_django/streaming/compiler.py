@@ -65,7 +65,7 @@ def plain_config(config: Any) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - omegaconf is a core dependency
         DictConfig = ()  # type: ignore[assignment,misc]
     if isinstance(config, DictConfig):
-        plain = OmegaConf.to_container(config, resolve=True)
+        plain: Any = OmegaConf.to_container(config, resolve=True)
         return dict(plain) if isinstance(plain, dict) else {}
     return dict(config)
 
@@ -295,7 +295,8 @@ def _walk(
 def _instantiate(raw: object, ctx: _Ctx, path: tuple[int, ...]) -> object | None:
     if isinstance(raw, type):
         try:
-            return raw()
+            instance: object = raw()
+            return instance
         except TypeError as exc:
             ctx.error(raw.__qualname__, f"cannot be instantiated without arguments ({exc})")
             return None

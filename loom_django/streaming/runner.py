@@ -76,7 +76,7 @@ class StreamingRunner:
             ",".join(self.plan.source.topics),
         )
         try:
-            cli_main(flow, workers_per_process=self.workers)
+            cli_main(flow, workers_per_process=self.workers)  # type: ignore[no-untyped-call]
         finally:
             self.engine.close()
         _log.info("stream %s: stopped (%s)", self.plan.name, self.control.reason or "end")
