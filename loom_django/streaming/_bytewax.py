@@ -36,7 +36,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 
 @dataclass
 class StopControl:
-    """When to stop: a signal, ``max_messages`` completed records, or ``idle_timeout_s``."""
+    """When to stop: a signal, ``max_messages`` completed records, or ``idle_timeout_s``
+    without records and with nothing in flight, counted from the first partition assignment."""
 
     max_messages: int | None = None
     idle_timeout_s: float | None = None
@@ -84,6 +85,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         self._max_inflight = plan.runtime.max_inflight_messages
         self._paused = False
         self._closed = False
+        self._assigned = False
         self._consumer.subscribe(
             list(src.topics),
             on_assign=self._on_assign,
@@ -96,6 +98,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         self._owned.update((p.topic, p.partition) for p in partitions)
         self._control.last_record = time.monotonic()
+        self._assigned = True
         _log.info("stream %s: assigned %s", self._plan.name, sorted(self._owned))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
@@ -128,6 +131,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             control.last_record = now
         elif (
             control.idle_timeout_s is not None
+            and self._assigned
             and now - control.last_record >= control.idle_timeout_s
             and self._tracker.inflight() == 0
         ):

@@ -169,6 +169,7 @@ def _config(options: dict[str, Any]) -> Any:
     """The merged loom configuration plus ``--config`` files and ``--set`` overrides."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+    from yaml import YAMLError
 
     from loom_django.conf import conf
     from loom_django.core.errors import ConfigError
@@ -182,7 +183,7 @@ def _config(options: dict[str, Any]) -> Any:
         if dotlist:
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(dotlist)))
         OmegaConf.to_container(cfg, resolve=True)
-    except (ConfigError, OmegaConfBaseException, OSError, ValueError) as exc:
+    except (ConfigError, OmegaConfBaseException, YAMLError, OSError, ValueError) as exc:
         raise CommandError(f"invalid configuration: {exc}", returncode=EXIT_CONFIG) from None
     return cfg
 
