@@ -118,6 +118,9 @@ class Command(BaseCommand):
 
             create_topics(cluster, plan.source.topics)
         try:
+            from loom_django.extras import require
+
+            require("bytewax", extra="stream")
             from loom_django.streaming.runner import StreamingRunner
 
             runner = StreamingRunner(

@@ -34,19 +34,33 @@ def cluster():
 def _start(bootstrap: str, suffix: str, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.streaming.e2e_settings"}
     args = [
-        sys.executable, "-m", "django", "loom_stream", "run", "e2e",
-        "--set", f"kafka.consumer.brokers=[{bootstrap}]",
-        "--set", f"kafka.producer.brokers=[{bootstrap}]",
-        "--set", "kafka.consumer.extra.log_level=0",
-        "--set", "kafka.producer.extra.log_level=0",
-        "--set", f"kafka.consumers.e2e_in.topics=[in_{suffix}]",
-        "--set", f"kafka.producers.e2e_out.topic=out_{suffix}",
-        "--set", f"streaming.flows.e2e.group_id=g_{suffix}",
-        "--set", "streaming.runtime.commit_interval_ms=200",
+        sys.executable,
+        "-m",
+        "django",
+        "loom_stream",
+        "run",
+        "e2e",
+        "--set",
+        f"kafka.consumer.brokers=[{bootstrap}]",
+        "--set",
+        f"kafka.producer.brokers=[{bootstrap}]",
+        "--set",
+        "kafka.consumer.extra.log_level=0",
+        "--set",
+        "kafka.producer.extra.log_level=0",
+        "--set",
+        f"kafka.consumers.e2e_in.topics=[in_{suffix}]",
+        "--set",
+        f"kafka.producers.e2e_out.topic=out_{suffix}",
+        "--set",
+        f"streaming.flows.e2e.group_id=g_{suffix}",
+        "--set",
+        "streaming.runtime.commit_interval_ms=200",
         *extra,
     ]
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _wait_for_output(bootstrap: str, topic: str, at_least: int, timeout_s: float = 40) -> None:
@@ -101,13 +115,25 @@ def test_second_sigterm_during_drain_exits_4(cluster):
 def test_unknown_flow_exits_2_and_broken_yaml_exits_3(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.streaming.e2e_settings"}
     base = [sys.executable, "-m", "django", "loom_stream"]
-    unknown = subprocess.run([*base, "run", "no_such_flow"], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=60)
+    unknown = subprocess.run(
+        [*base, "run", "no_such_flow"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert unknown.returncode == 2
     assert "no_such_flow" in unknown.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("kafka: [unclosed\n")
-    broken = subprocess.run([*base, "check", "--config", str(bad)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    broken = subprocess.run(
+        [*base, "check", "--config", str(bad)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert broken.returncode == 3
     assert "invalid configuration" in broken.stderr

@@ -28,16 +28,22 @@ SECRET = "hunter2-sasl-secret"
 def _config():
     cfg = kafka_config()
     cfg["kafka"]["consumer"]["security"] = {
-        "protocol": "SASL_SSL", "sasl_mechanism": "PLAIN",
-        "sasl_username": "svc", "sasl_password": SECRET,
+        "protocol": "SASL_SSL",
+        "sasl_mechanism": "PLAIN",
+        "sasl_username": "svc",
+        "sasl_password": SECRET,
     }
     return cfg
 
 
 @pytest.fixture
 def flows(settings):
-    good = StreamFlow("good", FromTopic("in", payload=Order), Process(Validate, IntoTopic("out")),
-                      description="works")
+    good = StreamFlow(
+        "good",
+        FromTopic("in", payload=Order),
+        Process(Validate, IntoTopic("out")),
+        description="works",
+    )
     broken = StreamFlow("broken", FromTopic("in", payload=Order), Process(Validate))
     twin = StreamFlow("good", FromTopic("other", payload=Order), Process(Drain()))
     settings.LOOM = {"CONFIG": _config()}

@@ -56,8 +56,14 @@ def _lane(name):
 
 
 def _flow(*nodes, output=None, errors=None, unrouted="drop"):
-    return StreamFlow("t", FromTopic("in", payload=Order), Process(*nodes), output=output,
-                      errors=errors, unrouted_errors=unrouted)
+    return StreamFlow(
+        "t",
+        FromTopic("in", payload=Order),
+        Process(*nodes),
+        output=output,
+        errors=errors,
+        unrouted_errors=unrouted,
+    )
 
 
 class Run:
@@ -72,10 +78,23 @@ class Run:
     def feed(self, *items, partition=0, key=None, settle=True):
         records = []
         for item in items:
-            value = item if isinstance(item, bytes) else envelope_bytes(item, trace_id="trace-1",
-                                                                        correlation_id="corr-1")
-            records.append(RawRecord(value, key, {"h": b"1"}, "in", partition, self.offset, 10,
-                                     self.tracker.register("in", partition, self.offset)))
+            value = (
+                item
+                if isinstance(item, bytes)
+                else envelope_bytes(item, trace_id="trace-1", correlation_id="corr-1")
+            )
+            records.append(
+                RawRecord(
+                    value,
+                    key,
+                    {"h": b"1"},
+                    "in",
+                    partition,
+                    self.offset,
+                    10,
+                    self.tracker.register("in", partition, self.offset),
+                )
+            )
             self.offset += 1
         emits = self.engine.process(records)
         if settle:
@@ -105,13 +124,16 @@ def test_step_failure_becomes_one_task_envelope_with_reason_and_original_payload
 
 
 def test_domain_error_goes_to_the_business_route_only_with_details():
-    errors = [ErrorRoute((ErrorKind.BUSINESS,), IntoTopic("rejected")),
-              ErrorRoute((ErrorKind.TASK,), IntoTopic("failed"))]
+    errors = [
+        ErrorRoute((ErrorKind.BUSINESS,), IntoTopic("rejected")),
+        ErrorRoute((ErrorKind.TASK,), IntoTopic("failed")),
+    ]
     run = Run(_flow(Validate, IntoTopic("out"), errors=errors))
     topics = _by_topic(run.feed(Order(order_id="a", amount=-1)))
     assert list(topics) == ["rejected"]
     assert topics["rejected"][0].details == [
-        {"field": "amount", "message": "must be positive", "code": "rule_violation"}]
+        {"field": "amount", "message": "must be positive", "code": "rule_violation"}
+    ]
 
 
 def test_unrouted_error_is_dropped_and_committed_or_stops_the_flow():
@@ -126,7 +148,9 @@ def test_unrouted_error_is_dropped_and_committed_or_stops_the_flow():
 
 
 def test_undecodable_bytes_become_one_wire_error_and_valid_records_still_flow():
-    run = Run(_flow(Validate, IntoTopic("out"), errors=ErrorRoute((ErrorKind.WIRE,), IntoTopic("w"))))
+    run = Run(
+        _flow(Validate, IntoTopic("out"), errors=ErrorRoute((ErrorKind.WIRE,), IntoTopic("w")))
+    )
     topics = _by_topic(run.feed(b"not-msgpack", Order(order_id="ok", amount=1), key=b"k"))
     [decode_error] = topics["w"]
     assert (decode_error.raw, decode_error.offset, decode_error.key) == (b"not-msgpack", 0, b"k")
@@ -150,17 +174,28 @@ def test_decoded_message_carries_envelope_and_record_metadata():
     meta = seen[0]
     assert meta.message_id == "in:0:3"
     assert (meta.correlation_id, meta.trace_id, meta.key, meta.headers) == (
-        "corr-1", "trace-1", b"tenant-a", {"h": b"1"})
+        "corr-1",
+        "trace-1",
+        b"tenant-a",
+        {"h": b"1"},
+    )
     assert meta.message_type == message_type_of(Order)
 
 
 def test_router_by_selector_routes_lanes_in_input_order_with_default():
-    router = Router.by(msg.payload.segment, {"vip": Process(_lane("vip")),
-                                             "standard": Process(_lane("standard"))},
-                       default=Process(_lane("manual")))
+    router = Router.by(
+        msg.payload.segment,
+        {"vip": Process(_lane("vip")), "standard": Process(_lane("standard"))},
+        default=Process(_lane("manual")),
+    )
     run = Run(_flow(router, IntoTopic("out")))
-    out = _by_topic(run.feed(Order(order_id="1", segment="vip"), Order(order_id="2"),
-                             Order(order_id="3", segment="unknown")))["out"]
+    out = _by_topic(
+        run.feed(
+            Order(order_id="1", segment="vip"),
+            Order(order_id="2"),
+            Order(order_id="3", segment="unknown"),
+        )
+    )["out"]
     assert [p.lane for p in out] == ["vip", "standard", "manual"]
 
 
@@ -182,11 +217,20 @@ def test_fork_without_default_completes_unmatched_records_so_offsets_commit():
 
 
 def test_fork_when_is_first_match():
-    fork = Fork.when([Route(payload.segment == "vip", Process(IntoTopic("vip"))),
-                      Route(payload.amount > 100, Process(IntoTopic("std")))], default=Process(Drain()))
+    fork = Fork.when(
+        [
+            Route(payload.segment == "vip", Process(IntoTopic("vip"))),
+            Route(payload.amount > 100, Process(IntoTopic("std"))),
+        ],
+        default=Process(Drain()),
+    )
     run = Run(_flow(fork))
-    topics = _by_topic(run.feed(Order(order_id="a", segment="vip", amount=100),
-                                Order(order_id="b", segment="manual", amount=500)))
+    topics = _by_topic(
+        run.feed(
+            Order(order_id="a", segment="vip", amount=100),
+            Order(order_id="b", segment="manual", amount=500),
+        )
+    )
     assert [p.order_id for p in topics["vip"]] == ["a"]
     assert [p.order_id for p in topics["std"]] == ["b"]
 
@@ -286,8 +330,11 @@ def test_with_worker_scope_opens_a_client_once_and_batch_scope_once_per_batch():
 
     counter = iter(range(1, 10))
     events.clear()
-    batch = With(ResourceScope.BATCH, process=Process(Use),
-                 client=ContextFactory(lambda: client(next(counter))))
+    batch = With(
+        ResourceScope.BATCH,
+        process=Process(Use),
+        client=ContextFactory(lambda: client(next(counter))),
+    )
     run = Run(_flow(CollectBatch(2, 1), batch))
     run.feed(*[Order(order_id=str(i)) for i in range(4)])
     assert [e for e in events if e.startswith("use")] == ["use 1", "use 1", "use 2", "use 2"]
