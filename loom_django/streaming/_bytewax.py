@@ -12,7 +12,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,12 +240,16 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         self._producers: dict[int, Any] = {}
         self._codecs: dict[str, KafkaCodec] = {}
         self._timeout = plan.runtime.delivery_timeout_ms / 1000.0
+        self._errors: dict[str, str] = {}
 
     def _producer(self, sink: CompiledSink) -> Any:
         key = id(sink.settings)
         producer = self._producers.get(key)
         if producer is None:
             config = sink.settings.to_confluent_config()
+            # Only failed deliveries call back into Python: no GIL round trip per record.
+            config.setdefault("delivery.report.only.error", True)
+            config["on_delivery"] = self._on_delivery_error
             if self._brokers:
                 config["bootstrap.servers"] = self._brokers
             producer = self._producers[key] = confluent.Producer(config)
@@ -258,22 +261,32 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
             codec = self._codecs[codec_id] = codec_for(codec_id)
         return codec
 
+    def _on_delivery_error(self, err: Any, msg: Any) -> None:
+        # delivery.report.only.error: librdkafka calls back for failed records only.
+        if err is not None:
+            self._errors.setdefault(msg.topic(), err.str())
+
     def write_batch(self, items: list[Emit]) -> None:
-        failures: dict[int, str] = {}
+        """Produce every item, flush once, then complete, DLQ or raise per topic.
+
+        A topic with a delivery failure is failed as a batch (its items go to the sink's
+        DLQ, or ``KafkaDeliveryError`` stops the flow and nothing of it is completed).
+        """
+        self._errors.clear()
         used: dict[int, Any] = {}
-        for index, emit in enumerate(items):
+        for emit in items:
             producer = self._producer(emit.sink)
             used[id(producer)] = producer
             value, key, headers, ts = encode_emit(emit, self._codec(emit.sink.codec))
-            self._produce(
-                producer, emit.sink.topic, value, key, headers, ts, _recorder(failures, index)
-            )
+            self._produce(producer, emit.sink.topic, value, key, headers, ts)
         for producer in used.values():
             remaining = producer.flush(self._timeout)
             if remaining:
-                for index in range(len(items)):
-                    failures.setdefault(index, f"{remaining} record(s) not delivered in time")
-        self._settle(items, failures)
+                for emit in items:
+                    self._errors.setdefault(
+                        emit.sink.topic, f"{remaining} record(s) not delivered in time"
+                    )
+        self._settle(items, dict(self._errors))
 
     def _produce(
         self,
@@ -283,37 +296,30 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         key: Any,
         headers: list[tuple[str, bytes]],
         ts: int | None,
-        on_delivery: Callable[[Any, Any], None],
     ) -> None:
         while True:
             try:
-                producer.produce(
-                    topic, value, key, headers=headers, timestamp=ts or 0, on_delivery=on_delivery
-                )
+                producer.produce(topic, value, key, headers=headers, timestamp=ts or 0)
                 return
             except BufferError:
                 producer.poll(0.1)
 
-    def _settle(self, items: list[Emit], failures: dict[int, str]) -> None:
-        fatal: list[Emit] = []
+    def _settle(self, items: list[Emit], failures: dict[str, str]) -> None:
         dlq_items: list[tuple[Emit, str]] = []
-        for index, emit in enumerate(items):
-            reason = failures.get(index)
+        for emit in items:
+            reason = failures.get(emit.sink.topic)
             if reason is None:
                 continue
-            if emit.sink.dlq_topic:
-                dlq_items.append((emit, reason))
-            else:
-                fatal.append(emit)
-        if fatal:
-            first = fatal[0]
-            raise KafkaDeliveryError(first.sink.topic, failures[items.index(first)])
+            if not emit.sink.dlq_topic:
+                raise KafkaDeliveryError(emit.sink.topic, reason)
+            dlq_items.append((emit, reason))
         if dlq_items:
             self._send_dlq(dlq_items)
         counts: dict[str, int] = {}
-        for index, emit in enumerate(items):
-            if index not in failures:
-                counts[emit.sink.topic] = counts.get(emit.sink.topic, 0) + 1
+        for emit in items:
+            topic = emit.sink.topic
+            if topic not in failures:
+                counts[topic] = counts.get(topic, 0) + 1
             emit.token.done()
         with self._metrics.lock:
             self._metrics.messages_out.update(counts)
@@ -340,14 +346,6 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
     def close(self) -> None:
         for producer in self._producers.values():
             producer.flush(self._timeout)
-
-
-def _recorder(failures: dict[int, str], index: int) -> Callable[[Any, Any], None]:
-    def on_delivery(err: Any, msg: Any) -> None:
-        if err is not None:
-            failures[index] = str(err.str() if hasattr(err, "str") else err)
-
-    return on_delivery
 
 
 class KafkaEmitSink(DynamicSink[Emit]):
