@@ -241,6 +241,8 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         self._codecs: dict[str, KafkaCodec] = {}
         self._timeout = plan.runtime.delivery_timeout_ms / 1000.0
         self._errors: dict[str, str] = {}
+        for sink in plan.producer_sinks:  # connect (and get a producer id) before the first write
+            self._producer(sink)
 
     def _producer(self, sink: CompiledSink) -> Any:
         key = id(sink.settings)

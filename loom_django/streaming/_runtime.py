@@ -22,7 +22,13 @@ from typing import Any
 import msgspec
 
 from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
-from loom_django.streaming.codecs import KafkaCodec, MessageEnvelope, codec_for
+from loom_django.streaming.codecs import (
+    CONTENT_TYPES,
+    JSON_RAW,
+    KafkaCodec,
+    MessageEnvelope,
+    codec_for,
+)
 from loom_django.streaming.errors import (
     DecodeError,
     ErrorEnvelope,
@@ -30,7 +36,12 @@ from loom_django.streaming.errors import (
     ErrorMessage,
     error_message_type,
 )
-from loom_django.streaming.messages import Message, MessageMeta, message_type_of
+from loom_django.streaming.messages import (
+    Message,
+    MessageMeta,
+    message_type_of,
+    message_version_of,
+)
 from loom_django.streaming.plan import (
     CollectOp,
     CompiledPlan,
@@ -168,6 +179,7 @@ class FlowEngine:
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
         self._uses_db = bool(plan.use_cases)
+        self._contracts: dict[type[Any], tuple[str, int]] = {}
 
     # -- entry point ------------------------------------------------------------------
 
@@ -396,15 +408,10 @@ class FlowEngine:
             self._fail(_Failure(ErrorKind.TASK, exc, 1, f"IntoTopic({sink.ref})"), rec, out)
             return
         cls = type(payload)
-        out.append(
-            Emit(
-                sink,
-                rec.message,
-                rec.token,
-                message_type_of(cls),
-                getattr(cls, "__loom_message_version__", 1),
-            )
-        )
+        contract = self._contracts.get(cls)
+        if contract is None:
+            contract = self._contracts[cls] = (message_type_of(cls), message_version_of(cls))
+        out.append(Emit(sink, rec.message, rec.token, contract[0], contract[1]))
 
     def _to_output(self, items: list[Any], out: list[Emit]) -> None:
         sink = self.plan.output
@@ -639,6 +646,9 @@ def _reset_connection(exc: BaseException) -> None:
         connection.close()
 
 
+_CONTENT_TYPE_BYTES = {ct: ct.encode() for ct in CONTENT_TYPES.values()}
+
+
 def new_trace_id() -> str:
     """A random 128-bit trace id as 32 hex digits (not for secrets: no syscall per record)."""
     return f"{getrandbits(128):032x}"
@@ -701,9 +711,10 @@ def encode_emit(
     if meta.correlation_id:
         headers.append(("x-correlation-id", meta.correlation_id.encode()))
     headers.append(("x-causation-id", meta.message_id.encode()))
-    headers.append(("x-loom-message-type", emit.message_type.encode()))
-    headers.append(("x-loom-message-version", str(emit.message_version).encode()))
-    headers.append(("content-type", codec.content_type.encode()))
+    if codec.content_type == JSON_RAW:  # the only codec whose type travels in headers
+        headers.append(("x-loom-message-type", emit.message_type.encode()))
+        headers.append(("x-loom-message-version", str(emit.message_version).encode()))
+    headers.append(("content-type", _CONTENT_TYPE_BYTES.get(codec.content_type) or b""))
     if emit.extra_headers:
         headers.extend(emit.extra_headers.items())
     return value, key, headers, produced

@@ -16,6 +16,9 @@ from loom_django.extras import require
 
 __all__ = [
     "CONTENT_TYPES",
+    "JSON",
+    "JSON_RAW",
+    "MSGPACK",
     "JsonCodec",
     "JsonRawCodec",
     "KafkaCodec",
