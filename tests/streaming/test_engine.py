@@ -382,3 +382,40 @@ def test_no_policy_keeps_the_input_key():
     run = Run(_flow(IntoTopic("out")))
     [emit] = run.feed(Order(order_id="1"), key=b"k", settle=False)
     assert encode_emit(emit, MsgpackCodec())[1] == b"k"
+
+
+def _codec_run(codec):
+    cfg = kafka_config()
+    cfg["kafka"]["codec"] = codec
+    flow = StreamFlow("c", FromTopic("in", payload=Order), Process(Validate, IntoTopic("out")))
+    plan = compile_flow(flow, config=cfg)
+    return FlowEngine(plan), AckTracker()
+
+
+def test_json_codec_decodes_json_envelopes_and_writes_json_with_its_content_type():
+    from loom_django.streaming.codecs import JsonCodec
+
+    engine, tracker = _codec_run("json")
+    value = envelope_bytes(Order(order_id="j", amount=2), codec="json")
+    [emit] = engine.process(
+        [RawRecord(value, None, {}, "in", 0, 0, None, tracker.register("in", 0, 0))]
+    )
+    out, _, headers, _ = encode_emit(emit, JsonCodec())
+    assert JsonCodec().decode(out, OrderValidated).payload == OrderValidated(order_id="j", amount=2)
+    assert ("content-type", b"application/x-loom-json") in headers
+
+
+def test_json_raw_codec_reads_payload_only_json_with_type_from_headers():
+    from loom_django.streaming.codecs import JsonRawCodec
+
+    engine, tracker = _codec_run("json-raw")
+    value = msgspec.json.encode(Order(order_id="r", amount=3))
+    headers = {"x-loom-message-type": b"shop.order", "x-correlation-id": b"c-9"}
+    [emit] = engine.process(
+        [RawRecord(value, None, headers, "in", 0, 0, 5, tracker.register("in", 0, 0))]
+    )
+    assert emit.message.meta.message_type == "shop.order"
+    assert emit.message.meta.correlation_id == "c-9"
+    out, _, out_headers, _ = encode_emit(emit, JsonRawCodec())
+    assert msgspec.json.decode(out) == {"order_id": "r", "amount": 3}
+    assert ("x-loom-message-type", message_type_of(OrderValidated).encode()) in out_headers
