@@ -10,3 +10,4 @@ say "engine";  "$PY" bench/engine.py
 say "orm";     "$PY" bench/orm.py
 say "rest";    "$PY" bench/rest/run.py
 say "jobs";    "$PY" bench/jobs/run.py
+say "streaming"; "$PY" bench/streaming.py

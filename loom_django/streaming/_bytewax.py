@@ -65,6 +65,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         self._tracker = tracker
         self._control = control
         self._metrics = metrics
+        self._worker = worker_index
         src = plan.source
         config = src.settings.to_confluent_config(
             group_id=src.group_id, auto_commit=plan.runtime.commit_mode == "auto"
@@ -98,7 +99,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         self._owned.update((p.topic, p.partition) for p in partitions)
         self._control.last_record = time.monotonic()
         self._assigned = True
-        _log.info("stream %s: assigned %s", self._plan.name, sorted(self._owned))
+        _log.info("stream %s w%d: assigned %s", self._plan.name, self._worker, sorted(self._owned))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
@@ -178,7 +179,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             )
         return out
 
-    def _commit(self, *, sync: bool, only: set[tuple[str, int]] | None = None) -> None:
+    def _commit(
+        self, *, sync: bool, only: set[tuple[str, int]] | None = None, strict: bool = False
+    ) -> None:
         if not self._manual:
             return
         offsets = self._tracker.to_commit(only if only is not None else self._owned)
@@ -188,9 +191,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         try:
             self._consumer.commit(offsets=tps, asynchronous=not sync)
         except confluent.KafkaException as exc:
-            _log.warning("stream %s: commit failed (%s); retrying later", self._plan.name, exc)
-            if sync and only is None:
+            if strict:
                 raise
+            _log.warning("stream %s: commit failed (%s); retrying later", self._plan.name, exc)
             return
         self._tracker.mark_committed(offsets)
         with self._metrics.lock:
@@ -201,13 +204,37 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             return
         self._closed = True
         try:
-            self._commit(sync=True)
+            self._final_commit()
         finally:
             self._consumer.close()
             if self._plan.use_cases:
                 from django.db import connections
 
                 connections.close_all()
+
+    def _final_commit(self) -> None:
+        """Synchronous commit of the completed prefix; waits out a rebalance in progress
+        (another worker leaving) for up to ``shutdown_timeout_ms``.
+
+        Raises:
+            KafkaException: the commit failed for another reason, or kept failing.
+        """
+        deadline = time.monotonic() + self._plan.runtime.shutdown_timeout_ms / 1000.0
+        while True:
+            try:
+                self._commit(sync=True, strict=True)
+                return
+            except confluent.KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                retriable = getattr(err, "retriable", lambda: False)() or (
+                    getattr(err, "code", lambda: None)()
+                    == confluent.KafkaError.REBALANCE_IN_PROGRESS
+                )
+                if not retriable or time.monotonic() >= deadline:
+                    raise
+            # Serve the rebalance; a record fetched now is not registered, so it is neither
+            # processed nor committed (the next owner reads it).
+            self._consumer.poll(0.1)
 
     def close(self) -> None:
         self._close_consumer()
