@@ -11,3 +11,4 @@ say "orm";     "$PY" bench/orm.py
 say "rest";    "$PY" bench/rest/run.py
 say "jobs";    "$PY" bench/jobs/run.py
 say "etl";     "$PY" bench/etl.py --spark
+say "streaming"; "$PY" bench/streaming.py

@@ -1,0 +1,1 @@
+"""``manage.py`` commands of loom_django."""

@@ -1,0 +1,84 @@
+"""The streaming door: typed Kafka flows compiled once and run by Bytewax through the engine.
+
+Authoring, compiling and ``loom_stream list|check|describe`` need neither Bytewax nor a broker;
+only ``run`` (``StreamingRunner``) imports Bytewax.
+"""
+
+from __future__ import annotations
+
+from loom_django.streaming.compiler import compile_flow
+from loom_django.streaming.errors import (
+    DecodeError,
+    ErrorEnvelope,
+    ErrorKind,
+    ErrorMessage,
+    KafkaDeliveryError,
+    StreamCompilationError,
+)
+from loom_django.streaming.expr import msg, payload
+from loom_django.streaming.flow import StreamFlow
+from loom_django.streaming.messages import Message, MessageMeta
+from loom_django.streaming.nodes import (
+    CollectBatch,
+    ContextFactory,
+    Drain,
+    ErrorRoute,
+    ForEach,
+    Fork,
+    ForkRoute,
+    FromTopic,
+    IntoTopic,
+    PartitionGuarantee,
+    PartitionPolicy,
+    Process,
+    ResourceScope,
+    RetryPolicy,
+    Route,
+    Router,
+    WindowStrategy,
+    With,
+)
+from loom_django.streaming.plan import CompiledPlan
+from loom_django.streaming.steps import BatchStep, ExpandStep, RecordStep, Step, StreamShape
+from loom_django.streaming.usecase import InvokeUseCase, UseCaseStep
+
+__all__ = [
+    "BatchStep",
+    "CollectBatch",
+    "CompiledPlan",
+    "ContextFactory",
+    "DecodeError",
+    "Drain",
+    "ErrorEnvelope",
+    "ErrorKind",
+    "ErrorMessage",
+    "ErrorRoute",
+    "ExpandStep",
+    "ForEach",
+    "Fork",
+    "ForkRoute",
+    "FromTopic",
+    "IntoTopic",
+    "InvokeUseCase",
+    "KafkaDeliveryError",
+    "Message",
+    "MessageMeta",
+    "PartitionGuarantee",
+    "PartitionPolicy",
+    "Process",
+    "RecordStep",
+    "ResourceScope",
+    "RetryPolicy",
+    "Route",
+    "Router",
+    "Step",
+    "StreamCompilationError",
+    "StreamFlow",
+    "StreamShape",
+    "UseCaseStep",
+    "WindowStrategy",
+    "With",
+    "compile_flow",
+    "msg",
+    "payload",
+]

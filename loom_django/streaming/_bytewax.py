@@ -1,0 +1,410 @@
+"""Bytewax glue: a partitioned Kafka group source (one confluent consumer per worker, read in
+batches), the record path as one ``flat_map_batch`` step, and a producer sink that completes
+ack tokens only after a successful flush.
+
+Imported only by ``run``; Bytewax and confluent-kafka are required here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from loom_django.extras import require
+from loom_django.streaming._runtime import Emit, FlowEngine, RawRecord, StreamMetrics, encode_emit
+from loom_django.streaming.codecs import KafkaCodec, codec_for
+from loom_django.streaming.errors import KafkaDeliveryError
+from loom_django.streaming.plan import CompiledPlan, CompiledSink
+from loom_django.streaming.tracker import AckTracker
+
+__all__ = ["StopControl", "build_dataflow"]
+
+_log = logging.getLogger("loom_django.streaming")
+
+require("bytewax", extra="stream")
+confluent = require("confluent_kafka", extra="stream")
+
+from bytewax.inputs import DynamicSource, StatelessSourcePartition  # noqa: E402
+from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
+
+
+@dataclass
+class StopControl:
+    """When to stop: a signal, ``max_messages`` completed records, or ``idle_timeout_s``
+    without records and with nothing in flight, counted from the first partition assignment."""
+
+    max_messages: int | None = None
+    idle_timeout_s: float | None = None
+    event: threading.Event = field(default_factory=threading.Event)
+    last_record: float = field(default_factory=time.monotonic)
+    reason: str = ""
+
+    def request(self, reason: str) -> None:
+        """Set the stop flag (safe from any thread or a signal handler)."""
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+
+class _SourcePartition(StatelessSourcePartition[RawRecord]):
+    def __init__(
+        self,
+        plan: CompiledPlan,
+        tracker: AckTracker,
+        control: StopControl,
+        metrics: StreamMetrics,
+        worker_index: int,
+        brokers: str | None,
+    ) -> None:
+        self._plan = plan
+        self._tracker = tracker
+        self._control = control
+        self._metrics = metrics
+        self._worker = worker_index
+        src = plan.source
+        config = src.settings.to_confluent_config(
+            group_id=src.group_id, auto_commit=plan.runtime.commit_mode == "auto"
+        )
+        if brokers:  # an override (mock cluster, tests): see new topics within a second
+            config["bootstrap.servers"] = brokers
+            config.setdefault("allow.auto.create.topics", True)
+            config.setdefault("topic.metadata.refresh.interval.ms", 1000)
+        config["client.id"] = f"{plan.name}-{socket.gethostname()}-{os.getpid()}-w{worker_index}"
+        self._consumer = confluent.Consumer(config)
+        self._owned: set[tuple[str, int]] = set()
+        self._manual = plan.runtime.commit_mode == "after_sink"
+        self._interval = plan.runtime.commit_interval_ms / 1000.0
+        self._next_commit = time.monotonic() + self._interval
+        self._max_records = src.settings.max_poll_records
+        self._timeout = src.settings.poll_timeout_ms / 1000.0
+        self._max_inflight = plan.runtime.max_inflight_messages
+        self._paused = False
+        self._closed = False
+        self._assigned = False
+        self._consumer.subscribe(
+            list(src.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    # -- rebalance callbacks (run on this worker's thread inside consume) ---------------
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._owned.update((p.topic, p.partition) for p in partitions)
+        self._control.last_record = time.monotonic()
+        self._assigned = True
+        _log.info("stream %s w%d: assigned %s", self._plan.name, self._worker, sorted(self._owned))
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        revoked = {(p.topic, p.partition) for p in partitions}
+        self._commit(sync=True, only=revoked)
+        self._tracker.revoke(revoked)
+        self._owned -= revoked
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        lost = {(p.topic, p.partition) for p in partitions}
+        self._tracker.revoke(lost)
+        self._owned -= lost
+
+    # -- polling ------------------------------------------------------------------------
+
+    def next_batch(self) -> list[RawRecord]:
+        control = self._control
+        if control.event.is_set():
+            if self._tracker.inflight() > 0:
+                return []
+            self._close_consumer()
+            raise StopIteration
+        if self._paused and self._tracker.inflight() <= self._max_inflight // 2:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+        batch = self._consumer.consume(self._max_records, self._timeout)
+        records = self._records(batch) if batch else []
+        now = time.monotonic()
+        if records:
+            control.last_record = now
+        elif (
+            control.idle_timeout_s is not None
+            and self._assigned
+            and now - control.last_record >= control.idle_timeout_s
+            and self._tracker.inflight() == 0
+        ):
+            control.request("idle timeout")
+        if (
+            control.max_messages is not None
+            and self._tracker.completed_total >= control.max_messages
+        ):
+            control.request("max messages")
+        if self._manual and now >= self._next_commit:
+            self._commit(sync=False)
+            self._next_commit = now + self._interval
+        if not self._paused and self._tracker.inflight() > self._max_inflight:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+        return records
+
+    def _records(self, batch: list[Any]) -> list[RawRecord]:
+        out: list[RawRecord] = []
+        register = self._tracker.register
+        for msg in batch:
+            err = msg.error()
+            if err is not None:
+                if err.code() == confluent.KafkaError._PARTITION_EOF:
+                    continue
+                if err.fatal():
+                    raise confluent.KafkaException(err)
+                _log.warning("stream %s: consumer error %s", self._plan.name, err)
+                continue
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            raw_headers = msg.headers()
+            headers = {k: v for k, v in raw_headers if v is not None} if raw_headers else {}
+            ts_type, ts = msg.timestamp()
+            out.append(
+                RawRecord(
+                    value=msg.value(),
+                    key=msg.key(),
+                    headers=headers,
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    timestamp_ms=ts if ts_type != confluent.TIMESTAMP_NOT_AVAILABLE else None,
+                    token=register(topic, partition, offset),
+                )
+            )
+        return out
+
+    def _commit(
+        self, *, sync: bool, only: set[tuple[str, int]] | None = None, strict: bool = False
+    ) -> None:
+        if not self._manual:
+            return
+        offsets = self._tracker.to_commit(only if only is not None else self._owned)
+        if not offsets:
+            return
+        tps = [confluent.TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            self._consumer.commit(offsets=tps, asynchronous=not sync)
+        except confluent.KafkaException as exc:
+            if strict:
+                raise
+            _log.warning("stream %s: commit failed (%s); retrying later", self._plan.name, exc)
+            return
+        self._tracker.mark_committed(offsets)
+        with self._metrics.lock:
+            self._metrics.commits += 1
+
+    def _close_consumer(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._final_commit()
+        finally:
+            self._consumer.close()
+            if self._plan.use_cases:
+                from django.db import connections
+
+                connections.close_all()
+
+    def _final_commit(self) -> None:
+        """Synchronous commit of the completed prefix; waits out a rebalance in progress
+        (another worker leaving) for up to ``shutdown_timeout_ms``.
+
+        Raises:
+            KafkaException: the commit failed for another reason, or kept failing.
+        """
+        deadline = time.monotonic() + self._plan.runtime.shutdown_timeout_ms / 1000.0
+        while True:
+            try:
+                self._commit(sync=True, strict=True)
+                return
+            except confluent.KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                retriable = getattr(err, "retriable", lambda: False)() or (
+                    getattr(err, "code", lambda: None)()
+                    == confluent.KafkaError.REBALANCE_IN_PROGRESS
+                )
+                if not retriable or time.monotonic() >= deadline:
+                    raise
+            # Serve the rebalance; a record fetched now is not registered, so it is neither
+            # processed nor committed (the next owner reads it).
+            self._consumer.poll(0.1)
+
+    def close(self) -> None:
+        self._close_consumer()
+
+
+class KafkaGroupSource(DynamicSource[RawRecord]):
+    """One consumer per worker in the flow's group; Kafka assigns the partitions."""
+
+    def __init__(
+        self,
+        plan: CompiledPlan,
+        tracker: AckTracker,
+        control: StopControl,
+        metrics: StreamMetrics,
+        brokers: str | None,
+    ) -> None:
+        self._args = (plan, tracker, control, metrics)
+        self._brokers = brokers
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _SourcePartition:
+        plan, tracker, control, metrics = self._args
+        return _SourcePartition(plan, tracker, control, metrics, worker_index, self._brokers)
+
+
+class _SinkPartition(StatelessSinkPartition[Emit]):
+    def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
+        self._plan = plan
+        self._metrics = metrics
+        self._brokers = brokers
+        self._producers: dict[int, Any] = {}
+        self._codecs: dict[str, KafkaCodec] = {}
+        self._timeout = plan.runtime.delivery_timeout_ms / 1000.0
+        self._errors: dict[str, str] = {}
+        for sink in plan.producer_sinks:  # connect (and get a producer id) before the first write
+            self._producer(sink)
+
+    def _producer(self, sink: CompiledSink) -> Any:
+        key = id(sink.settings)
+        producer = self._producers.get(key)
+        if producer is None:
+            config = sink.settings.to_confluent_config()
+            # Only failed deliveries call back into Python: no GIL round trip per record.
+            config.setdefault("delivery.report.only.error", True)
+            config["on_delivery"] = self._on_delivery_error
+            if self._brokers:
+                config["bootstrap.servers"] = self._brokers
+            producer = self._producers[key] = confluent.Producer(config)
+        return producer
+
+    def _codec(self, codec_id: str) -> KafkaCodec:
+        codec = self._codecs.get(codec_id)
+        if codec is None:
+            codec = self._codecs[codec_id] = codec_for(codec_id)
+        return codec
+
+    def _on_delivery_error(self, err: Any, msg: Any) -> None:
+        # delivery.report.only.error: librdkafka calls back for failed records only.
+        if err is not None:
+            self._errors.setdefault(msg.topic(), err.str())
+
+    def write_batch(self, items: list[Emit]) -> None:
+        """Produce every item, flush once, then complete, DLQ or raise per topic.
+
+        A topic with a delivery failure is failed as a batch (its items go to the sink's
+        DLQ, or ``KafkaDeliveryError`` stops the flow and nothing of it is completed).
+        """
+        self._errors.clear()
+        used: dict[int, Any] = {}
+        for emit in items:
+            producer = self._producer(emit.sink)
+            used[id(producer)] = producer
+            value, key, headers, ts = encode_emit(emit, self._codec(emit.sink.codec))
+            self._produce(producer, emit.sink.topic, value, key, headers, ts)
+        for producer in used.values():
+            remaining = producer.flush(self._timeout)
+            if remaining:
+                for emit in items:
+                    self._errors.setdefault(
+                        emit.sink.topic, f"{remaining} record(s) not delivered in time"
+                    )
+        self._settle(items, dict(self._errors))
+
+    def _produce(
+        self,
+        producer: Any,
+        topic: str,
+        value: bytes,
+        key: Any,
+        headers: list[tuple[str, bytes]],
+        ts: int | None,
+    ) -> None:
+        while True:
+            try:
+                producer.produce(topic, value, key, headers=headers, timestamp=ts or 0)
+                return
+            except BufferError:
+                producer.poll(0.1)
+
+    def _settle(self, items: list[Emit], failures: dict[str, str]) -> None:
+        dlq_items: list[tuple[Emit, str]] = []
+        for emit in items:
+            reason = failures.get(emit.sink.topic)
+            if reason is None:
+                continue
+            if not emit.sink.dlq_topic:
+                raise KafkaDeliveryError(emit.sink.topic, reason)
+            dlq_items.append((emit, reason))
+        if dlq_items:
+            self._send_dlq(dlq_items)
+        counts: dict[str, int] = {}
+        for emit in items:
+            topic = emit.sink.topic
+            if topic not in failures:
+                counts[topic] = counts.get(topic, 0) + 1
+            emit.token.done()
+        with self._metrics.lock:
+            self._metrics.messages_out.update(counts)
+
+    def _send_dlq(self, items: list[tuple[Emit, str]]) -> None:
+        used: dict[int, Any] = {}
+        for emit, reason in items:
+            producer = self._producer(emit.sink)
+            used[id(producer)] = producer
+            value, key, headers, ts = encode_emit(emit, self._codec(emit.sink.codec))
+            headers.append(("x-dlq-error", reason.encode()))
+            try:
+                producer.produce(
+                    emit.sink.dlq_topic, value, key, headers=headers, timestamp=ts or 0
+                )
+            except Exception:
+                _log.exception("stream %s: DLQ send failed", self._plan.name)
+            with self._metrics.lock:
+                self._metrics.dlq[emit.sink.dlq_topic or ""] += 1
+        for producer in used.values():
+            producer.flush(self._timeout)
+        _log.warning("stream %s: %d record(s) sent to DLQ", self._plan.name, len(items))
+
+    def close(self) -> None:
+        for producer in self._producers.values():
+            producer.flush(self._timeout)
+
+
+class KafkaEmitSink(DynamicSink[Emit]):
+    """One producer per worker (and per producer settings); flushes once per write batch."""
+
+    def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
+        self._plan = plan
+        self._metrics = metrics
+        self._brokers = brokers
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
+        return _SinkPartition(self._plan, self._metrics, self._brokers)
+
+
+def build_dataflow(
+    plan: CompiledPlan,
+    engine: FlowEngine,
+    tracker: AckTracker,
+    control: StopControl,
+    *,
+    brokers: str | None = None,
+) -> Any:
+    """The Bytewax dataflow: group source → record path (``flat_map_batch``) → producer sink."""
+    from bytewax import operators as op
+    from bytewax.dataflow import Dataflow
+
+    flow = Dataflow(plan.name)
+    records: Any = op.input(
+        "source", flow, KafkaGroupSource(plan, tracker, control, engine.metrics, brokers)
+    )
+    emits = op.flat_map_batch("process", records, engine.process)
+    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers))
+    return flow

@@ -1,0 +1,720 @@
+"""The record path of a compiled plan: decode a micro-batch, run its ops, and return what the
+sink must write (outputs and error envelopes), each carrying its source's ack token.
+
+Transport-free and Bytewax-free: the Bytewax adapter calls :meth:`FlowEngine.process` from a
+``flat_map_batch`` step, and tests may call it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import partial
+from random import getrandbits
+from typing import Any
+
+import msgspec
+
+from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
+from loom_django.streaming.codecs import (
+    CONTENT_TYPES,
+    JSON_RAW,
+    KafkaCodec,
+    MessageEnvelope,
+    codec_for,
+)
+from loom_django.streaming.errors import (
+    DecodeError,
+    ErrorEnvelope,
+    ErrorKind,
+    ErrorMessage,
+    error_message_type,
+)
+from loom_django.streaming.messages import (
+    Message,
+    MessageMeta,
+    message_type_of,
+    message_version_of,
+)
+from loom_django.streaming.plan import (
+    CollectOp,
+    CompiledPlan,
+    CompiledSink,
+    DrainOp,
+    ForEachOp,
+    Op,
+    RouterOp,
+    SinkOp,
+    StepOp,
+    WithOp,
+)
+from loom_django.streaming.tracker import AckToken
+
+__all__ = [
+    "Emit",
+    "FlowEngine",
+    "RawRecord",
+    "StreamMetrics",
+    "UnroutedErrorStop",
+    "classify",
+    "encode_emit",
+]
+
+_log = logging.getLogger("loom_django.streaming")
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One polled Kafka record and its ack token."""
+
+    value: bytes | None
+    key: bytes | None
+    headers: dict[str, bytes]
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    token: AckToken
+
+
+@dataclass(slots=True)
+class Emit:
+    """An item for the sink: a message for ``sink`` whose write completes ``token``."""
+
+    sink: CompiledSink
+    message: Message[Any]
+    token: AckToken
+    message_type: str
+    message_version: int
+    extra_headers: dict[str, bytes] | None = None
+
+
+@dataclass
+class StreamMetrics:
+    """Counters of one run (also exported to Prometheus when it is enabled)."""
+
+    messages_in: Counter[str] = field(default_factory=Counter)
+    messages_out: Counter[str] = field(default_factory=Counter)
+    errors: Counter[tuple[str, bool]] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    filtered: Counter[str] = field(default_factory=Counter)
+    unmatched: Counter[str] = field(default_factory=Counter)
+    dlq: Counter[str] = field(default_factory=Counter)
+    commits: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class UnroutedErrorStop(RuntimeError):
+    """An error had no route and the flow says ``unrouted_errors="fail"``."""
+
+
+class _Failure(Exception):
+    def __init__(self, kind: ErrorKind, exc: BaseException, attempts: int, node: str) -> None:
+        super().__init__(str(exc))
+        self.kind = kind
+        self.exc = exc
+        self.attempts = attempts
+        self.node = node
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """BUSINESS for ``DomainError`` and Django ``IntegrityError``; TASK otherwise."""
+    if isinstance(exc, DomainError):
+        return ErrorKind.BUSINESS
+    from django.db import IntegrityError
+
+    if isinstance(exc, IntegrityError):
+        return ErrorKind.BUSINESS
+    return ErrorKind.TASK
+
+
+def _details(exc: BaseException) -> list[dict[str, str]]:
+    if isinstance(exc, RuleViolations):
+        return [
+            {"field": v.field, "message": v.message, "code": str(v.code)} for v in exc.violations
+        ]
+    if isinstance(exc, RuleViolation):
+        return [{"field": exc.field, "message": exc.message, "code": str(exc.code)}]
+    return []
+
+
+@dataclass(slots=True)
+class _Rec:
+    message: Message[Any]
+    token: AckToken
+
+
+class _WorkerState(threading.local):
+    stack: ExitStack | None = None
+    deps: dict[tuple[int, ...], dict[str, Any]]
+    instances: dict[type[Any], Any]
+
+    def __init__(self) -> None:
+        self.deps = {}
+        self.instances = {}
+
+
+class FlowEngine:
+    """Executes a :class:`CompiledPlan` on micro-batches of raw records."""
+
+    def __init__(
+        self,
+        plan: CompiledPlan,
+        *,
+        runtime_provider: Callable[[], Any] | None = None,
+        metrics: StreamMetrics | None = None,
+    ) -> None:
+        self.plan = plan
+        self.metrics = metrics or StreamMetrics()
+        self._provider = runtime_provider
+        self._codec: KafkaCodec = codec_for(plan.source.codec)
+        self._payload = plan.source.payload_type
+        self._local = _WorkerState()
+        self._stacks: list[ExitStack] = []
+        self._stacks_lock = threading.Lock()
+        self._uses_db = bool(plan.use_cases)
+        self._contracts: dict[type[Any], tuple[str, int]] = {}
+
+    # -- entry point ------------------------------------------------------------------
+
+    def process(self, records: list[RawRecord]) -> list[Emit]:
+        """Decode ``records`` and run the plan; returns the items the sink must write."""
+        out: list[Emit] = []
+        if self._uses_db:
+            from django.db import close_old_connections
+
+            close_old_connections()
+        try:
+            recs = self._decode(records, out)
+            if recs:
+                rest = self._run(self.plan.ops, recs, out)
+                self._to_output(rest, out)
+        finally:
+            if self._uses_db:
+                from django.db import close_old_connections
+
+                close_old_connections()
+        return out
+
+    def close(self) -> None:
+        """Exit the worker-scoped dependencies of every worker (LIFO, errors logged)."""
+        with self._stacks_lock:
+            stacks, self._stacks = self._stacks, []
+        for stack in reversed(stacks):
+            try:
+                stack.close()
+            except Exception:
+                _log.exception("stream %s: closing a With dependency failed", self.plan.name)
+
+    # -- decode -----------------------------------------------------------------------
+
+    def _decode(self, records: list[RawRecord], out: list[Emit]) -> list[_Rec]:
+        recs: list[_Rec] = []
+        counts: Counter[str] = Counter()
+        decode = self._codec.decode
+        payload_type = self._payload
+        for rec in records:
+            counts[rec.topic] += 1
+            if rec.value is None:
+                self._wire_error(rec, "tombstone record (value is None)", out)
+                continue
+            try:
+                env = decode(rec.value, payload_type, rec.headers)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+                self._wire_error(rec, f"cannot decode record: {exc}", out)
+                continue
+            meta = env.meta
+            desc = meta.descriptor
+            recs.append(
+                _Rec(
+                    Message(
+                        payload=env.payload,
+                        meta=MessageMeta(
+                            message_id=f"{rec.topic}:{rec.partition}:{rec.offset}",
+                            correlation_id=meta.correlation_id,
+                            trace_id=meta.trace_id or new_trace_id(),
+                            parent_trace_id=meta.parent_trace_id,
+                            causation_id=meta.causation_id,
+                            produced_at_ms=meta.produced_at_ms or rec.timestamp_ms,
+                            message_type=desc.message_type,
+                            message_version=desc.message_version,
+                            topic=rec.topic,
+                            partition=rec.partition,
+                            offset=rec.offset,
+                            key=rec.key,
+                            headers=rec.headers,
+                        ),
+                    ),
+                    rec.token,
+                )
+            )
+        with self.metrics.lock:
+            self.metrics.messages_in.update(counts)
+        return recs
+
+    def _wire_error(self, rec: RawRecord, reason: str, out: list[Emit]) -> None:
+        envelope: ErrorEnvelope[Any] = ErrorEnvelope(
+            kind=ErrorKind.WIRE, reason=reason, flow=self.plan.name, node="source"
+        )
+        error = DecodeError(
+            error=envelope,
+            raw=rec.value or b"",
+            topic=rec.topic,
+            key=rec.key,
+            headers=rec.headers,
+            partition=rec.partition,
+            offset=rec.offset,
+            timestamp_ms=rec.timestamp_ms,
+        )
+        meta = MessageMeta(
+            message_id=f"{rec.topic}:{rec.partition}:{rec.offset}",
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            key=rec.key,
+            headers=rec.headers,
+            trace_id=_header(rec.headers, "x-trace-id"),
+            correlation_id=_header(rec.headers, "x-correlation-id"),
+            produced_at_ms=rec.timestamp_ms,
+        )
+        self._route_error(ErrorKind.WIRE, reason, Message(payload=error, meta=meta), rec.token, out)
+
+    # -- errors -----------------------------------------------------------------------
+
+    def _route_error(
+        self,
+        kind: ErrorKind,
+        reason: str,
+        message: Message[Any],
+        token: AckToken,
+        out: list[Emit],
+    ) -> None:
+        sink = self.plan.error_routes.get(kind)
+        with self.metrics.lock:
+            self.metrics.errors[(kind.value, sink is not None)] += 1
+        if sink is None:
+            _log.error(
+                "stream %s: unrouted %s error for %s: %s",
+                self.plan.name,
+                kind.value,
+                message.meta.message_id,
+                reason,
+            )
+            if self.plan.unrouted_errors == "fail":
+                raise UnroutedErrorStop(
+                    f"stream {self.plan.name}: unrouted {kind.value} error for "
+                    f"{message.meta.message_id}: {reason}"
+                )
+            token.done()
+            return
+        out.append(
+            Emit(
+                sink,
+                message,
+                token,
+                error_message_type(kind),
+                1,
+                {"x-error-kind": kind.value.encode(), "x-error-reason": reason[:500].encode()},
+            )
+        )
+
+    def _fail(self, failure: _Failure, rec: _Rec, out: list[Emit]) -> None:
+        exc = failure.exc
+        reason = str(exc) or type(exc).__name__
+        if failure.kind is ErrorKind.BUSINESS:
+            _log.warning("stream %s.%s: %s", self.plan.name, failure.node, reason)
+        else:
+            _log.error(
+                "stream %s.%s failed for %s",
+                self.plan.name,
+                failure.node,
+                rec.message.meta.message_id,
+                exc_info=exc if failure.kind is ErrorKind.TASK else None,
+            )
+        meta = rec.message.meta
+        original = ErrorMessage(
+            payload=rec.message.payload,
+            message_id=meta.message_id,
+            correlation_id=meta.correlation_id,
+            trace_id=meta.trace_id,
+            causation_id=meta.causation_id,
+            produced_at_ms=meta.produced_at_ms,
+            topic=meta.topic,
+            partition=meta.partition,
+            offset=meta.offset,
+            key=meta.key.encode() if isinstance(meta.key, str) else meta.key,
+            headers=meta.headers,
+        )
+        envelope = ErrorEnvelope(
+            kind=failure.kind,
+            reason=reason,
+            payload_type=message_type_of(type(rec.message.payload)),
+            original_message=original,
+            details=_details(exc),
+            attempts=failure.attempts,
+            flow=self.plan.name,
+            node=failure.node,
+        )
+        self._route_error(
+            failure.kind, reason, Message(payload=envelope, meta=meta), rec.token, out
+        )
+
+    # -- ops --------------------------------------------------------------------------
+
+    def _run(self, ops: tuple[Op, ...], items: list[Any], out: list[Emit]) -> list[Any]:
+        """Run ``ops`` over ``items`` (records or batches); returns what reaches the end."""
+        for op in ops:
+            if not items:
+                return items
+            items = self._op(op, items, out)
+        return items
+
+    def _op(self, op: Op, items: list[Any], out: list[Emit]) -> list[Any]:
+        if isinstance(op, StepOp):
+            if op.kind == "batch":
+                return self._batch_step(op, items, out, {})
+            return self._record_step(op, items, out, {})
+        if isinstance(op, SinkOp):
+            for rec in items:
+                self._emit(op.sink, rec, out)
+            return []
+        if isinstance(op, CollectOp):
+            return _collect(items, op.max_records)
+        if isinstance(op, ForEachOp):
+            return [rec for batch in items for rec in batch]
+        if isinstance(op, DrainOp):
+            for item in items:
+                for rec in item if isinstance(item, list) else (item,):
+                    rec.token.done()
+            return []
+        if isinstance(op, WithOp):
+            return self._with(op, items, out)
+        return self._router(op, items, out)
+
+    def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
+        payload = rec.message.payload
+        want = sink.payload_type
+        if want is not None and not isinstance(payload, want):
+            exc = TypeError(
+                f"IntoTopic({sink.ref}) expects {want.__qualname__}, "
+                f"got {type(payload).__qualname__}"
+            )
+            self._fail(_Failure(ErrorKind.TASK, exc, 1, f"IntoTopic({sink.ref})"), rec, out)
+            return
+        cls = type(payload)
+        contract = self._contracts.get(cls)
+        if contract is None:
+            contract = self._contracts[cls] = (message_type_of(cls), message_version_of(cls))
+        out.append(Emit(sink, rec.message, rec.token, contract[0], contract[1]))
+
+    def _to_output(self, items: list[Any], out: list[Emit]) -> None:
+        sink = self.plan.output
+        for item in items:
+            for rec in item if isinstance(item, list) else (item,):
+                if sink is None:
+                    rec.token.done()
+                else:
+                    self._emit(sink, rec, out)
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _record_step(
+        self, op: StepOp, items: list[_Rec], out: list[Emit], deps: dict[str, Any]
+    ) -> list[_Rec]:
+        result: list[_Rec] = []
+        for rec in items:
+            try:
+                value = self._attempt(op, partial(self._call, op, rec, deps))
+            except _Failure as failure:
+                self._fail(failure, rec, out)
+                continue
+            if op.kind == "expand":
+                produced = [_wrap(v, rec) for v in value]
+                rec.token.fork(len(produced))
+                result.extend(produced)
+            elif value is None:
+                with self.metrics.lock:
+                    self.metrics.filtered[op.name] += 1
+                rec.token.done()
+            else:
+                result.append(_wrap(value, rec))
+        return result
+
+    def _call(self, op: StepOp, rec: _Rec, deps: dict[str, Any]) -> Any:
+        if op.kind == "use_case":
+            return self._invoke(op, rec)
+        return op.step.execute(rec.message, **deps)
+
+    def _invoke(self, op: StepOp, rec: _Rec) -> Any:
+        if self._provider is None:
+            raise RuntimeError("no loom runtime provider: use cases cannot run")
+        runtime = self._provider()
+        step = op.step
+        use_case = step.use_case
+        instance = self._local.instances.get(use_case)
+        if instance is None:
+            instance = self._local.instances[use_case] = runtime.factory.build(use_case)
+        command = step.command(rec.message)
+        payload = (
+            command
+            if isinstance(command, dict) or command is None
+            else (msgspec.to_builtins(command))
+        )
+        value = runtime.executor.execute_sync(
+            instance, params=step.params(rec.message) or None, payload=payload
+        )
+        return step.result(value, rec.message)
+
+    def _attempt(self, op: StepOp, fn: Callable[[], Any]) -> Any:
+        policy = op.retry
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return fn()
+            except Exception as exc:
+                kind = classify(exc)
+                if (
+                    policy is None
+                    or attempts >= policy.max_attempts
+                    or not _retryable(policy, kind, exc)
+                ):
+                    raise _Failure(kind, exc, attempts, op.name) from exc
+                _reset_connection(exc)
+                with self.metrics.lock:
+                    self.metrics.retries[op.name] += 1
+                delay = policy.delay_s(attempts)
+                if policy.jitter:
+                    delay *= 0.5 + random.random() / 2
+                time.sleep(delay)
+
+    def _batch_step(
+        self, op: StepOp, batches: list[list[_Rec]], out: list[Emit], deps: dict[str, Any]
+    ) -> list[list[_Rec]]:
+        result: list[list[_Rec]] = []
+        for batch in batches:
+            messages = [r.message for r in batch]
+            try:
+                values = list(self._attempt(op, partial(op.step.execute, messages, **deps)))
+                if len(values) != len(batch):
+                    raise _Failure(
+                        ErrorKind.TASK,
+                        ValueError(
+                            f"{op.name} returned {len(values)} items for a batch of {len(batch)}"
+                        ),
+                        1,
+                        op.name,
+                    )
+            except _Failure as failure:
+                for rec in batch:
+                    self._fail(failure, rec, out)
+                continue
+            kept = []
+            for value, rec in zip(values, batch, strict=True):
+                if value is None:
+                    rec.token.done()
+                else:
+                    kept.append(_wrap(value, rec))
+            if kept:
+                result.append(kept)
+        return result
+
+    # -- scopes and routing -----------------------------------------------------------
+
+    def _with(self, op: WithOp, items: list[Any], out: list[Emit]) -> list[Any]:
+        batches = [i if isinstance(i, list) else [i] for i in items]
+        survivors: list[_Rec] = []
+        for batch in batches:
+            with ExitStack() as batch_stack:
+                deps = dict(self._worker_deps(op))
+                if op.scope == "batch":
+                    for name, factory in op.factories.items():
+                        deps[name] = batch_stack.enter_context(factory.create())
+                for rec in batch:
+                    survivors.extend(self._with_one(op, rec, deps, out))
+        return survivors if op.to_output else _complete_all(survivors)
+
+    def _with_one(self, op: WithOp, rec: _Rec, deps: dict[str, Any], out: list[Emit]) -> list[_Rec]:
+        current = [rec]
+        for inner in op.ops:
+            if not current:
+                return []
+            if isinstance(inner, StepOp):
+                current = self._record_step(inner, current, out, deps)
+            else:
+                current = self._op(inner, current, out)
+        return current
+
+    def _worker_deps(self, op: WithOp) -> dict[str, Any]:
+        local = self._local
+        deps = local.deps.get(op.path)
+        if deps is not None:
+            return deps
+        if local.stack is None:
+            local.stack = ExitStack()
+            with self._stacks_lock:
+                self._stacks.append(local.stack)
+        deps = dict(op.plain)
+        for name, manager in op.managers.items():
+            deps[name] = local.stack.enter_context(manager)
+        if op.scope == "worker":
+            for name, factory in op.factories.items():
+                deps[name] = local.stack.enter_context(factory.create())
+        local.deps[op.path] = deps
+        return deps
+
+    def _router(self, op: RouterOp, items: list[_Rec], out: list[Emit]) -> list[_Rec]:
+        lanes: list[list[_Rec]] = [[] for _ in op.branches]
+        passed: list[tuple[int, _Rec]] = []
+        for position, rec in enumerate(items):
+            try:
+                index = _select(op, rec.message)
+            except Exception as exc:
+                self._fail(_Failure(ErrorKind.ROUTING, exc, 1, op.name), rec, out)
+                continue
+            if index is None:
+                if op.fork:
+                    with self.metrics.lock:
+                        self.metrics.unmatched[op.name] += 1
+                    rec.token.done()
+                else:
+                    passed.append((position, rec))
+                continue
+            lanes[index].append(rec)
+        rejoined: list[tuple[int, _Rec]] = list(passed)
+        order = {id(rec): i for i, rec in enumerate(items)}
+        for branch, lane in zip(op.branches, lanes, strict=True):
+            if not lane:
+                continue
+            result = self._run(branch.ops, lane, out)
+            if not branch.terminal:
+                rejoined.extend((order.get(id(r), len(items)), r) for r in result)
+        rejoined.sort(key=lambda pair: pair[0])
+        return [rec for _, rec in rejoined]
+
+
+def _select(op: RouterOp, message: Message[Any]) -> int | None:
+    if op.selector is not None:
+        value = op.selector.select(message)
+        index = op.keyed.get(value)
+        if index is not None:
+            return index
+    for predicate, index in op.predicates:
+        if predicate.matches(message):
+            return index
+    return op.default
+
+
+def _collect(records: list[_Rec], size: int) -> list[list[_Rec]]:
+    groups: dict[tuple[str | None, int | None], list[_Rec]] = {}
+    for rec in records:
+        groups.setdefault((rec.message.meta.topic, rec.message.meta.partition), []).append(rec)
+    batches: list[list[_Rec]] = []
+    for group in groups.values():
+        batches.extend(group[i : i + size] for i in range(0, len(group), size))
+    return batches
+
+
+def _complete_all(recs: list[_Rec]) -> list[Any]:
+    for rec in recs:
+        rec.token.done()
+    return []
+
+
+def _wrap(value: Any, rec: _Rec) -> _Rec:
+    if isinstance(value, Message):
+        return _Rec(value, rec.token)
+    return _Rec(Message(payload=value, meta=rec.message.meta), rec.token)
+
+
+def _retryable(policy: Any, kind: ErrorKind, exc: BaseException) -> bool:
+    if kind in (ErrorKind.BUSINESS, ErrorKind.WIRE) or kind not in policy.retry_on:
+        return False
+    return policy.retry_if is None or bool(policy.retry_if(exc))
+
+
+def _reset_connection(exc: BaseException) -> None:
+    from django.db import InterfaceError, OperationalError, connection
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        connection.close()
+
+
+_CONTENT_TYPE_BYTES = {ct: ct.encode() for ct in CONTENT_TYPES.values()}
+
+
+def new_trace_id() -> str:
+    """A random 128-bit trace id as 32 hex digits (not for secrets: no syscall per record)."""
+    return f"{getrandbits(128):032x}"
+
+
+_MANAGED_HEADERS = frozenset(
+    {
+        "x-trace-id",
+        "x-parent-trace-id",
+        "x-correlation-id",
+        "x-causation-id",
+        "x-loom-message-type",
+        "x-loom-message-version",
+        "content-type",
+        "x-error-kind",
+        "x-error-reason",
+    }
+)
+
+
+def _header(headers: dict[str, bytes], key: str) -> str | None:
+    value = headers.get(key)
+    return value.decode("utf-8", "replace") if value is not None else None
+
+
+def encode_emit(
+    emit: Emit, codec: KafkaCodec
+) -> tuple[bytes, bytes | str | None, list[tuple[str, bytes]], int | None]:
+    """``(value, key, headers, timestamp_ms)`` of the record for ``emit`` (spec §3.1, §3.5)."""
+    from loom_django.streaming.codecs import MessageDescriptor, MessageMetadata
+
+    meta = emit.message.meta
+    trace_id = new_trace_id()
+    produced = meta.produced_at_ms
+    envelope = MessageEnvelope(
+        meta=MessageMetadata(
+            descriptor=MessageDescriptor(
+                message_type=emit.message_type,
+                message_version=emit.message_version,
+                content_type=codec.content_type,
+            ),
+            trace_id=trace_id,
+            parent_trace_id=meta.trace_id,
+            correlation_id=meta.correlation_id,
+            causation_id=meta.message_id,
+            produced_at_ms=produced if produced is not None else time.time_ns() // 1_000_000,
+        ),
+        payload=emit.message.payload,
+    )
+    value = codec.encode(envelope)
+    key: bytes | str | None = meta.key
+    policy = emit.sink.partitioning
+    if policy is not None and (key is None or policy.allow_repartition):
+        strategy_key = policy.key_for(emit.message)
+        key = strategy_key if strategy_key is not None else key
+    headers = [(k, v) for k, v in meta.headers.items() if k not in _MANAGED_HEADERS]
+    headers.append(("x-trace-id", trace_id.encode()))
+    if meta.trace_id:
+        headers.append(("x-parent-trace-id", meta.trace_id.encode()))
+    if meta.correlation_id:
+        headers.append(("x-correlation-id", meta.correlation_id.encode()))
+    headers.append(("x-causation-id", meta.message_id.encode()))
+    if codec.content_type == JSON_RAW:  # the only codec whose type travels in headers
+        headers.append(("x-loom-message-type", emit.message_type.encode()))
+        headers.append(("x-loom-message-version", str(emit.message_version).encode()))
+    headers.append(("content-type", _CONTENT_TYPE_BYTES.get(codec.content_type) or b""))
+    if emit.extra_headers:
+        headers.extend(emit.extra_headers.items())
+    return value, key, headers, produced

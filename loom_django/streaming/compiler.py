@@ -1,0 +1,566 @@
+"""``compile_flow``: validate a declared flow (structure, shapes, types, Kafka settings, use
+cases) and freeze it into a :class:`~loom_django.streaming.plan.CompiledPlan`.
+
+Every problem is collected; one :class:`StreamCompilationError` lists them all, each message
+shaped ``"<flow>.<node>: <problem> (got <x>)"``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, get_args, get_origin
+
+import msgspec
+
+from loom_django.streaming.errors import ErrorKind, InvalidFlowConfig, StreamCompilationError
+from loom_django.streaming.flow import FLOW_NAME_RE, StreamFlow
+from loom_django.streaming.nodes import (
+    CollectBatch,
+    Drain,
+    ForEach,
+    Fork,
+    FromTopic,
+    IntoTopic,
+    Router,
+    WindowStrategy,
+    With,
+)
+from loom_django.streaming.plan import (
+    BranchOp,
+    CollectOp,
+    CompiledPlan,
+    CompiledSink,
+    CompiledSource,
+    DrainOp,
+    ForEachOp,
+    Op,
+    RouterOp,
+    SinkOp,
+    StepOp,
+    WithOp,
+    path_label,
+)
+from loom_django.streaming.settings import KafkaSettings, RuntimeConfig
+from loom_django.streaming.steps import BatchStep, ExpandStep, RecordStep, Step, StreamShape
+from loom_django.streaming.usecase import UseCaseStep
+
+__all__ = ["compile_flow", "plain_config"]
+
+R = StreamShape.RECORD
+B = StreamShape.BATCH
+NONE = StreamShape.NONE
+
+
+def plain_config(config: Any) -> dict[str, Any]:
+    """``config`` (a mapping, an OmegaConf config, a ``ConfigContext`` or ``None``) as a dict."""
+    if config is None:
+        return {}
+    raw = getattr(config, "raw", None) or getattr(config, "_config", None)
+    if raw is not None and not isinstance(config, Mapping):
+        config = raw
+    try:
+        from omegaconf import DictConfig, OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf is a core dependency
+        DictConfig = ()  # type: ignore[assignment,misc]
+    if isinstance(config, DictConfig):
+        plain: Any = OmegaConf.to_container(config, resolve=True)
+        return dict(plain) if isinstance(plain, dict) else {}
+    return dict(config)
+
+
+@dataclass
+class _Ctx:
+    flow: StreamFlow
+    kafka: KafkaSettings | None
+    compiler: Any
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sinks: dict[str, CompiledSink] = field(default_factory=dict)
+    use_cases: dict[str, Any] = field(default_factory=dict)
+    types: dict[str, Any] = field(default_factory=dict)
+    shapes: list[tuple[str, str, str, str]] = field(default_factory=list)
+    has_terminal: bool = False
+
+    def error(self, node: str, problem: str) -> None:
+        self.errors.append(f"{self.flow.name}.{node}: {problem}")
+
+
+def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) -> CompiledPlan:
+    """Compile ``flow`` against the merged loom configuration.
+
+    Args:
+        flow: the declared flow.
+        config: the merged configuration (``kafka``, ``streaming``, ``app`` sections).
+        compiler: the runtime's ``UseCaseCompiler``, needed when the flow calls use cases.
+
+    Raises:
+        StreamCompilationError: the flow is invalid; ``errors`` lists every problem.
+    """
+    cfg = plain_config(config)
+    kafka = _kafka_settings(flow, cfg)
+    ctx = _Ctx(flow=flow, kafka=kafka[0], compiler=compiler)
+    if kafka[1]:
+        ctx.errors.append(f"{flow.name}: {kafka[1]}")
+    if not FLOW_NAME_RE.match(flow.name):
+        ctx.error("name", f"must match {FLOW_NAME_RE.pattern} (got {flow.name!r})")
+    runtime = _runtime_config(flow, cfg, ctx)
+    source = _source(flow, cfg, ctx)
+    current = source.payload_type if source is not None else Any
+    ops, shape, _ = _walk(flow.process.nodes, R, current, (), ctx, top=True)
+    output = _outputs(flow, shape, ctx)
+    routes: dict[ErrorKind, CompiledSink] = {}
+    for kind, topic in flow.errors.items():
+        sink = _sink(topic, ctx, f"errors[{kind.value}]")
+        if sink is not None:
+            routes[kind] = sink
+    unrouted = [k.value for k in ErrorKind if k not in routes]
+    if unrouted:
+        ctx.warnings.append(f"error kinds without a route: {', '.join(unrouted)}")
+    if ctx.errors or source is None or runtime is None:
+        raise StreamCompilationError(ctx.errors or [f"{flow.name}: invalid flow"])
+    return CompiledPlan(
+        name=flow.name,
+        description=flow.description,
+        source=source,
+        ops=ops,
+        output=output,
+        error_routes=routes,
+        unrouted_errors=flow.unrouted_errors,
+        runtime=runtime,
+        sinks=dict(ctx.sinks),
+        use_cases=dict(ctx.use_cases),
+        payload_types=dict(ctx.types),
+        shapes=tuple(ctx.shapes),
+        warnings=tuple(ctx.warnings),
+    )
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+def _kafka_settings(flow: StreamFlow, cfg: Mapping[str, Any]) -> tuple[KafkaSettings | None, str]:
+    section = cfg.get("kafka")
+    if not section:
+        return None, "a 'kafka' configuration section is required to read or write topics"
+    try:
+        return msgspec.convert(dict(section), KafkaSettings, strict=False), ""
+    except msgspec.ValidationError as exc:
+        return None, f"invalid kafka configuration: {exc}"
+
+
+def _runtime_config(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> RuntimeConfig | None:
+    streaming = cfg.get("streaming") or {}
+    merged = dict(streaming.get("runtime") or {})
+    per_flow = ((streaming.get("flows") or {}).get(flow.name) or {}).get("runtime") or {}
+    merged.update(per_flow)
+    try:
+        runtime = msgspec.convert(merged, RuntimeConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        ctx.errors.append(f"{flow.name}: streaming.runtime: {exc}")
+        return None
+    for problem in runtime.problems():
+        ctx.errors.append(f"{flow.name}: {problem}")
+    return runtime
+
+
+def _group_id(flow: StreamFlow, cfg: Mapping[str, Any], ref: str, kafka: KafkaSettings) -> str:
+    named = kafka.consumers.get(ref, {}).get("group_id")
+    if named:
+        return str(named)
+    flow_cfg = ((cfg.get("streaming") or {}).get("flows") or {}).get(flow.name) or {}
+    if flow_cfg.get("group_id"):
+        return str(flow_cfg["group_id"])
+    prefix = kafka.consumer.get("group_id") or (cfg.get("app") or {}).get("name") or "loom"
+    return f"{prefix}.{flow.name}"
+
+
+def _source(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> CompiledSource | None:
+    src = flow.source
+    if not isinstance(src, FromTopic):
+        ctx.error("source", f"unsupported source type (got {type(src).__name__})")
+        return None
+    if src.shape is not StreamShape.RECORD:
+        ctx.error("source", f"FromTopic shape must be RECORD (got {src.shape.value})")
+    _payload_class(src.payload, ctx, "source")
+    if ctx.kafka is None:
+        return None
+    try:
+        settings = ctx.kafka.consumer_for(src.name)
+    except (KeyError, InvalidFlowConfig) as exc:
+        ctx.error("source", str(exc).strip("'\""))
+        return None
+    topics = tuple(ctx.kafka.consumers.get(src.name, {}).get("topics") or ()) or (
+        settings.topics or (src.name,)
+    )
+    codec = src.codec or settings.codec or ctx.kafka.codec
+    return CompiledSource(
+        ref=src.name,
+        topics=tuple(topics),
+        payload_type=src.payload,
+        codec=codec,
+        settings=settings,
+        group_id=_group_id(flow, cfg, src.name, ctx.kafka),
+    )
+
+
+def _payload_class(cls: Any, ctx: _Ctx, node: str) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
+        ctx.error(node, f"payload must be a msgspec Struct class (got {cls!r})")
+
+
+def _sink(node: IntoTopic[Any], ctx: _Ctx, where: str) -> CompiledSink | None:
+    if ctx.kafka is None:
+        return None
+    try:
+        settings = ctx.kafka.producer_for(node.name)
+    except (KeyError, InvalidFlowConfig) as exc:
+        ctx.error(where, str(exc).strip("'\""))
+        return None
+    topic = ctx.kafka.producers.get(node.name, {}).get("topic") or settings.topic or node.name
+    return CompiledSink(
+        ref=node.name,
+        topic=str(topic),
+        payload_type=node.payload,
+        codec=node.codec or settings.codec or ctx.kafka.codec,
+        settings=settings,
+        partitioning=node.partitioning,
+        dlq_topic=node.dlq,
+    )
+
+
+def _outputs(flow: StreamFlow, shape: StreamShape, ctx: _Ctx) -> CompiledSink | None:
+    last = flow.process.nodes[-1]
+    if flow.output is not None and isinstance(last, Fork):
+        ctx.error("output", "a flow output cannot be combined with a top-level Fork")
+    if flow.output is None and not ctx.has_terminal:
+        ctx.error("process", "no terminal output (end in IntoTopic or Drain, or set output=)")
+    if flow.output is not None and shape not in (R, NONE):
+        ctx.error("output", f"shape mismatch: expected record but got {shape.value} before output")
+    if flow.output is None:
+        return None
+    return _sink(flow.output, ctx, "output")
+
+
+# -- process walk ----------------------------------------------------------------------
+
+
+def _label(node: object) -> str:
+    if isinstance(node, Step):
+        return type(node).step_name()
+    if isinstance(node, IntoTopic):
+        return f"IntoTopic({node.name})"
+    return type(node).__name__
+
+
+_TERMINALS = (IntoTopic, Drain, Fork, With)
+
+
+def _walk(
+    nodes: tuple[object, ...],
+    shape: StreamShape,
+    current: Any,
+    base: tuple[int, ...],
+    ctx: _Ctx,
+    *,
+    top: bool = False,
+    in_branch: bool = False,
+) -> tuple[tuple[Op, ...], StreamShape, bool]:
+    """Compile ``nodes``; returns the ops, the output shape and whether a terminal ends them."""
+    ops: list[Op] = []
+    terminal = False
+    for index, raw in enumerate(nodes):
+        path = (*base, index)
+        node = _instantiate(raw, ctx, path)
+        if node is None:
+            continue
+        label = _label(node)
+        if terminal:
+            ctx.error(
+                label, f"{_label(nodes[index - 1])} must be the last node (followed by {label})"
+            )
+        op, out_shape, current, is_terminal = _node(node, shape, current, path, ctx, in_branch)
+        ctx.shapes.append((path_label(path), label, shape.value, out_shape.value))
+        ctx.types[path_label(path)] = current
+        if op is not None:
+            ops.append(op)
+        shape = out_shape
+        terminal = terminal or is_terminal
+    if terminal:
+        ctx.has_terminal = True
+    return tuple(ops), shape, terminal
+
+
+def _instantiate(raw: object, ctx: _Ctx, path: tuple[int, ...]) -> object | None:
+    if isinstance(raw, type):
+        try:
+            instance: object = raw()
+            return instance
+        except TypeError as exc:
+            ctx.error(raw.__qualname__, f"cannot be instantiated without arguments ({exc})")
+            return None
+    return raw
+
+
+def _node(
+    node: object,
+    shape: StreamShape,
+    current: Any,
+    path: tuple[int, ...],
+    ctx: _Ctx,
+    in_branch: bool,
+) -> tuple[Op | None, StreamShape, Any, bool]:
+    label = _label(node)
+    if isinstance(node, Step):
+        return _step(node, shape, current, path, ctx, in_branch)
+    if isinstance(node, CollectBatch):
+        _expect(shape, (R,), label, ctx)
+        if node.window is not WindowStrategy.COLLECT:
+            ctx.error(label, f"window {node.window.value} is not executable (use COLLECT)")
+        return CollectOp(path, node.max_records), B, current, False
+    if isinstance(node, ForEach):
+        _expect(shape, (B, StreamShape.MANY), label, ctx)
+        return ForEachOp(path), R, current, False
+    if isinstance(node, Drain):
+        return DrainOp(path), NONE, current, True
+    if isinstance(node, IntoTopic):
+        _expect(shape, (R,), label, ctx)
+        _check_sink_type(node, current, ctx)
+        sink = _sink(node, ctx, label)
+        if sink is None:
+            return None, NONE, current, True
+        ctx.sinks[path_label(path)] = sink
+        return SinkOp(path, sink), NONE, current, True
+    if isinstance(node, With):
+        return _with(node, shape, current, path, ctx)
+    if isinstance(node, Router):
+        return _router(node, shape, current, path, ctx)
+    ctx.error(label, f"unsupported node (got {node!r})")
+    return None, shape, current, False
+
+
+def _expect(shape: StreamShape, allowed: tuple[StreamShape, ...], label: str, ctx: _Ctx) -> None:
+    if shape not in allowed:
+        want = " or ".join(s.value for s in allowed)
+        ctx.error(label, f"shape mismatch: expected {want} but got {shape.value} before {label}")
+
+
+# -- steps and types -------------------------------------------------------------------
+
+_STEP_KINDS: tuple[tuple[type[Any], str, StreamShape, StreamShape], ...] = (
+    (UseCaseStep, "use_case", R, R),
+    (BatchStep, "batch", B, B),
+    (ExpandStep, "expand", R, R),
+    (RecordStep, "record", R, R),
+)
+
+
+def _step(
+    step: Step[Any, Any],
+    shape: StreamShape,
+    current: Any,
+    path: tuple[int, ...],
+    ctx: _Ctx,
+    in_branch: bool,
+) -> tuple[Op | None, StreamShape, Any, bool]:
+    label = type(step).step_name()
+    kind, in_shape, out_shape = next(
+        ((k, i, o) for cls, k, i, o in _STEP_KINDS if isinstance(step, cls)), ("", R, R)
+    )
+    if not kind:
+        ctx.error(label, "must subclass RecordStep, BatchStep, ExpandStep or UseCaseStep")
+        return None, shape, current, False
+    if step.resource is not None:
+        ctx.error(label, "Step.resource is reserved and not supported (remove it)")
+    if inspect.iscoroutinefunction(getattr(step, "execute", None)):
+        ctx.error(label, "async execute is not supported (make it synchronous)")
+    if kind != "use_case" and not callable(getattr(step, "execute", None)):
+        ctx.error(label, "defines no execute method")
+    if in_branch and kind == "expand":
+        ctx.error(label, "ExpandStep is not supported in Router branches (use Fork for fan-out)")
+    _expect(shape, (in_shape,), label, ctx)
+    declared_in, declared_out = _step_types(type(step))
+    if _concrete(declared_in) and _concrete(current) and not issubclass(current, declared_in):
+        ctx.error(
+            label,
+            f"input type {declared_in.__qualname__} does not accept "
+            f"{current.__qualname__} (got {current.__qualname__})",
+        )
+    use_case = None
+    if kind == "use_case":
+        use_case = _use_case(step, current, ctx)  # type: ignore[arg-type]
+        if use_case is not None:
+            ctx.use_cases[path_label(path)] = use_case
+        declared_out = getattr(step, "result_type", None) or declared_out
+    retry = getattr(step, "retry", None)
+    op = StepOp(path, label, kind, step, retry, use_case)
+    out_type = declared_out if declared_out is not None else Any
+    return op, out_shape, out_type, False
+
+
+def _step_types(cls: type[Any]) -> tuple[Any, Any]:
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Step):
+                args = get_args(base)
+                if len(args) == 2:
+                    return args[0], args[1]
+    return None, None
+
+
+def _concrete(tp: Any) -> bool:
+    return isinstance(tp, type) and tp is not Any and not isinstance(tp, TypeVar)
+
+
+def _check_sink_type(node: IntoTopic[Any], current: Any, ctx: _Ctx) -> None:
+    want = node.payload
+    if want is None or not _concrete(current) or not _concrete(want):
+        return
+    if not issubclass(current, want):
+        ctx.error(
+            _label(node),
+            f"payload {want.__qualname__} does not accept {current.__qualname__} "
+            f"(got {current.__qualname__})",
+        )
+
+
+def _use_case(step: UseCaseStep, current: Any, ctx: _Ctx) -> Any:
+    label = type(step).step_name()
+    uc = step.use_case
+    if uc is None:
+        ctx.error(label, "UseCaseStep.use_case is not set")
+        return None
+    if ctx.compiler is None:
+        ctx.error(label, f"use case {uc.__name__}: no runtime compiler is available")
+        return None
+    try:
+        plan = ctx.compiler.compile(uc)
+    except Exception as exc:  # the engine's CompilationError or a resolution failure
+        ctx.error(label, f"use case {uc.__name__}: {exc}")
+        return None
+    names = step.param_names
+    if names is not None:
+        bound = {b.name for b in plan.param_bindings}
+        required = {b.name for b in plan.param_bindings if _required(b)}
+        for missing in sorted(required - set(names)):
+            ctx.error(label, f"use case {uc.__name__}: missing param {missing!r}")
+        for unknown in sorted(set(names) - bound):
+            ctx.error(label, f"use case {uc.__name__}: unknown param {unknown!r}")
+    cmd = plan.input_binding.command_type if plan.input_binding is not None else None
+    if step.command_from_payload and _concrete(current) and cmd is not None:
+        have = set(getattr(current, "__struct_fields__", ()))
+        defaults = _required_fields(cmd)
+        for name in sorted(defaults - have):
+            ctx.error(
+                label,
+                f"use case {uc.__name__}: payload {current.__qualname__} lacks command field "
+                f"{name!r} of {cmd.__qualname__}",
+            )
+    return plan
+
+
+def _required(binding: Any) -> bool:
+    from loom_django.core.engine.plan import NO_DEFAULT
+
+    return binding.default is NO_DEFAULT
+
+
+def _required_fields(cls: type[Any]) -> set[str]:
+    fields = getattr(cls, "__struct_fields__", ())
+    defaults = getattr(cls, "__struct_defaults__", ())
+    return set(fields[: len(fields) - len(defaults)])
+
+
+# -- scopes and routers ----------------------------------------------------------------
+
+
+def _with(
+    node: With, shape: StreamShape, current: Any, path: tuple[int, ...], ctx: _Ctx
+) -> tuple[Op | None, StreamShape, Any, bool]:
+    label = "With"
+    _expect(shape, (R, B), label, ctx)
+    if node.scope.value == "batch" and node.context_managers:
+        names = ", ".join(sorted(node.context_managers))
+        ctx.error(label, f"scope BATCH needs ContextFactory for {names} (got a context manager)")
+    inner = node.process.nodes
+    for i, raw in enumerate(inner):
+        item = raw() if isinstance(raw, type) and issubclass(raw, Step) else raw
+        last = i == len(inner) - 1
+        if isinstance(item, IntoTopic) and last:
+            continue
+        if not isinstance(item, RecordStep):
+            ctx.error(
+                label,
+                f"its process may contain only record steps and a final IntoTopic "
+                f"(got {_label(item)})",
+            )
+    if ctx.errors and any(e.startswith(f"{ctx.flow.name}.With: its process") for e in ctx.errors):
+        return None, NONE, current, True
+    ops, _, inner_terminal = _walk(inner, R, current, path, ctx)
+    ops = tuple(
+        StepOp(op.path, op.name, op.kind, op.step, op.retry or node.retry, op.use_case)
+        if isinstance(op, StepOp)
+        else op
+        for op in ops
+    )
+    to_output = ctx.flow.output is not None and not inner_terminal
+    op = WithOp(
+        path=path,
+        name=label,
+        scope=node.scope.value,
+        ops=ops,
+        plain=dict(node.plain_deps),
+        managers=dict(node.context_managers),
+        factories=dict(node.context_factories),
+        to_output=to_output,
+    )
+    out_shape = R if to_output else NONE
+    return op, out_shape, ctx.types.get(path_label((*path, len(inner) - 1)), current), not to_output
+
+
+def _router(
+    node: Router, shape: StreamShape, current: Any, path: tuple[int, ...], ctx: _Ctx
+) -> tuple[Op | None, StreamShape, Any, bool]:
+    is_fork = isinstance(node, Fork)
+    label = "Fork" if is_fork else "Router"
+    _expect(shape, (R,), label, ctx)
+    branches: list[BranchOp] = []
+    shapes: set[StreamShape] = set()
+    types: set[Any] = set()
+    for index, (branch_label, process) in enumerate(node.branches()):
+        ops, out, terminal = _walk(
+            process.nodes, R, current, (*path, index), ctx, in_branch=not is_fork
+        )
+        branches.append(BranchOp(branch_label, ops, terminal))
+        if is_fork and not terminal:
+            ctx.error(label, f"fork branch {branch_label}: no terminal output found")
+        if not terminal:
+            shapes.add(out)
+            types.add(ctx.types.get(path_label((*path, index, len(process) - 1)), current))
+    if len(shapes) > 1:
+        ctx.error(label, "router branches produce different shapes")
+    keyed = {key: i for i, key in enumerate(node.routes)}
+    offset = len(keyed)
+    predicates = tuple((r.when, offset + i) for i, r in enumerate(node.predicate_routes))
+    default = len(branches) - 1 if node.default is not None else None
+    if not is_fork and node.default is None and types - {current}:
+        ctx.warnings.append(
+            f"{label} at {path_label(path)}: a branch changes the payload type and there is "
+            "no default (unmatched messages pass through unchanged)"
+        )
+    op = RouterOp(
+        path=path,
+        name=label,
+        selector=node.selector,
+        keyed=keyed,
+        predicates=predicates,
+        default=default,
+        branches=tuple(branches),
+        fork=is_fork,
+    )
+    if is_fork:
+        return op, NONE, current, True
+    out_type = types.pop() if len(types) == 1 else current
+    return op, (shapes.pop() if len(shapes) == 1 else R), out_type, False

@@ -1,0 +1,113 @@
+"""Ack tokens and the commit watermark: an offset commits only after everything derived from
+its record reached a completion point, and only as part of a contiguous prefix (spec §5.2)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+__all__ = ["AckToken", "AckTracker"]
+
+TopicPartition = tuple[str, int]
+
+
+class AckToken:
+    """The completion counter of one polled record; reaches zero exactly once."""
+
+    __slots__ = ("_tracker", "offset", "pending", "tp")
+
+    def __init__(self, tracker: AckTracker, tp: TopicPartition, offset: int) -> None:
+        self._tracker = tracker
+        self.tp = tp
+        self.offset = offset
+        self.pending = 1
+
+    def fork(self, n: int) -> None:
+        """The record now has ``n`` derived items instead of one (``n == 0`` completes it)."""
+        if n == 0:
+            self.done()
+            return
+        with self._tracker._lock:
+            self.pending += n - 1
+
+    def done(self) -> None:
+        """One derived item reached a completion point."""
+        tracker = self._tracker
+        with tracker._lock:
+            self.pending -= 1
+            if self.pending == 0:
+                tracker._complete(self.tp, self.offset)
+            elif self.pending < 0:
+                raise RuntimeError(f"ack token {self.tp}:{self.offset} completed twice")
+
+
+@dataclass
+class _PartitionState:
+    order: deque[int] = field(default_factory=deque)
+    completed: set[int] = field(default_factory=set)
+    committable: int | None = None
+    committed: int | None = None
+
+
+class AckTracker:
+    """Process-wide, thread-safe registry of in-flight offsets per topic partition."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: dict[TopicPartition, _PartitionState] = {}
+        self._inflight = 0
+        self.completed_total = 0
+
+    def register(self, topic: str, partition: int, offset: int) -> AckToken:
+        """A token for a polled record; its offset is in flight until the token completes."""
+        tp = (topic, partition)
+        with self._lock:
+            state = self._parts.get(tp)
+            if state is None:
+                state = self._parts[tp] = _PartitionState()
+            state.order.append(offset)
+            self._inflight += 1
+        return AckToken(self, tp, offset)
+
+    def _complete(self, tp: TopicPartition, offset: int) -> None:
+        self._inflight -= 1
+        self.completed_total += 1
+        state = self._parts.get(tp)
+        if state is None:  # revoked: the new owner redelivers
+            return
+        state.completed.add(offset)
+        order = state.order
+        while order and order[0] in state.completed:
+            head = order.popleft()
+            state.completed.discard(head)
+            state.committable = head + 1
+
+    def inflight(self) -> int:
+        """Records registered and not yet completed (all partitions)."""
+        return self._inflight
+
+    def to_commit(self, owned: set[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+        """Committable offsets that advanced since the last :meth:`mark_committed`."""
+        with self._lock:
+            return {
+                tp: s.committable
+                for tp, s in self._parts.items()
+                if s.committable is not None
+                and s.committable != s.committed
+                and (owned is None or tp in owned)
+            }
+
+    def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
+        """Record that ``offsets`` were committed."""
+        with self._lock:
+            for tp, offset in offsets.items():
+                state = self._parts.get(tp)
+                if state is not None:
+                    state.committed = offset
+
+    def revoke(self, tps: set[TopicPartition]) -> None:
+        """Forget ``tps``: later completions for them never commit."""
+        with self._lock:
+            for tp in tps:
+                self._parts.pop(tp, None)

@@ -1,0 +1,1 @@
+"""Tests of the streaming door (mirrors loom_django/streaming)."""

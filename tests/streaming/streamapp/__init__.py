@@ -1,0 +1,1 @@
+"""A Django app whose ``streams`` module registers the flows of the end-to-end tests."""

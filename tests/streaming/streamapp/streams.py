@@ -1,0 +1,26 @@
+"""Flows run by ``manage.py loom_stream run`` in the end-to-end tests."""
+
+from __future__ import annotations
+
+import time
+
+from loom_django.streaming import FromTopic, IntoTopic, Process, RecordStep, StreamFlow
+from tests.streaming.flows import Order
+
+
+class SlowCopy(RecordStep[Order, Order]):
+    """Copies the order; ``amount`` is milliseconds to sleep first (to make a drain slow)."""
+
+    def execute(self, message):
+        if message.payload.amount:
+            time.sleep(message.payload.amount / 1000)
+        return message.payload
+
+
+e2e = StreamFlow(
+    name="e2e",
+    source=FromTopic("e2e_in", payload=Order),
+    process=Process(SlowCopy, IntoTopic("e2e_out", payload=Order)),
+)
+
+STREAM_FLOWS = [e2e]

@@ -1,0 +1,84 @@
+"""Kafka settings, secrets redaction and the ack tracker watermark (tier U)."""
+
+from __future__ import annotations
+
+import pytest
+
+from loom_django.streaming.settings import (
+    ConsumerSettings,
+    KafkaSecuritySettings,
+    KafkaSettings,
+    ProducerSettings,
+    redact,
+)
+from loom_django.streaming.tracker import AckTracker
+
+
+def test_to_confluent_config_joins_brokers_and_maps_security():
+    sec = KafkaSecuritySettings(
+        protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="u",
+        sasl_password="p",
+        ssl_ca_location="/ca.pem",
+    )
+    cfg = ProducerSettings(brokers=("a:1", "b:2"), security=sec).to_confluent_config()
+    assert cfg["bootstrap.servers"] == "a:1,b:2"
+    assert cfg["security.protocol"] == "SASL_SSL"
+    assert cfg["sasl.password"] == "p"
+    assert cfg["ssl.ca.location"] == "/ca.pem"
+    assert "ssl.key.password" not in cfg
+    assert cfg["partitioner"] == "murmur2_random"
+
+
+@pytest.mark.parametrize("key", ["bootstrap.servers", "group.id", "security.protocol"])
+def test_extra_may_not_redefine_managed_keys(key):
+    with pytest.raises(ValueError, match=key):
+        ConsumerSettings(brokers=("a:1",), extra={key: "x"}).to_confluent_config(
+            group_id="g", auto_commit=False
+        )
+
+
+def test_named_entries_merge_over_default_and_unknown_ref_raises_naming_it():
+    kafka = KafkaSettings(consumers={"orders": {"topics": ["orders.v1"]}})
+    assert kafka.consumer_for("orders").topics == ("orders.v1",)
+    with pytest.raises(KeyError, match="nope"):
+        kafka.consumer_for("nope")
+    merged = KafkaSettings(consumer={"brokers": ["a:1"]}, consumers={"o": {"topics": ["t"]}})
+    assert merged.consumer_for("o").brokers == ("a:1",)
+
+
+def test_redact_hides_every_secret():
+    out = redact({"sasl.password": "s3cret", "x": {"api_token": "t"}, "ssl.key.password": "k"})
+    assert "s3cret" not in str(out) and "k'" not in str(out) and "'t'" not in str(out)
+
+
+def test_tracker_commits_only_the_contiguous_completed_prefix():
+    tracker = AckTracker()
+    t3, t4, t5 = (tracker.register("t", 0, o) for o in (3, 4, 5))
+    assert tracker.to_commit() == {}
+    t5.done()
+    assert tracker.to_commit() == {}
+    t3.done()
+    assert tracker.to_commit() == {("t", 0): 4}
+    t4.done()
+    assert tracker.to_commit() == {("t", 0): 6}
+
+
+def test_forked_token_needs_every_completion():
+    tracker = AckTracker()
+    token = tracker.register("t", 2, 9)
+    token.fork(3)
+    token.done()
+    token.done()
+    assert tracker.to_commit() == {}
+    token.done()
+    assert tracker.to_commit() == {("t", 2): 10}
+
+
+def test_completions_after_revoke_never_commit():
+    tracker = AckTracker()
+    token = tracker.register("t", 1, 0)
+    tracker.revoke({("t", 1)})
+    token.done()
+    assert tracker.to_commit() == {}
