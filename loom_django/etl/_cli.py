@@ -331,7 +331,7 @@ def do_history(out: Any, options: dict[str, Any]) -> None:
 
 def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any) -> None:
     """``plan`` prints the plan; ``run`` executes it with progress output."""
-    from loom_django.etl.command import parse_params
+    from loom_django.etl._params import parse_params
     from loom_django.etl.compiler import check_temps
     from loom_django.etl.preflight import preflight
     from loom_django.etl.runner import ETLRunner, filter_plan

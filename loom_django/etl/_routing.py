@@ -22,10 +22,15 @@ class RouteError(LookupError):
 def _django_model(ref: type[Any]) -> type[models.Model]:
     if issubclass(ref, models.Model):
         return ref
-    from loom_django.orm.mapping import django_model_for
-
-    model: type[models.Model] = django_model_for(ref)
-    return model
+    # A loom model's Django model has its ``__tablename__`` as ``db_table`` (the ORM door's
+    # mapping); found through Django's registry so this door needs no other door.
+    table = getattr(ref, "__tablename__", None)
+    for model in apps.get_models():
+        if table is not None and model._meta.db_table == table:
+            return model
+    raise RouteError(
+        f"{getattr(ref, '__qualname__', ref)!r} is not a Django model nor a mapped loom model"
+    )
 
 
 def _attname(model: type[models.Model], name: str) -> str:

@@ -14,7 +14,13 @@ from loom_django.extras import is_missing_extra, require
 
 
 def test_the_installed_doors_in_order():
-    assert [door.name for door in doors.installed_doors()] == ["orm", "celery", "rest"]
+    assert [door.name for door in doors.installed_doors()] == [
+        "orm",
+        "celery",
+        "rest",
+        "etl",
+        "streaming",
+    ]
 
 
 def test_every_door_exposes_the_contract():
