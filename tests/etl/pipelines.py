@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
-from django.db import models
 
 from loom_django.etl import (
     ETLParams,
@@ -16,7 +15,7 @@ from loom_django.etl import (
     IntoTable,
     Secret,
 )
-from tests.testapp.models import Book
+from tests.testapp.models import Book, Ghost
 
 
 class DayParams(ETLParams):
@@ -53,17 +52,6 @@ class Failing(ETLProcess[DayParams]):
 
 class FailingPipeline(ETLPipeline[DayParams]):
     processes = [Failing]
-
-
-class Ghost(models.Model):
-    """A model whose table was never migrated (``managed = False``)."""
-
-    name = models.CharField(max_length=10)
-
-    class Meta:
-        app_label = "testapp"
-        managed = False
-        db_table = "etl_ghost_never_created"
 
 
 class ReadGhost(ETLStep[DayParams]):

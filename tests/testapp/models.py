@@ -166,3 +166,14 @@ class Book(models.Model):
     class Meta:
         app_label = "testapp"
         db_table = "legacy_books"
+
+
+class Ghost(models.Model):
+    """A model whose table was never migrated (``managed = False``)."""
+
+    name = models.CharField(max_length=10)
+
+    class Meta:
+        app_label = "testapp"
+        managed = False
+        db_table = "etl_ghost_never_created"
