@@ -26,13 +26,13 @@ def fresh_registry(settings) -> Iterator[Registry]:
 
 def test_a_pipeline_that_fails_to_compile_is_e302_with_the_code_in_the_hint(fresh_registry):
     door.ready(lambda: None)
-    messages = [m for m in run_checks() if m.id == E_COMPILE]
+    messages = [m for m in run_checks(databases=["default"]) if m.id == E_COMPILE]
     assert messages and "MISSING_TARGET" in messages[0].hint
 
 
 def test_duplicate_pipeline_names_are_e301(fresh_registry):
     door.ready(lambda: None)
-    assert [m.id for m in run_checks() if m.id == E_DUPLICATE] == [E_DUPLICATE]
+    assert [m.id for m in run_checks(databases=["default"]) if m.id == E_DUPLICATE] == [E_DUPLICATE]
 
 
 def test_invalid_etl_config_is_e303(fresh_registry, settings):
