@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -41,15 +40,14 @@ from loom_django.celery.tasks import (
 )
 from loom_django.core.engine.events import MetricsAdapter
 from loom_django.core.errors import JobFailedError, JobTimeoutError
-from loom_django.core.job.handle import JobGroup, JobHandle
+from loom_django.core.job.handle import JobHandle
 from loom_django.core.job.job import Job, job_task_name
 from loom_django.core.job.lifecycle import (
     check_dispatch_arguments,
     prepare_dispatch,
-    reject_group_callbacks,
     submit,
 )
-from loom_django.core.job.service import dispatch_each
+from loom_django.core.job.service import ParallelDispatchMixin
 
 if TYPE_CHECKING:
     from loom_django.core.engine.executor import RuntimeExecutor
@@ -88,7 +86,7 @@ class JobMessage:
         return {"job_id": self.job_id, "context": self.payload, "trace_id": self.trace_id}
 
 
-class CeleryJobService:
+class CeleryJobService(ParallelDispatchMixin):
     """JobService on Celery: ``dispatch`` sends ``loom.job.*`` tasks after commit.
 
     ``celery_app`` may be ``None``: the project's app is then found when the first job is
@@ -194,21 +192,6 @@ class CeleryJobService:
         }
         submit(prepared, partial(self.send, message), options)
         return handle
-
-    def dispatch_parallel(
-        self,
-        jobs: Sequence[tuple[Any, ...]],
-        *,
-        on_all_success: type[Any] | None = None,
-        on_any_failure: type[Any] | None = None,
-    ) -> JobGroup:
-        """Dispatch ``(job_type, payload[, params])`` entries; group callbacks are unsupported.
-
-        Raises:
-            NotImplementedError: ``on_all_success`` or ``on_any_failure`` was given.
-        """
-        reject_group_callbacks(on_all_success, on_any_failure)
-        return dispatch_each(self, jobs)
 
     async def run(
         self,

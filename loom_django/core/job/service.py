@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
 
 import msgspec
 
@@ -35,6 +35,7 @@ __all__ = [
     "InlineJobService",
     "capture",
     "JobService",
+    "ParallelDispatchMixin",
     "captured_dispatches",
     "dispatch_each",
     "check_dispatch_arguments",
@@ -130,7 +131,26 @@ def run_callback(
         )
 
 
-class InlineJobService:
+class ParallelDispatchMixin:
+    """``dispatch_parallel`` for services without group callbacks: one dispatch per entry."""
+
+    def dispatch_parallel(
+        self,
+        jobs: Sequence[tuple[Any, ...]],
+        *,
+        on_all_success: type[Any] | None = None,
+        on_any_failure: type[Any] | None = None,
+    ) -> JobGroup:
+        """Dispatch ``(job_type, payload[, params])`` entries; group callbacks are unsupported.
+
+        Raises:
+            NotImplementedError: ``on_all_success`` or ``on_any_failure`` was given.
+        """
+        reject_group_callbacks(on_all_success, on_any_failure)
+        return dispatch_each(cast(JobService, self), jobs)
+
+
+class InlineJobService(ParallelDispatchMixin):
     """Runs dispatched jobs in this process right after the surrounding commit.
 
     Used by the demo and tests when no broker is configured; keeps results for
@@ -184,21 +204,6 @@ class InlineJobService:
         )
         submit(prepared, lambda: self._run_dispatched(prepared))
         return handle
-
-    def dispatch_parallel(
-        self,
-        jobs: Sequence[tuple[Any, ...]],
-        *,
-        on_all_success: type[Any] | None = None,
-        on_any_failure: type[Any] | None = None,
-    ) -> JobGroup:
-        """Dispatch ``(job_type, payload[, params])`` entries; group callbacks are unsupported.
-
-        Raises:
-            NotImplementedError: ``on_all_success`` or ``on_any_failure`` was given.
-        """
-        reject_group_callbacks(on_all_success, on_any_failure)
-        return dispatch_each(self, jobs)
 
     async def run(
         self,
