@@ -122,9 +122,9 @@ class _CommandInfo:
 
     def decoder(self, not_null: tuple[str, ...]) -> Callable[[Any], tuple[Any, frozenset[str]]]:
         """``decode`` that also refuses ``null`` for the ``not_null`` fields."""
+        decode = self.decode if self.fill_with_none else self._known_shape_decoder()
         if not not_null:
-            return self.decode
-        decode = self.decode
+            return decode
 
         def decode_refusing_nulls(payload: Any) -> tuple[Any, frozenset[str]]:
             command, fields_set = decode(payload)
@@ -134,6 +134,28 @@ class _CommandInfo:
             return command, fields_set
 
         return decode_refusing_nulls
+
+    def _known_shape_decoder(self) -> Callable[[Any], tuple[Any, frozenset[str]]]:
+        """``decode`` with a fast path for the payload shapes seen before that need no
+        renaming: the engine decodes every request's payload through it."""
+        shapes = self.shapes
+        cls = self.cls
+        convert = msgspec.convert
+        decode = self.decode
+
+        def decode_known_shape(payload: Any) -> tuple[Any, frozenset[str]]:
+            shape = shapes.get(tuple(payload)) if type(payload) is dict else None
+            if shape is None or shape[1]:
+                return decode(payload)
+            try:
+                command = convert(payload, cls, strict=True)
+            except msgspec.ValidationError:
+                return decode(payload)
+            fields_set = shape[0]
+            command.__dict__[_FIELDS_SET_ATTR] = fields_set
+            return command, fields_set
+
+        return decode_known_shape
 
     def every_violation(
         self, payload: dict[str, Any], data: dict[str, Any], exc: msgspec.ValidationError
