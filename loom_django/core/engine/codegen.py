@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import msgspec
 from msgspec.structs import force_setattr
 
-from loom_django.core.command import get_patch_fields, with_fields_set
+from loom_django.core.command import (
+    FIELDS_SET_ATTR,
+    Command,
+    get_patch_fields,
+    known_shapes,
+    with_fields_set,
+)
 from loom_django.core.engine.coercion import MAX_INT_DIGITS, CoercionFailed
 from loom_django.core.engine.fastpath import make_outcome, plain_refs, rule_field
 from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, ParamBinding
@@ -114,7 +121,7 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
         lines += [
             "    if payload is None:",
             "        executor._missing_payload(plan)",
-            "    command, fields_set = from_payload(payload)",
+            *_decode_lines(plan, names),
             _store(slots, binding.name, "command"),
         ]
     shared = _shared_repos(plan, deferred)
@@ -151,8 +158,9 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
         lines += _repo_lines(entity, "Exists", shared.get(check.entity_type), "    ")
         lines += [
             f"    value = {_source(slots, check.source_kind, check.source_name)}",
-            "    exists_by = getattr(repo, 'exists_by', None)",
-            "    if exists_by is None:",
+            "    try:",
+            "        exists_by = repo.exists_by",
+            "    except AttributeError:",
             f"        exists_by = executor._exists_by(repo, {entity})",
             f"    found = True if await exists_by({check.against!r}, value) else False",
         ]
@@ -311,6 +319,40 @@ def _rule_lines(
             "        violations.append(outcome)",
         ]
     return lines
+
+
+def _decode_lines(plan: ExecutionPlan, names: dict[str, Any]) -> list[str]:
+    """Decode the payload: a payload shape seen before that needs no renaming is
+    converted here directly; anything else (and every error) goes through the decoder."""
+    assert plan.input_binding is not None
+    command_type = plan.input_binding.command_type
+    call = ["    command, fields_set = from_payload(payload)"]
+    if not (isinstance(command_type, type) and issubclass(command_type, Command)):
+        return call
+    if names["from_payload"] != command_type._command_info().decode:
+        return call  # the decoder also refuses nulls: keep it whole
+    shapes = known_shapes(command_type)
+    if shapes is None:
+        return call
+    names.update(
+        known_shapes=shapes,
+        command_type=command_type,
+        convert=msgspec.convert,
+        DecodeError=msgspec.ValidationError,
+    )
+    return [
+        "    shape = known_shapes.get(tuple(payload)) if type(payload) is dict else None",
+        "    if shape is None or shape[1]:",
+        *[f"    {line}" for line in call],
+        "    else:",
+        "        try:",
+        "            command = convert(payload, command_type, strict=True)",
+        "        except DecodeError:",
+        *[f"        {line}" for line in call],
+        "        else:",
+        "            fields_set = shape[0]",
+        f"            command.__dict__[{FIELDS_SET_ATTR!r}] = fields_set",
+    ]
 
 
 def input_decoder(plan: ExecutionPlan) -> Callable[[Any], tuple[Any, frozenset[str]]]:
