@@ -12,6 +12,7 @@ import msgspec
 from loom_django.core.errors import ValidationError
 
 __all__ = [
+    "FIELDS_SET_ATTR",
     "Command",
     "CommandAdapter",
     "CommandField",
@@ -26,13 +27,15 @@ __all__ = [
     "get_internal_fields",
     "get_patch_fields",
     "is_patch_command",
+    "known_shapes",
     "validation_error_from",
     "with_fields_set",
 ]
 
 T = TypeVar("T")
 
-_FIELDS_SET_ATTR = "_loom_fields_set"
+FIELDS_SET_ATTR = "_loom_fields_set"
+"""The ``__dict__`` key under which a decoded command keeps its ``fields_set``."""
 _MAX_SHAPES = 256
 
 
@@ -177,7 +180,7 @@ class _CommandInfo:
             command = msgspec.convert(data, self.cls, strict=True)
         except msgspec.ValidationError as exc:
             raise self.every_violation(payload, data, exc) from exc
-        command.__dict__[_FIELDS_SET_ATTR] = fields_set
+        command.__dict__[FIELDS_SET_ATTR] = fields_set
         return command, fields_set
 
 
@@ -242,12 +245,26 @@ class Command(
         return (_INFOS.get(cls) or cls._command_info()).decode(payload)
 
 
+def known_shapes(
+    cls: type[Command],
+) -> dict[tuple[str, ...], tuple[frozenset[str], dict[str, str]]] | None:
+    """The payload shapes ``cls`` has decoded so far: key tuple → (fields_set, renames).
+
+    The engine's generated pipelines look a payload's keys up here and, for a known shape
+    that needs no renaming, convert the payload directly and attach ``fields_set`` under
+    ``FIELDS_SET_ATTR``; a shape is only learned by ``from_payload``. ``None`` for classes
+    whose missing marked fields must be filled with ``None`` (never a fast path).
+    """
+    info = cls._command_info()
+    return None if info.fill_with_none else info.shapes
+
+
 def fields_set_of(command: object) -> frozenset[str] | None:
     """Return the fields a command was built from, or ``None`` if it was built directly."""
     namespace = getattr(command, "__dict__", None)
     if namespace is None:
         return None
-    value = namespace.get(_FIELDS_SET_ATTR)
+    value = namespace.get(FIELDS_SET_ATTR)
     return value if isinstance(value, frozenset) else None
 
 
@@ -255,7 +272,7 @@ def with_fields_set(command: T, fields_set: frozenset[str]) -> T:
     """Attach ``fields_set`` to ``command`` (used when a compute replaces the command)."""
     namespace = getattr(command, "__dict__", None)
     if namespace is not None:
-        namespace[_FIELDS_SET_ATTR] = fields_set
+        namespace[FIELDS_SET_ATTR] = fields_set
     return command
 
 

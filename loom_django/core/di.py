@@ -55,13 +55,16 @@ class LoomContainer:
     ran earlier can pre-empt them.
     """
 
-    __slots__ = ("_bindings", "_instances", "_lock", "_per_call", "_repo_keys")
+    __slots__ = ("_bindings", "_instances", "_lock", "_per_call", "_repo_keys", "_repos")
 
     def __init__(self) -> None:
         self._bindings: dict[Hashable, Binding] = {}
         self._instances: dict[Hashable, Any] = {}
         self._per_call: dict[Hashable, Provider] = {}
         self._repo_keys: dict[type[Any], Hashable] = {}
+        # Repositories already built for an APPLICATION binding: one lookup per call.
+        # Emptied by every change of a binding or a repository mapping.
+        self._repos: dict[type[Any], Any] = {}
         self._lock = threading.RLock()
 
     # -- registration -------------------------------------------------------------------
@@ -107,6 +110,7 @@ class LoomContainer:
             return True
 
     def _forget(self, key: Hashable) -> None:
+        self._repos.clear()
         self._bindings.pop(key, None)
         self._instances.pop(key, None)
         self._per_call.pop(key, None)
@@ -180,7 +184,9 @@ class LoomContainer:
 
     def register_repo(self, model: type[Any], key: Hashable) -> None:
         """Declare that repositories of ``model`` resolve through the binding of ``key``."""
-        self._repo_keys[model] = key
+        with self._lock:
+            self._repos.clear()
+            self._repo_keys[model] = key
 
     def resolve_repo(self, model: type[Any]) -> Any:
         """Resolve the repository bound for ``model``.
@@ -188,12 +194,19 @@ class LoomContainer:
         Raises:
             ResolutionError: no repository mapping for ``model`` (or its key is unbound).
         """
+        repo = self._repos.get(model, _MISSING)
+        if repo is not _MISSING:
+            return repo
         key = self._repo_keys.get(model, _MISSING)
         if key is _MISSING:
             raise ResolutionError(
                 f"No repository mapping registered for model: {getattr(model, '__name__', model)}"
             )
-        return self.resolve(key)
+        repo = self.resolve(key)
+        with self._lock:
+            if self._repo_keys.get(model) is key and self._instances.get(key, _MISSING) is repo:
+                self._repos[model] = repo
+        return repo
 
     def has_repo_mapping(self, model: type[Any]) -> bool:
         """Whether ``register_repo`` was called for ``model``."""

@@ -143,9 +143,9 @@ _ACTIVE_UOW: ContextVar[UnitOfWork | None] = ContextVar("loom_active_uow", defau
 _ambient_on_commit: Callable[[Callable[[], None]], None] | None = None
 
 
-def get_active_uow() -> UnitOfWork | None:
-    """The unit of work owned by the execution running in this context, if any."""
-    return _ACTIVE_UOW.get()
+get_active_uow: Callable[[], UnitOfWork | None] = _ACTIVE_UOW.get
+"""The unit of work owned by the execution running in this context, if any (a C call:
+the executor asks on every writing execution)."""
 
 
 def activate_uow(uow: UnitOfWork | None) -> Token[UnitOfWork | None]:

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import msgspec
 from msgspec.structs import force_setattr
 
-from loom_django.core.command import get_patch_fields, with_fields_set
+from loom_django.core.command import (
+    FIELDS_SET_ATTR,
+    Command,
+    get_patch_fields,
+    known_shapes,
+    with_fields_set,
+)
 from loom_django.core.engine.coercion import MAX_INT_DIGITS, CoercionFailed
 from loom_django.core.engine.fastpath import make_outcome, plain_refs, rule_field
 from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, ParamBinding
@@ -37,10 +44,42 @@ __all__ = ["Pipeline", "generate_pipeline", "input_decoder"]
 Pipeline = Callable[..., Coroutine[Any, Any, Any]]
 
 
+class _Slots:
+    """Where the generated code keeps the arguments of ``execute``.
+
+    Plain locals (``slot_0`` ...) when every step was written inline, so the final call
+    passes them by keyword with no dict to build and unpack; the ``bound`` dict when a
+    step needs the whole context (raw or predicate steps, deferred ``Exists`` checks).
+    """
+
+    def __init__(self, names: tuple[str, ...], as_dict: bool) -> None:
+        self.as_dict = as_dict
+        self._local = {name: f"slot_{index}" for index, name in enumerate(names)}
+
+    def ref(self, name: str) -> str:
+        """The expression reading ``name``."""
+        return f"bound[{name!r}]" if self.as_dict else self._local[name]
+
+    def call(self) -> str:
+        """The call of ``execute`` with every slot."""
+        if self.as_dict:
+            return "instance.execute(**bound)"
+        return "instance.execute({})".format(
+            ", ".join(f"{name}={local}" for name, local in self._local.items())
+        )
+
+    def unpack(self, names: tuple[str, ...], source: str) -> list[str]:
+        """Lines copying ``names`` from the dict ``source`` into their slots."""
+        if self.as_dict:
+            return []
+        return [f"{self._local[name]} = {source}[{name!r}]" for name in names]
+
+
 def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
     """Build the pipeline coroutine function of ``plan``.
 
-    Its signature is ``(executor, instance, params, payload, dependencies, load_overrides)``.
+    Its signature is ``(executor, instance, params, payload, dependencies, load_overrides,
+    plan)``; the plan is already bound inside, so the last argument is ignored.
     """
     names: dict[str, Any] = {
         "NotFound": NotFound,
@@ -51,42 +90,53 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
         "with_fields_set": with_fields_set,
         "plan": plan,
     }
-    lines = [
-        "async def pipeline(executor, instance, params, payload, dependencies, load_overrides):",
-        "    bound = {}",
-    ]
-    if plan.param_bindings:
-        names["CoercionFailed"] = CoercionFailed
-        names["NO_DEFAULT"] = NO_DEFAULT
-        lines += ["    if params is None:", "        params = {}", "    try:"]
-        for index, param in enumerate(plan.param_bindings):
-            lines += _bind_lines(index, param, names)
-        lines += [
-            "    except (KeyError, CoercionFailed):",
-            "        executor._bind_params(plan, params, bound)",
-        ]
     binding = plan.input_binding
+    command_type = binding.command_type if binding is not None else None
+    deferred = {guard.name for guard in plan.deferred_exists}
+    inline = all(
+        _inline_compute(index, step.fn, fn, {}, repr) is not None
+        for index, (step, fn) in enumerate(zip(plan.compute_steps, plan.compute_fns, strict=True))
+    ) and all(
+        _inline_rule(index, step.fn, command_type, {}, repr) is not None
+        for index, step in enumerate(plan.rule_steps)
+    )
+    slots = _Slots(_slot_names(plan), as_dict=bool(deferred) or not inline)
+    inline_computes = [
+        _inline_compute(index, step.fn, fn, names, slots.ref)
+        for index, (step, fn) in enumerate(zip(plan.compute_steps, plan.compute_fns, strict=True))
+    ]
+    inline_rules = [
+        _inline_rule(index, step.fn, command_type, names, slots.ref)
+        for index, step in enumerate(plan.rule_steps)
+    ]
+    lines = [
+        "async def pipeline(executor, instance, params, payload, dependencies, load_overrides,"
+        " _=None):",
+    ]
+    if slots.as_dict:
+        lines.append("    bound = {}")
+    lines += _bind_section(plan, slots, names)
     if binding is not None:
         names["from_payload"] = input_decoder(plan)
         lines += [
             "    if payload is None:",
             "        executor._missing_payload(plan)",
-            "    command, fields_set = from_payload(payload)",
-            f"    bound[{binding.name!r}] = command",
+            *_decode_lines(plan, names),
+            _store(slots, binding.name, "command"),
         ]
+    shared = _shared_repos(plan, deferred)
+    lines += [f"    {local} = None" for local in shared.values()]
     for index, load in enumerate(plan.load_steps):
         entity = f"load_entity_{index}"
         names[entity] = load.entity_type
-        value = _source(load.source_kind, load.source_name)
+        value = _source(slots, load.source_kind, load.source_name)
         lines += [
             f"    if load_overrides is not None and {entity} in load_overrides:",
             f"        found = load_overrides[{entity}]",
             "    else:",
-            f"        repo = dependencies.get({entity}) if dependencies is not None else None",
-            "        if repo is None:",
-            f"            repo = executor._repository({entity}, dependencies, 'LoadById')",
-            f"        value = {value}",
         ]
+        lines += _repo_lines(entity, "LoadById", shared.get(load.entity_type), "        ")
+        lines.append(f"        value = {value}")
         if load.lookup_kind is LookupKind.BY_ID:
             lines.append(f"        found = await repo.get_by_id(value, profile={load.profile!r})")
         else:
@@ -98,66 +148,30 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
         else:
             empty = "None" if load.on_missing is OnMissing.RETURN_NONE else "False"
             lines.append(f"            found = {empty}")
-        lines.append(f"    bound[{load.name!r}] = found")
-    deferred = {guard.name for guard in plan.deferred_exists}
+        lines.append(_store(slots, load.name, "found"))
     for index, check in enumerate(plan.exists_steps):
         if check.name in deferred:
-            lines.append(f"    bound[{check.name!r}] = False")
+            lines.append(_store(slots, check.name, "False"))
             continue
         entity = f"exists_entity_{index}"
         names[entity] = check.entity_type
+        lines += _repo_lines(entity, "Exists", shared.get(check.entity_type), "    ")
         lines += [
-            f"    repo = dependencies.get({entity}) if dependencies is not None else None",
-            "    if repo is None:",
-            f"        repo = executor._repository({entity}, dependencies, 'Exists')",
-            f"    value = {_source(check.source_kind, check.source_name)}",
-            f"    exists_by = executor._exists_by(repo, {entity})",
-            f"    found = bool(await exists_by({check.against!r}, value))",
+            f"    value = {_source(slots, check.source_kind, check.source_name)}",
+            "    try:",
+            "        exists_by = repo.exists_by",
+            "    except AttributeError:",
+            f"        exists_by = executor._exists_by(repo, {entity})",
+            f"    found = True if await exists_by({check.against!r}, value) else False",
         ]
         if check.on_missing is OnMissing.RAISE:
             lines += ["    if not found:", f"        raise NotFound({entity}.__name__, id=value)"]
-        lines.append(f"    bound[{check.name!r}] = found")
+        lines.append(_store(slots, check.name, "found"))
     if plan.compute_fns:
         assert binding is not None
-        lines += ["    original = command", "    computed = None"]
-        for index, (step, fn) in enumerate(zip(plan.compute_steps, plan.compute_fns, strict=True)):
-            inline = _inline_compute(index, step.fn, fn, names)
-            if inline is not None:
-                lines.append(inline)
-                continue
-            names[f"compute_{index}"] = fn
-            lines += [
-                f"    new = compute_{index}(command, fields_set, bound)",
-                "    if new is not command:",
-            ]
-            if isinstance(fn, ComputeSpec):
-                lines.append(f"        computed = (computed or set()) | {{{fn.target.leaf!r}}}")
-            lines += ["        command = new", f"        bound[{binding.name!r}] = command"]
-        lines += [
-            "    if computed:",
-            "        with_fields_set(command, fields_set | computed)",
-            "    elif command is not original:",
-            "        with_fields_set(command, fields_set)",
-        ]
+        lines += _compute_lines(plan, inline_computes, slots, names)
     if plan.rule_fns:
-        lines.append("    violations = None")
-        command_type = binding.command_type if binding is not None else None
-        for index, (rule_step, fn) in enumerate(zip(plan.rule_steps, plan.rule_fns, strict=True)):
-            inline_lines = _inline_rule(index, rule_step.fn, command_type, names)
-            if inline_lines is not None:
-                lines += inline_lines
-                continue
-            names[f"rule_{index}"] = fn
-            lines += [
-                "    try:",
-                f"        outcome = rule_{index}(command, fields_set, bound)",
-                "    except RuleViolation as violation:",
-                "        outcome = violation",
-                "    if outcome is not None and isinstance(outcome, RuleViolation):",
-                "        if violations is None:",
-                "            violations = []",
-                "        violations.append(outcome)",
-            ]
+        lines += _rule_lines(plan, inline_rules, names)
         lines.append("    if violations:")
         if deferred:
             names["settle_deferred"] = settle_deferred
@@ -167,7 +181,7 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
             )
         else:
             lines.append("        raise RuleViolations(violations)")
-    call = "instance.execute(**bound)"
+    call = slots.call()
     returned = f"    return await {call}" if plan.is_async else f"    return {call}"
     if deferred:
         names["UniqueConflict"] = UniqueConflict
@@ -187,6 +201,158 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
     pipeline: Pipeline = names["pipeline"]
     pipeline.__loom_source__ = source  # type: ignore[attr-defined]
     return pipeline
+
+
+def _slot_names(plan: ExecutionPlan) -> tuple[str, ...]:
+    names = [param.name for param in plan.param_bindings]
+    if plan.input_binding is not None:
+        names.append(plan.input_binding.name)
+    names += [load.name for load in plan.load_steps]
+    names += [check.name for check in plan.exists_steps]
+    return tuple(names)
+
+
+def _store(slots: _Slots, name: str, value: str) -> str:
+    return f"    {slots.ref(name)} = {value}"
+
+
+def _bind_section(plan: ExecutionPlan, slots: _Slots, names: dict[str, Any]) -> list[str]:
+    """Parameter binding: the fast conversions inline, the full report on any problem."""
+    if not plan.param_bindings:
+        return []
+    names["CoercionFailed"] = CoercionFailed
+    names["NO_DEFAULT"] = NO_DEFAULT
+    lines = ["    if params is None:", "        params = {}", "    try:"]
+    for index, param in enumerate(plan.param_bindings):
+        lines += _bind_lines(index, param, slots.ref(param.name), names)
+    lines.append("    except (KeyError, CoercionFailed):")
+    if slots.as_dict:
+        return [*lines, "        executor._bind_params(plan, params, bound)"]
+    lines += ["        checked = {}", "        executor._bind_params(plan, params, checked)"]
+    bound_names = tuple(param.name for param in plan.param_bindings)
+    return lines + [f"        {line}" for line in slots.unpack(bound_names, "checked")]
+
+
+def _shared_repos(plan: ExecutionPlan, deferred: set[str]) -> dict[type[Any], str]:
+    """A local per entity whose repository more than one step needs, so it is found once."""
+    entities = [load.entity_type for load in plan.load_steps] + [
+        check.entity_type for check in plan.exists_steps if check.name not in deferred
+    ]
+    shared = [entity for entity in dict.fromkeys(entities) if entities.count(entity) > 1]
+    return {entity: f"repo_{index}" for index, entity in enumerate(shared)}
+
+
+def _repo_lines(entity: str, label: str, shared: str | None, indent: str) -> list[str]:
+    """Lines setting ``repo``: the dependencies first, then the executor's resolver."""
+    lines = [
+        f"{indent}repo = dependencies.get({entity}) if dependencies is not None else None",
+        f"{indent}if repo is None:",
+        f"{indent}    resolve = executor._repo_resolver",
+        f"{indent}    repo = resolve({entity}) if resolve is not None else None",
+        f"{indent}    if repo is None:",
+        f"{indent}        repo = executor._repository({entity}, dependencies, {label!r})",
+    ]
+    if shared is None:
+        return lines
+    nested = [f"    {line}" for line in lines]
+    return [
+        f"{indent}repo = {shared}",
+        f"{indent}if repo is None:",
+        *nested,
+        f"{indent}    {shared} = repo",
+    ]
+
+
+def _compute_lines(
+    plan: ExecutionPlan, inline: list[str | None], slots: _Slots, names: dict[str, Any]
+) -> list[str]:
+    """Computes in order; the command keeps its fields_set when one replaces it."""
+    assert plan.input_binding is not None
+    if all(line is not None for line in inline):
+        # Inline computes write in place: the command is never replaced.
+        return [line for line in inline if line is not None]
+    lines = ["    original = command", "    computed = None"]
+    for index, fn in enumerate(plan.compute_fns):
+        line = inline[index]
+        if line is not None:
+            lines.append(line)
+            continue
+        names[f"compute_{index}"] = fn
+        lines += [
+            f"    new = compute_{index}(command, fields_set, bound)",
+            "    if new is not command:",
+        ]
+        if isinstance(fn, ComputeSpec):
+            lines.append(f"        computed = (computed or set()) | {{{fn.target.leaf!r}}}")
+        lines += [
+            "        command = new",
+            "    " + _store(slots, plan.input_binding.name, "command"),
+        ]
+    return [
+        *lines,
+        "    if computed:",
+        "        with_fields_set(command, fields_set | computed)",
+        "    elif command is not original:",
+        "        with_fields_set(command, fields_set)",
+    ]
+
+
+def _rule_lines(
+    plan: ExecutionPlan, inline: list[list[str] | None], names: dict[str, Any]
+) -> list[str]:
+    """Every rule in order, their violations collected in ``violations``."""
+    lines = ["    violations = None"]
+    for index, fn in enumerate(plan.rule_fns):
+        inline_lines = inline[index]
+        if inline_lines is not None:
+            lines += inline_lines
+            continue
+        names[f"rule_{index}"] = fn
+        lines += [
+            "    try:",
+            f"        outcome = rule_{index}(command, fields_set, bound)",
+            "    except RuleViolation as violation:",
+            "        outcome = violation",
+            "    if outcome is not None and isinstance(outcome, RuleViolation):",
+            "        if violations is None:",
+            "            violations = []",
+            "        violations.append(outcome)",
+        ]
+    return lines
+
+
+def _decode_lines(plan: ExecutionPlan, names: dict[str, Any]) -> list[str]:
+    """Decode the payload: a payload shape seen before that needs no renaming is
+    converted here directly; anything else (and every error) goes through the decoder."""
+    assert plan.input_binding is not None
+    command_type = plan.input_binding.command_type
+    call = ["    command, fields_set = from_payload(payload)"]
+    if not (isinstance(command_type, type) and issubclass(command_type, Command)):
+        return call
+    if names["from_payload"] != command_type._command_info().decode:
+        return call  # the decoder also refuses nulls: keep it whole
+    shapes = known_shapes(command_type)
+    if shapes is None:
+        return call
+    names.update(
+        known_shapes=shapes,
+        command_type=command_type,
+        convert=msgspec.convert,
+        DecodeError=msgspec.ValidationError,
+    )
+    return [
+        "    shape = known_shapes.get(tuple(payload)) if type(payload) is dict else None",
+        "    if shape is None or shape[1]:",
+        *[f"    {line}" for line in call],
+        "    else:",
+        "        try:",
+        "            command = convert(payload, command_type, strict=True)",
+        "        except DecodeError:",
+        *[f"        {line}" for line in call],
+        "        else:",
+        "            fields_set = shape[0]",
+        f"            command.__dict__[{FIELDS_SET_ATTR!r}] = fields_set",
+    ]
 
 
 def input_decoder(plan: ExecutionPlan) -> Callable[[Any], tuple[Any, frozenset[str]]]:
@@ -219,7 +385,7 @@ def _not_null_patch_fields(command_type: type[Any], model: Any) -> tuple[str, ..
     )
 
 
-def _bind_lines(index: int, param: ParamBinding, names: dict[str, Any]) -> list[str]:
+def _bind_lines(index: int, param: ParamBinding, target: str, names: dict[str, Any]) -> list[str]:
     key = repr(param.name)
     coerce = f"coerce_{index}"
     names[coerce] = param.coerce
@@ -240,21 +406,25 @@ def _bind_lines(index: int, param: ParamBinding, names: dict[str, Any]) -> list[
     else:
         value = f"{coerce}(params[{key}])"
     if param.default is NO_DEFAULT:
-        return [f"        bound[{key}] = {value}"]
+        return [f"        {target} = {value}"]
     names[f"default_{index}"] = param.default
     return [
         f"        if {key} in params:",
-        f"            bound[{key}] = {value}",
+        f"            {target} = {value}",
         "        else:",
-        f"            bound[{key}] = default_{index}",
+        f"            {target} = default_{index}",
     ]
 
 
-def _args(refs: tuple[FieldRef, ...], params: tuple[str, ...]) -> str:
-    return ", ".join([f"command.{ref.path[0]}" for ref in refs] + [f"bound[{p!r}]" for p in params])
+Ref = Callable[[str], str]
+"""Maps a slot name to the expression reading it in the generated code."""
 
 
-def _inline_compute(index: int, spec: Any, fn: Any, names: dict[str, Any]) -> str | None:
+def _args(refs: tuple[FieldRef, ...], params: tuple[str, ...], ref: Ref) -> str:
+    return ", ".join([f"command.{r.path[0]}" for r in refs] + [ref(p) for p in params])
+
+
+def _inline_compute(index: int, spec: Any, fn: Any, names: dict[str, Any], ref: Ref) -> str | None:
     """One line for a built-in compute the fast path writes in place, else None."""
     if not isinstance(spec, ComputeSpec) or fn is spec or not plain_refs(spec.sources):
         return None
@@ -264,14 +434,14 @@ def _inline_compute(index: int, spec: Any, fn: Any, names: dict[str, Any]) -> st
         return f"    force_setattr(command, {leaf}, command.{spec.sources[0].path[0]})"
     names[f"compute_via_{index}"] = spec.via
     if spec.whole_command:
-        args = ", ".join(["command"] + [f"bound[{p!r}]" for p in spec.from_param_names])
+        args = ", ".join(["command"] + [ref(p) for p in spec.from_param_names])
     else:
-        args = _args(spec.sources, spec.from_param_names)
+        args = _args(spec.sources, spec.from_param_names, ref)
     return f"    force_setattr(command, {leaf}, compute_via_{index}({args}))"
 
 
 def _inline_rule(
-    index: int, spec: Any, command_type: type[Any] | None, names: dict[str, Any]
+    index: int, spec: Any, command_type: type[Any] | None, names: dict[str, Any], ref: Ref
 ) -> list[str] | None:
     """Lines for a check/forbid rule without presence gate, else None."""
     if not isinstance(spec, RuleSpec) or spec.kind == "require_present" or spec.fn is None:
@@ -284,9 +454,9 @@ def _inline_rule(
     names[f"rule_via_{index}"] = spec.fn
     names[f"rule_outcome_{index}"] = make_outcome(rule_field(spec, command_type), spec.message)
     if refs:
-        args = _args(refs, spec.param_names)
+        args = _args(refs, spec.param_names, ref)
     else:
-        args = ", ".join(["command", "fields_set"] + [f"bound[{p!r}]" for p in spec.param_names])
+        args = ", ".join(["command", "fields_set"] + [ref(p) for p in spec.param_names])
     return [
         "    try:",
         f"        outcome = rule_via_{index}({args})",
@@ -301,7 +471,7 @@ def _inline_rule(
     ]
 
 
-def _source(kind: SourceKind, name: str) -> str:
+def _source(slots: _Slots, kind: SourceKind, name: str) -> str:
     if kind is SourceKind.PARAM:
-        return f"bound[{name!r}]"
+        return slots.ref(name)
     return f"getattr(command, {name!r})"

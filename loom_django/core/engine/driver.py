@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-__all__ = ["EventLoopRequired", "drive", "ensure_no_running_loop"]
+__all__ = [
+    "EventLoopRequired",
+    "drive",
+    "drive_suspended",
+    "ensure_no_running_loop",
+    "raise_loop_required",
+]
 
 T = TypeVar("T")
 
@@ -31,17 +37,38 @@ _GUIDANCE = (
 def drive(coro: Coroutine[Any, Any, T], name: str = "execution") -> T:
     """Run ``coro`` to completion on this thread; raise ``EventLoopRequired`` if it suspends."""
     try:
-        while True:
-            yielded = coro.send(None)
-            if yielded is not None:
-                coro.throw(EventLoopRequired(_GUIDANCE.format(name=name)))
+        yielded = coro.send(None)
     except StopIteration as stop:
         result: T = stop.value
         return result
     except RuntimeError as exc:
-        if "no running event loop" in str(exc) and not isinstance(exc, EventLoopRequired):
-            raise EventLoopRequired(_GUIDANCE.format(name=name)) from exc
-        raise
+        raise_loop_required(exc, name)
+    return drive_suspended(coro, yielded, name)
+
+
+def drive_suspended(coro: Coroutine[Any, Any, T], yielded: Any, name: str) -> T:
+    """Carry on with ``coro`` after a ``send`` returned ``yielded`` instead of finishing.
+
+    A bare ``yield`` (``None``) is resumed; anything else waits for an event loop, so
+    ``EventLoopRequired`` is thrown into the coroutine.
+    """
+    try:
+        while True:
+            if yielded is not None:
+                coro.throw(EventLoopRequired(_GUIDANCE.format(name=name)))
+            yielded = coro.send(None)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    except RuntimeError as exc:
+        raise_loop_required(exc, name)
+
+
+def raise_loop_required(exc: RuntimeError, name: str) -> NoReturn:
+    """Re-raise ``exc``, as ``EventLoopRequired`` when it says no event loop is running."""
+    if "no running event loop" in str(exc) and not isinstance(exc, EventLoopRequired):
+        raise EventLoopRequired(_GUIDANCE.format(name=name)) from exc
+    raise exc
 
 
 def ensure_no_running_loop(what: object) -> None:

@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 
 from loom_django.core.engine.coercion import CoercionFailed
 from loom_django.core.engine.compiler import UseCaseCompiler
-from loom_django.core.engine.driver import drive, ensure_no_running_loop
+from loom_django.core.engine.driver import (
+    drive,
+    drive_suspended,
+    ensure_no_running_loop,
+    raise_loop_required,
+)
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
 from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, LoadStep
 from loom_django.core.engine.traced import run_traced
@@ -112,12 +117,27 @@ class RuntimeExecutor:
                 read_only=read_only,
             )
         plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
-        started = self._started(plan)
+        started = 0.0
+        if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):
+            started = self._started(plan)
+        scope = None
+        if not (read_only or plan.read_only) and (
+            self._uow_factory is not None or get_active_uow() is not None
+        ):
+            scope = self._scope(plan)
+        pipeline = plan.pipeline
+        if pipeline is None or self._debug:
+            pipeline = run_traced
         try:
-            with self._scope(plan, read_only):
-                result = await self._coroutine(
-                    plan, instance, params, payload, dependencies, load_overrides
+            if scope is None:
+                result = await pipeline(
+                    self, instance, params, payload, dependencies, load_overrides, plan
                 )
+            else:
+                with scope:
+                    result = await pipeline(
+                        self, instance, params, payload, dependencies, load_overrides, plan
+                    )
         except BaseException as exc:
             self._failed(plan, exc, started)
             raise
@@ -142,21 +162,31 @@ class RuntimeExecutor:
         started = 0.0
         if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):
             started = self._started(plan)
+        scope = None
+        if not (read_only or plan.read_only) and (
+            self._uow_factory is not None or get_active_uow() is not None
+        ):
+            scope = self._scope(plan)
+        pipeline = plan.pipeline
+        if pipeline is None or self._debug:
+            pipeline = run_traced
         try:
-            scope = self._scope(plan, read_only)
-            if scope is _NO_TRANSACTION:
-                result = drive(
-                    self._coroutine(plan, instance, params, payload, dependencies, load_overrides),
-                    plan.name,
-                )
+            coroutine = pipeline(
+                self, instance, params, payload, dependencies, load_overrides, plan
+            )
+            if scope is None:
+                # The first send finishes every execution that awaits only loom calls.
+                try:
+                    yielded = coroutine.send(None)
+                except StopIteration as stop:
+                    result = stop.value
+                except RuntimeError as error:
+                    raise_loop_required(error, plan.name)
+                else:
+                    result = drive_suspended(coroutine, yielded, plan.name)
             else:
                 with scope:
-                    result = drive(
-                        self._coroutine(
-                            plan, instance, params, payload, dependencies, load_overrides
-                        ),
-                        plan.name,
-                    )
+                    result = drive(coroutine, plan.name)
         except BaseException as exc:
             self._failed(plan, exc, started)
             raise
@@ -181,23 +211,6 @@ class RuntimeExecutor:
         """
         return drive(coroutine, name)
 
-    def _coroutine(
-        self,
-        plan: ExecutionPlan,
-        instance: Any,
-        params: dict[str, Any] | None,
-        payload: dict[str, Any] | None,
-        dependencies: dict[type[Any], Any] | None,
-        load_overrides: dict[type[Any], Any] | None,
-    ) -> Coroutine[Any, Any, Any]:
-        """The generated pipeline, or the traced one when ``debug_execution`` is on."""
-        if plan.pipeline is not None and not self._debug:
-            coroutine: Coroutine[Any, Any, Any] = plan.pipeline(
-                self, instance, params, payload, dependencies, load_overrides
-            )
-            return coroutine
-        return run_traced(self, instance, plan, params, payload, dependencies, load_overrides)
-
     def unit_of_work(self) -> AbstractContextManager[None]:
         """A transaction for work that is not an execution (job callbacks, scripts).
 
@@ -208,10 +221,8 @@ class RuntimeExecutor:
             return _NO_TRANSACTION
         return _OwnedUnitOfWork(self._uow_factory)
 
-    def _scope(self, plan: ExecutionPlan, read_only: bool) -> AbstractContextManager[Any]:
-        """The transaction of one execution: owned, a savepoint when nested, or none."""
-        if read_only or plan.read_only:
-            return _NO_TRANSACTION
+    def _scope(self, plan: ExecutionPlan) -> AbstractContextManager[Any] | None:
+        """The transaction of a writing execution: owned, a savepoint when nested, or none."""
         active = get_active_uow()
         if active is not None:
             return active.savepoint()
@@ -219,7 +230,7 @@ class RuntimeExecutor:
             # A single-statement plan inside the caller's own transaction still gets a
             # savepoint, so its failure cannot abort the caller's work.
             return _OwnedUnitOfWork(self._uow_factory)
-        return _NO_TRANSACTION
+        return None
 
     def _started(self, plan: ExecutionPlan) -> float:
         """Log and emit the start; return the start time, or 0.0 when nobody listens."""

@@ -21,15 +21,16 @@ __all__ = ["run_traced"]
 async def run_traced(
     executor: PipelineHost,
     instance: Any,
-    plan: ExecutionPlan,
     params: dict[str, Any] | None,
     payload: dict[str, Any] | None,
     dependencies: dict[type[Any], Any] | None,
     load_overrides: dict[type[Any], Any] | None,
+    plan: ExecutionPlan,
 ) -> Any:
     """The interpreted pipeline: same semantics as the generated one, one step at a time.
 
     Used with ``debug_execution=True``: logs ``[STEP]`` lines and emits ``STEP_DONE``.
+    Its arguments are a generated pipeline's, with the plan passed last.
     """
     step = _step_tracer(executor, plan)
     bound: dict[str, Any] = {}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from loom_django.core.di import LoomContainer
 from loom_django.core.errors import ResolutionError
+from loom_django.core.use_case.use_case import UseCase
 
 __all__ = ["UseCaseFactory"]
 
@@ -16,9 +18,13 @@ _Resolver = Callable[[], Any]
 
 
 class _Recipe:
-    """How to build one class: constructor arguments and whether to attach ``main_repo``."""
+    """How to build one class: constructor arguments and whether to attach ``main_repo``.
 
-    __slots__ = ("arguments", "cls", "main_repo")
+    ``make`` builds an instance; it is specialised once, so a plain use case costs one
+    constructor call and one repository lookup.
+    """
+
+    __slots__ = ("arguments", "cls", "main_repo", "make")
 
     def __init__(
         self,
@@ -29,6 +35,21 @@ class _Recipe:
         self.cls = cls
         self.arguments = arguments
         self.main_repo = main_repo
+        self.make: Callable[[], Any] = self._build
+        if not arguments and main_repo is not None and cls.__init__ is UseCase.__init__:
+            self.make = lambda: cls(main_repo())
+        elif not arguments and main_repo is None:
+            self.make = cls
+
+    def _build(self) -> Any:
+        cls = self.cls
+        if self.arguments:
+            instance = cls(**{name: resolve() for name, resolve in self.arguments})
+        else:
+            instance = cls()
+        if self.main_repo is not None and getattr(instance, "_main_repo", None) is None:
+            instance._main_repo = self.main_repo()
+        return instance
 
 
 class UseCaseFactory:
@@ -57,13 +78,7 @@ class UseCaseFactory:
         recipe = self._recipes.get(cls)
         if recipe is None:
             recipe = self._recipes[cls] = self._recipe(cls)
-        if recipe.arguments:
-            instance = cls(**{name: resolve() for name, resolve in recipe.arguments})
-        else:
-            instance = cls()
-        if recipe.main_repo is not None and getattr(instance, "_main_repo", None) is None:
-            instance._main_repo = recipe.main_repo()
-        return instance
+        return recipe.make()
 
     def _recipe(self, cls: type[Any]) -> _Recipe:
         main_repo = self._main_repo_resolver(cls)
@@ -112,7 +127,7 @@ class UseCaseFactory:
         args = typing.get_args(annotation)
         if args and isinstance(args[0], type) and container.has_repo_mapping(args[0]):
             model = args[0]
-            return lambda: container.resolve_repo(model)
+            return partial(container.resolve_repo, model)
         return None
 
     def _main_repo_resolver(self, cls: type[Any]) -> _Resolver | None:
@@ -133,7 +148,7 @@ class UseCaseFactory:
         container = self._container
         if not container.has_repo_mapping(model):
             return None
-        return lambda: container.resolve_repo(model)
+        return partial(container.resolve_repo, model)
 
 
 def _is_framework_init(init: Any) -> bool:
