@@ -44,6 +44,7 @@ PRODUCTS = 1000
 TARGETS = ("loom", "ninja", "drf")
 SCENARIOS = ("get", "offset", "cursor", "patch", "post")
 RUN_ID = uuid.uuid4().hex[:8]
+ASGI_APPS = {"loom": "bench.rest.asgi:application", "django": "bench.rest.asgi:django_application"}
 
 PATHS: dict[str, dict[str, str]] = {
     "loom": {
@@ -83,9 +84,10 @@ Product.objects.bulk_create(
 """
 
 
-def _env(database_url: str) -> dict[str, str]:
+def _env(database_url: str, server: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        LOOM_BENCH_SERVER=server,
         DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="bench.rest.settings",
         PYTHONPATH=os.pathsep.join([str(ROOT), str(EXAMPLE)]),
@@ -126,14 +128,14 @@ def _wait(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("gunicorn exited during startup")
+            raise RuntimeError("the server exited during startup")
         try:
             if _fetch(base + "/api/openapi.json")[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.3)
-    raise RuntimeError("gunicorn did not start in 60 s")
+    raise RuntimeError("the server did not start in 60 s")
 
 
 def _cursor_tokens(base: str, target: str, pages: int = 30) -> list[str]:
@@ -216,7 +218,7 @@ end
 
 
 def _check(base: str, target: str) -> None:
-    paths = PATHS[target]
+    paths = PATHS[_views(target)]
     probes = [
         ("GET", paths["get"] % 1, None),
         ("GET", paths["offset"] % 1, None),
@@ -270,12 +272,65 @@ def _wrk(base: str, script: str, duration: int, connections: int) -> dict[str, f
     }
 
 
+def _server_command(server: str, port: int, args: argparse.Namespace) -> list[str]:
+    bin_dir = Path(sys.executable).parent
+    if server == "wsgi":
+        return [
+            str(bin_dir / "gunicorn"),
+            "config.wsgi:application",
+            *("-b", f"127.0.0.1:{port}", "-w", str(args.workers), "-k", "sync"),
+            *("--log-level", "warning"),
+        ]
+    app = ASGI_APPS[args.asgi_handler]
+    return [
+        str(bin_dir / "uvicorn"),
+        app,
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)),
+        *("--log-level", "warning", "--no-access-log"),
+    ]
+
+
+def _start(server: str, database: str, args: argparse.Namespace) -> tuple[str, Any]:
+    port = 18000 + (os.getpid() + (500 if server == "asgi" else 0)) % 1000
+    process = subprocess.Popen(
+        _server_command(server, port, args), cwd=EXAMPLE, env=_env(database, server)
+    )
+    base = f"http://127.0.0.1:{port}"
+    _wait(base, process)
+    return base, process
+
+
+def _measure(
+    bases: dict[str, str],
+    tokens: dict[str, list[str]],
+    scenario: str,
+    connections: int,
+    args: argparse.Namespace,
+) -> dict[str, dict[str, float]]:
+    """Best run of each target for one scenario at one connection count."""
+    targets = tuple(bases)
+    scripts = {t: _lua(_views(t), scenario, tokens[t]) for t in targets}
+    for target in targets if args.warmup else ():
+        _wrk(bases[target], scripts[target], args.warmup, connections)
+    runs: dict[str, list[dict[str, float]]] = {target: [] for target in targets}
+    for round_ in range(args.rounds):
+        shift = round_ % len(targets)
+        for target in targets[shift:] + targets[:shift]:
+            runs[target].append(_wrk(bases[target], scripts[target], args.duration, connections))
+    return {target: max(runs[target], key=lambda run: run["rps"]) for target in targets}
+
+
+def _views(target: str) -> str:
+    """``loom-asgi`` → ``loom``: the URL family a target is served under."""
+    return target.partition("-")[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", default="16,64", help="comma-separated wrk -c values")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
@@ -283,89 +338,84 @@ def main() -> int:
         default=",".join(SCENARIOS),
         help="comma-separated subset of " + ", ".join(SCENARIOS),
     )
+    parser.add_argument(
+        "--asgi-targets",
+        default="loom",
+        help="view families also served under ASGI (loom, ninja, drf; '' for none)",
+    )
+    parser.add_argument("--asgi-handler", choices=sorted(ASGI_APPS), default="loom")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
+    connection_counts = [int(c) for c in args.connections.split(",") if c]
+    asgi_targets = [f"{t}-asgi" for t in args.asgi_targets.split(",") if t in TARGETS]
     admin = os.environ.get("LOOM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     database = _create_database(admin)
-    env = _env(database)
-    process: subprocess.Popen[bytes] | None = None
+    processes: list[Any] = []
+    started = time.monotonic()
     try:
+        env = _env(database, "wsgi")
         python = sys.executable
         subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=EXAMPLE, env=env, check=True)
         subprocess.run([python, "-c", SEED], cwd=EXAMPLE, env=env, check=True)
-        port = 18000 + os.getpid() % 1000
-        base = f"http://127.0.0.1:{port}"
-        gunicorn = str(Path(python).parent / "gunicorn")
-        process = subprocess.Popen(
-            [
-                gunicorn,
-                "config.wsgi:application",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                str(args.workers),
-                "-k",
-                "sync",
-                "--log-level",
-                "warning",
-            ],
-            cwd=EXAMPLE,
-            env=env,
-        )
-        _wait(base, process)
-        for target in TARGETS:
+        bases: dict[str, str] = {}
+        for server in ("wsgi", "asgi") if asgi_targets else ("wsgi",):
+            base, process = _start(server, database, args)
+            processes.append(process)
+            for target in TARGETS if server == "wsgi" else asgi_targets:
+                bases[target] = base
+        for target, base in bases.items():
             _check(base, target)
-        tokens = {target: _cursor_tokens(base, target) for target in TARGETS}
-        results: dict[str, dict[str, dict[str, float]]] = {}
-        for scenario in [name for name in args.scenarios.split(",") if name in SCENARIOS]:
-            scripts = {target: _lua(target, scenario, tokens[target]) for target in TARGETS}
-            if args.warmup:
-                for target in TARGETS:
-                    _wrk(base, scripts[target], args.warmup, args.connections)
-            runs: dict[str, list[dict[str, float]]] = {target: [] for target in TARGETS}
-            for round_ in range(args.rounds):
-                order = TARGETS[round_ % 3 :] + TARGETS[: round_ % 3]
-                for target in order:
-                    runs[target].append(
-                        _wrk(base, scripts[target], args.duration, args.connections)
-                    )
-            results[scenario] = {
-                target: max(runs[target], key=lambda run: run["rps"]) for target in TARGETS
+        tokens = {t: _cursor_tokens(bases[t], _views(t)) for t in bases}
+        results: dict[int, dict[str, dict[str, dict[str, float]]]] = {}
+        for connections in connection_counts:
+            results[connections] = {
+                scenario: _measure(bases, tokens, scenario, connections, args)
+                for scenario in [name for name in args.scenarios.split(",") if name in SCENARIOS]
             }
-        _report(results, args)
+        _report(results, args, time.monotonic() - started)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
     finally:
-        if process is not None:
+        for process in processes:
             process.terminate()
             process.wait(timeout=20)
         _drop_database(admin, database)
     return 0
 
 
-def _report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
+def _report(
+    results: dict[int, dict[str, dict[str, dict[str, float]]]],
+    args: argparse.Namespace,
+    elapsed: float,
+) -> None:
     print(
-        f"gunicorn {args.workers} sync workers, wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s, best of {args.rounds} rounds, PostgreSQL, {PRODUCTS} products"
+        f"{args.workers} workers: gunicorn sync (WSGI) and uvicorn (ASGI, "
+        f"{ASGI_APPS[args.asgi_handler]}); wrk -t2 -d{args.duration}s, best of "
+        f"{args.rounds} rounds; PostgreSQL, {PRODUCTS} products; took {elapsed:.0f} s"
     )
-    header = (
-        f"{'scenario':<8} {'loom rps':>9} {'p99 ms':>7} {'ninja rps':>9} {'p99 ms':>7} "
-        f"{'drf rps':>8} {'p99 ms':>7} {'a/b':>6} {'a/c':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    for scenario, row in results.items():
-        a, b, c = row["loom"], row["ninja"], row["drf"]
-        print(
-            f"{scenario:<8} {a['rps']:>9.0f} {a['p99_ms']:>7.2f} {b['rps']:>9.0f} "
-            f"{b['p99_ms']:>7.2f} {c['rps']:>8.0f} {c['p99_ms']:>7.2f} "
-            f"{a['rps'] / b['rps']:>6.2f} {a['rps'] / c['rps']:>6.2f}"
+    print("a = loom, b = hand-written ninja, c = DRF (all WSGI); columns suffixed -asgi: ASGI")
+    for connections, table in results.items():
+        targets = list(next(iter(table.values())))
+        print(f"\n{connections} connections")
+        header = f"{'scenario':<8}" + "".join(
+            f" {t + ' rps':>15} {'p99 ms':>7}" for t in targets
         )
-        bad = {t: int(v["non_2xx"]) for t, v in row.items() if v["non_2xx"]}
-        if bad:
-            print(f"         non-2xx responses: {bad}")
+        ratios = ["a/b", "a/c"] + [f"{t}/{_views(t)}" for t in targets if t.endswith("-asgi")]
+        header += "".join(f" {r:>15}" for r in ratios)
+        print(header)
+        print("-" * len(header))
+        for scenario, row in table.items():
+            line = f"{scenario:<8}" + "".join(
+                f" {row[t]['rps']:>15.0f} {row[t]['p99_ms']:>7.2f}" for t in targets
+            )
+            values = [row["loom"]["rps"] / row["ninja"]["rps"], row["loom"]["rps"] / row["drf"]["rps"]]
+            values += [row[t]["rps"] / row[_views(t)]["rps"] for t in targets if t.endswith("-asgi")]
+            print(line + "".join(f" {v:>15.2f}" for v in values))
+            bad = {t: int(v["non_2xx"]) for t, v in row.items() if v["non_2xx"]}
+            if bad:
+                print(f"         non-2xx responses: {bad}")
 
 
 if __name__ == "__main__":
