@@ -19,6 +19,7 @@ wait on the event loop for a free thread (as requests wait for a gunicorn sync w
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -27,14 +28,18 @@ from typing import Any
 import django
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
-from django.core.exceptions import RequestAborted
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import URLResolver, get_resolver, set_script_prefix
 from django.urls.exceptions import Resolver404
 
 __all__ = ["LoomASGIHandler", "get_asgi_application"]
+
+# ThreadSensitiveContext(executor=...) is recent asgiref; older ones get Django's thread
+# per request (still one hop, still at most ``threads`` at once).
+_LONG_LIVED = "executor" in inspect.signature(ThreadSensitiveContext.__init__).parameters
 
 Scope = dict[str, Any]
 Receive = Any
@@ -65,7 +70,8 @@ class LoomASGIHandler(ASGIHandler):
             self._lanes = lanes
         executor = await self._lanes.get()
         try:
-            async with ThreadSensitiveContext(executor=executor):  # type: ignore[call-arg]
+            context = ThreadSensitiveContext(executor=executor) if _LONG_LIVED else None
+            async with context or ThreadSensitiveContext():
                 yield
         finally:
             self._lanes.put_nowait(executor)
@@ -75,23 +81,32 @@ class LoomASGIHandler(ASGIHandler):
         if scope["type"] != "http" or self.view_is_async(scope):
             await super().__call__(scope, receive, send)
             return
-        async with self.lane():
-            await self.handle_sync(scope, receive, send)
+        await self.handle_sync(scope, receive, send)
 
     async def handle_sync(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one HTTP request whose view is sync: one thread hop for all of it."""
+        """Serve one HTTP request whose view is sync: one thread hop for all of it.
+
+        The thread is taken once the body has arrived and given back before a complete
+        response is sent, so slow clients do not hold it. A streaming response keeps it
+        until it is closed: its iterator may still use the request's connection.
+        """
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
         try:
             set_script_prefix(get_script_prefix(scope))
-            response = await sync_to_async(self.respond, thread_sensitive=True)(scope, body_file)
-            try:
-                await self.send_response(response, send)
-            finally:
+            async with self.lane():
+                response = await sync_to_async(self.respond, thread_sensitive=True)(
+                    scope, body_file
+                )
                 if response.streaming:
-                    await sync_to_async(response.close, thread_sensitive=True)()
+                    try:
+                        await self.send_response(response, send)
+                    finally:
+                        await sync_to_async(response.close, thread_sensitive=True)()
+                    return
+            await self.send_response(response, send)
         finally:
             body_file.close()
 

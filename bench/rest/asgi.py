@@ -9,9 +9,9 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.rest.settings")
 
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler
 
-from loom_django.asgi import get_asgi_application  # noqa: E402
+from loom_django.asgi import get_asgi_application
 
 application = get_asgi_application(threads=int(os.environ.get("LOOM_BENCH_ASGI_THREADS", "1")))
 django_application = ASGIHandler()

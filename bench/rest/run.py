@@ -385,6 +385,10 @@ def main() -> int:
     return 0
 
 
+def _ratio(row: dict[str, dict[str, float]], a: str, b: str) -> float:
+    return row[a]["rps"] / row[b]["rps"]
+
+
 def _report(
     results: dict[int, dict[str, dict[str, dict[str, float]]]],
     args: argparse.Namespace,
@@ -399,9 +403,7 @@ def _report(
     for connections, table in results.items():
         targets = list(next(iter(table.values())))
         print(f"\n{connections} connections")
-        header = f"{'scenario':<8}" + "".join(
-            f" {t + ' rps':>15} {'p99 ms':>7}" for t in targets
-        )
+        header = f"{'scenario':<8}" + "".join(f" {t + ' rps':>15} {'p99 ms':>7}" for t in targets)
         ratios = ["a/b", "a/c"] + [f"{t}/{_views(t)}" for t in targets if t.endswith("-asgi")]
         header += "".join(f" {r:>15}" for r in ratios)
         print(header)
@@ -410,8 +412,13 @@ def _report(
             line = f"{scenario:<8}" + "".join(
                 f" {row[t]['rps']:>15.0f} {row[t]['p99_ms']:>7.2f}" for t in targets
             )
-            values = [row["loom"]["rps"] / row["ninja"]["rps"], row["loom"]["rps"] / row["drf"]["rps"]]
-            values += [row[t]["rps"] / row[_views(t)]["rps"] for t in targets if t.endswith("-asgi")]
+            values = [
+                row["loom"]["rps"] / row["ninja"]["rps"],
+                row["loom"]["rps"] / row["drf"]["rps"],
+            ]
+            values += [
+                row[t]["rps"] / row[_views(t)]["rps"] for t in targets if t.endswith("-asgi")
+            ]
             print(line + "".join(f" {v:>15.2f}" for v in values))
             bad = {t: int(v["non_2xx"]) for t, v in row.items() if v["non_2xx"]}
             if bad:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.checks import CheckMessage, Warning
 
-__all__ = ["W520", "check_asgi_pool"]
+__all__ = ["W520", "check_asgi_pool", "unpooled_under_asgi"]
 
 W520 = "loom_django.W520"
 """Served over ASGI, a PostgreSQL database has no connection pool."""
@@ -22,14 +23,7 @@ def check_asgi_pool(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     """
     from django.conf import settings
 
-    if not getattr(settings, "ASGI_APPLICATION", None):
-        return []
-    unpooled = [
-        alias
-        for alias, database in settings.DATABASES.items()
-        if database.get("ENGINE") == _POSTGRESQL
-        and not (database.get("OPTIONS") or {}).get("pool")
-    ]
+    unpooled = unpooled_under_asgi(getattr(settings, "ASGI_APPLICATION", None), settings.DATABASES)
     return [
         Warning(
             f"DATABASES[{alias!r}] (PostgreSQL) has no connection pool while "
@@ -43,4 +37,17 @@ def check_asgi_pool(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             id=W520,
         )
         for alias in unpooled
+    ]
+
+
+def unpooled_under_asgi(
+    asgi_application: str | None, databases: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The PostgreSQL aliases without ``OPTIONS["pool"]``, when an ASGI app is configured."""
+    if not asgi_application:
+        return []
+    return [
+        alias
+        for alias, database in databases.items()
+        if database.get("ENGINE") == _POSTGRESQL and not (database.get("OPTIONS") or {}).get("pool")
     ]

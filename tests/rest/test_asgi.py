@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,8 @@ from django.core import checks
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connection, connections
 from django.test import AsyncRequestFactory
-from django.urls import resolve
+from django.http import StreamingHttpResponse
+from django.urls import path, resolve
 from ninja.security import HttpBearer
 
 from loom_django.asgi import LoomASGIHandler, get_asgi_application
@@ -23,7 +25,7 @@ from loom_django.orm import django_model_for
 from loom_django.rest.autocrud import build_auto_routes
 from loom_django.rest.config import RestConfig
 from loom_django.rest.model import RestInterface
-from loom_django.rest.serving_checks import W520, check_asgi_pool
+from loom_django.rest.serving_checks import W520, check_asgi_pool, unpooled_under_asgi
 from tests.restapp.models import RestProduct
 
 NEW = {"sku": "ASGI-1", "name": "a", "price_cents": 5, "stock": 2}
@@ -66,6 +68,13 @@ def request(
     app: Any, method: str, path: str, body: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request through the ASGI ``app``; returns status, headers and body."""
+    return asyncio.run(exchange(app, method, path, body))
+
+
+async def exchange(
+    app: Any, method: str, path: str, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request through the ASGI ``app`` on the running loop."""
     raw = json.dumps(body).encode() if body is not None else b""
     path, _, query = path.partition("?")
     scope = {
@@ -87,21 +96,18 @@ def request(
         "server": ("testserver", 80),
     }
 
-    async def exchange() -> tuple[int, dict[str, str], bytes]:
-        communicator = ApplicationCommunicator(app, scope)
-        await communicator.send_input({"type": "http.request", "body": raw})
-        start = await communicator.receive_output(10)
-        content = b""
-        while True:
-            message = await communicator.receive_output(10)
-            content += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        await communicator.wait(10)
-        headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-        return start["status"], headers, content
-
-    return asyncio.run(exchange())
+    communicator = ApplicationCommunicator(app, scope)
+    await communicator.send_input({"type": "http.request", "body": raw})
+    start = await communicator.receive_output(10)
+    content = b""
+    while True:
+        message = await communicator.receive_output(10)
+        content += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(10)
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], headers, content
 
 
 @pytest.fixture
@@ -166,21 +172,25 @@ def test_the_middleware_runs_in_sync_mode(app: LoomASGIHandler) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_request_finished_signal_closes_the_connection(app: LoomASGIHandler) -> None:
-    from django.core.signals import request_finished
+def test_the_requests_connection_is_closed_when_it_ends(app: LoomASGIHandler) -> None:
+    """CONN_MAX_AGE = 0 (as with a pool): ``request_finished`` closes the request's
+    connection, which a pool takes back."""
+    if connection.vendor == "sqlite":
+        pytest.skip("an in-memory SQLite test database is never closed")
+    from django.db.backends.signals import connection_created
 
-    seen: list[bool] = []
+    opened: list[Any] = []
 
-    def receiver(**kwargs: Any) -> None:
-        seen.append(connection.connection is not None)
+    def record(sender: Any, connection: Any, **kwargs: Any) -> None:
+        opened.append(connection)
 
-    request_finished.connect(receiver)
+    connection_created.connect(record)
     try:
         status, _, _ = request(app, "GET", "/products/?limit=1")
     finally:
-        request_finished.disconnect(receiver)
+        connection_created.disconnect(record)
     assert status == 200
-    assert seen == [True]
+    assert len(opened) == 1 and opened[0].connection is None
 
 
 # -- async views (handler_mode: async) cross into a thread once too -----------------------
@@ -229,9 +239,7 @@ def test_an_async_route_without_checks_hops_once(hops: Hops, product_id: int) ->
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_async_route_with_sync_auth_and_permissions_hops_once(
-    serve: Any, hops: Hops
-) -> None:
+def test_an_async_route_with_sync_auth_and_permissions_hops_once(serve: Any, hops: Hops) -> None:
     from tests.restapp.interfaces import SecureProductInterface
 
     serve([SecureProductInterface], RestConfig(handler_mode="async"))
@@ -243,9 +251,7 @@ def test_an_async_route_with_sync_auth_and_permissions_hops_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_async_route_with_async_auth_hops_once(
-    serve: Any, hops: Hops, product_id: int
-) -> None:
+def test_an_async_route_with_async_auth_hops_once(serve: Any, hops: Hops, product_id: int) -> None:
     serve([AsyncAuthProductInterface], RestConfig(handler_mode="async"))
     path = f"/async-auth-products/{product_id}"
     status, content = call_view(path, {"Authorization": "Bearer good-token"})
@@ -259,34 +265,88 @@ def test_an_async_route_with_async_auth_hops_once(
 # -- loom_django.W520: ASGI on PostgreSQL without a pool -----------------------------------
 
 PG = {"ENGINE": "django.db.backends.postgresql", "NAME": "store", "OPTIONS": {}}
+ASGI_APP = "config.asgi.application"
 
 
-def test_w520_warns_for_an_unpooled_postgresql_database_under_asgi(settings: Any) -> None:
-    settings.ASGI_APPLICATION = "config.asgi.application"
-    settings.DATABASES = {"default": PG}
-    messages = check_asgi_pool()
-    assert [(m.id, m.obj) for m in messages] == [(W520, "default")]
+def test_w520_names_an_unpooled_postgresql_database_under_asgi() -> None:
+    assert unpooled_under_asgi(ASGI_APP, {"default": PG, "other": PG}) == ["default", "other"]
 
 
-def test_w520_accepts_a_pooled_database(settings: Any) -> None:
-    settings.ASGI_APPLICATION = "config.asgi.application"
-    settings.DATABASES = {"default": {**PG, "OPTIONS": {"pool": {"max_size": 8}}}}
-    assert check_asgi_pool() == []
+def test_w520_accepts_a_pooled_database() -> None:
+    pooled = {**PG, "OPTIONS": {"pool": {"max_size": 8}}}
+    assert unpooled_under_asgi(ASGI_APP, {"default": pooled}) == []
 
 
-def test_w520_is_quiet_without_asgi_application(settings: Any) -> None:
-    settings.ASGI_APPLICATION = None
-    settings.DATABASES = {"default": PG}
-    assert check_asgi_pool() == []
+def test_w520_is_quiet_without_asgi_application() -> None:
+    assert unpooled_under_asgi(None, {"default": PG}) == []
 
 
-def test_w520_ignores_other_databases(settings: Any) -> None:
-    settings.ASGI_APPLICATION = "config.asgi.application"
-    settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
-    assert check_asgi_pool() == []
+def test_w520_ignores_other_databases() -> None:
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    assert unpooled_under_asgi(ASGI_APP, {"default": sqlite}) == []
+
+
+def test_w520_warns_with_the_alias_and_its_id(settings: Any) -> None:
+    settings.ASGI_APPLICATION = ASGI_APP
+    expected = unpooled_under_asgi(ASGI_APP, settings.DATABASES)
+    assert [(m.id, m.obj) for m in check_asgi_pool()] == [(W520, a) for a in expected]
 
 
 def test_w520_is_a_deploy_check() -> None:
     deploy = checks.registry.registry.get_checks(include_deployment_checks=True)
     plain = checks.registry.registry.get_checks(include_deployment_checks=False)
     assert check_asgi_pool in deploy and check_asgi_pool not in plain
+
+
+def _stream_view(request: Any) -> StreamingHttpResponse:
+    return StreamingHttpResponse(chunk for chunk in (b"one,", b"two,", b"three"))
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous")
+@pytest.mark.django_db(transaction=True)
+def test_a_streaming_response_is_sent_whole_and_then_closed(settings: Any) -> None:
+    from django.core.signals import request_finished
+
+    module = types.ModuleType("asgi_stream_urls")
+    module.urlpatterns = [path("stream/", _stream_view)]  # type: ignore[attr-defined]
+    settings.ROOT_URLCONF = module
+    finished: list[bool] = []
+
+    def receiver(**kwargs: Any) -> None:
+        finished.append(True)
+
+    request_finished.connect(receiver)
+    try:
+        status, _, content = request(get_asgi_application(), "GET", "/stream/")
+    finally:
+        request_finished.disconnect(receiver)
+    assert (status, content) == (200, b"one,two,three")
+    assert finished == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_beyond_the_thread_count_wait_for_a_free_thread() -> None:
+    """``threads=1``: two concurrent requests never run their views at the same time."""
+    app = get_asgi_application(threads=1)
+    running: list[int] = []
+    overlap: list[int] = []
+    original = app.sync_response
+
+    def tracked(request: Any) -> Any:
+        running.append(1)
+        overlap.append(len(running))
+        try:
+            return original(request)
+        finally:
+            running.pop()
+
+    app.sync_response = tracked  # type: ignore[method-assign]
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            exchange(app, "GET", "/products/?limit=1"), exchange(app, "GET", "/products/?limit=2")
+        )
+
+    replies = asyncio.run(both())
+    assert [status for status, _, _ in replies] == [200, 200]
+    assert overlap == [1, 1]

@@ -60,7 +60,7 @@ def test_uvicorn_on_postgresql_reuses_pooled_connections():
         admin = url.rpartition("/")[0].replace("postgres://", "postgresql://") + "/postgres"
         with run_server("uvicorn", url) as server:
             for index in range(30):
-                assert server.get(f"/products/?limit=1&page={index}").status == 200
+                assert server.get(f"/products/?limit=1&page={index + 1}").status == 200
             with psycopg.connect(admin, autocommit=True) as connection:
                 states = [
                     row[0]

@@ -59,8 +59,13 @@ class MethodEntry:
         needs = bool(op.auth_callbacks or op.throttle_objects or permissions or cookies.matters)
         object.__setattr__(self, "needs_checks", needs)
         callbacks = op.auth_callbacks or ()
-        async_auth = any(iscoroutinefunction(cb) or getattr(cb, "is_async", False) for cb in callbacks)
+        async_auth = any(_is_async_callback(cb) for cb in callbacks)
         object.__setattr__(self, "async_auth", async_auth and iscoroutinefunction(op._run_checks))
+
+
+def _is_async_callback(callback: Any) -> bool:
+    """Whether a ninja auth callback is a coroutine (ninja's own test, ``is_async``)."""
+    return iscoroutinefunction(callback) or bool(getattr(callback, "is_async", False))
 
 
 def django_route(full_path: str) -> str:
