@@ -15,8 +15,8 @@ from asgiref.testing import ApplicationCommunicator
 from django.core import checks
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connection, connections
-from django.test import AsyncRequestFactory
 from django.http import StreamingHttpResponse
+from django.test import AsyncRequestFactory
 from django.urls import path, resolve
 from ninja.security import HttpBearer
 
