@@ -1,10 +1,11 @@
-"""REST throughput: loom routes vs hand-written django-ninja vs DRF, same server, same run.
+"""REST throughput: loom routes vs hand-written django-ninja vs DRF, WSGI and ASGI, same run.
 
-Starts the example store under gunicorn (2 sync workers, persistent DB connections) on a
-fresh PostgreSQL database, seeds 1,000 products, then drives five scenarios with wrk on
-loopback (fixed duration per run, bounded connections; each target runs ``--rounds`` times
-in rotating order and its best run is reported, which damps interference from other load
-on the machine):
+Starts the example store twice on a fresh PostgreSQL database, both with ``--workers``
+processes: gunicorn sync workers (WSGI, persistent DB connections) and uvicorn workers
+(ASGI, loom's handler from ``loom_django.asgi``, psycopg's pool). Seeds 1,000 products,
+then drives five scenarios with wrk on loopback at each ``--connections`` count (fixed
+duration per run; each target runs ``--rounds`` times in rotating order and its best run
+is reported, which damps interference from other load on the machine):
 
     get      GET /products/{id}
     offset   offset list with count, limit 20
@@ -12,14 +13,20 @@ on the machine):
     patch    PATCH /products/{id} {"stock": n}
     post     POST /users (unique emails; name/email rules and the uniqueness check)
 
-Targets, all in the same process and URLconf: (a) loom under ``/api/``, (b) hand-written
-django-ninja under ``/ninja/``, (c) DRF ModelViewSets under ``/drf/``. Prints requests/s
-and p99 latency per scenario and target, and the ratios a/b and a/c.
+Targets, all in the same URLconf: (a) loom under ``/api/``, (b) hand-written django-ninja
+under ``/ninja/``, (c) DRF ModelViewSets under ``/drf/``, all three under WSGI, and
+``loom-asgi`` (plus ``--asgi-targets ninja,drf``) under ASGI. Prints requests/s and p99
+latency per scenario and target, and the ratios a/b, a/c and ASGI/WSGI.
+``--asgi-handler django`` serves the ASGI column with Django's own handler instead.
 
-    python bench/rest/run.py [--duration 5] [--rounds 3] [--warmup 2] [--connections 8]
+    python bench/rest/run.py [--connections 16,64] [--duration 4] [--rounds 2] [--warmup 1]
+
+With the defaults (5 scenarios, 2 connection counts, 4 targets) it takes about 7 minutes:
+scenarios * connection counts * targets * (rounds * duration + warmup) seconds, plus
+about 20 s of setup. ``--scenarios get --connections 16 --rounds 1`` is a one-minute smoke run.
 
 Needs PostgreSQL (``LOOM_BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/postgres),
-wrk (``apt-get install wrk``) and djangorestframework (the ``dev`` extra).
+wrk (``apt-get install wrk``), uvicorn and djangorestframework (the ``dev`` extra).
 """
 
 from __future__ import annotations

@@ -350,3 +350,16 @@ def test_requests_beyond_the_thread_count_wait_for_a_free_thread() -> None:
     replies = asyncio.run(both())
     assert [status for status, _, _ in replies] == [200, 200]
     assert overlap == [1, 1]
+
+
+def test_the_web_serving_examples_of_deployment_md_run() -> None:
+    """docs/deployment.md#web-serving: its Python blocks run as written."""
+    from tests.docs.blocks import blocks
+
+    examples = [b.text for b in blocks("deployment.md") if b.lang == "python" and "loom_" in b.text]
+    namespaces: list[dict[str, Any]] = [{}, {}]
+    assert len(examples) == len(namespaces)
+    for text, namespace in zip(examples, namespaces, strict=True):
+        exec(compile(text, "deployment.md", "exec"), namespace)
+    assert isinstance(namespaces[0]["application"], LoomASGIHandler)
+    assert namespaces[1]["DATABASES"]["default"]["OPTIONS"]["pool"]["max_size"] == 4
