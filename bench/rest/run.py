@@ -1,10 +1,11 @@
-"""REST throughput: loom routes vs hand-written django-ninja vs DRF, same server, same run.
+"""REST throughput: loom routes vs hand-written django-ninja vs DRF, WSGI and ASGI, same run.
 
-Starts the example store under gunicorn (2 sync workers, persistent DB connections) on a
-fresh PostgreSQL database, seeds 1,000 products, then drives five scenarios with wrk on
-loopback (fixed duration per run, bounded connections; each target runs ``--rounds`` times
-in rotating order and its best run is reported, which damps interference from other load
-on the machine):
+Starts the example store twice on a fresh PostgreSQL database, both with ``--workers``
+processes: gunicorn sync workers (WSGI, persistent DB connections) and uvicorn workers
+(ASGI, loom's handler from ``loom_django.asgi``, psycopg's pool). Seeds 1,000 products,
+then drives five scenarios with wrk on loopback at each ``--connections`` count (fixed
+duration per run; each target runs ``--rounds`` times in rotating order and its best run
+is reported, which damps interference from other load on the machine):
 
     get      GET /products/{id}
     offset   offset list with count, limit 20
@@ -12,14 +13,20 @@ on the machine):
     patch    PATCH /products/{id} {"stock": n}
     post     POST /users (unique emails; name/email rules and the uniqueness check)
 
-Targets, all in the same process and URLconf: (a) loom under ``/api/``, (b) hand-written
-django-ninja under ``/ninja/``, (c) DRF ModelViewSets under ``/drf/``. Prints requests/s
-and p99 latency per scenario and target, and the ratios a/b and a/c.
+Targets, all in the same URLconf: (a) loom under ``/api/``, (b) hand-written django-ninja
+under ``/ninja/``, (c) DRF ModelViewSets under ``/drf/``, all three under WSGI, and
+``loom-asgi`` (plus ``--asgi-targets ninja,drf``) under ASGI. Prints requests/s and p99
+latency per scenario and target, and the ratios a/b, a/c and ASGI/WSGI.
+``--asgi-handler django`` serves the ASGI column with Django's own handler instead.
 
-    python bench/rest/run.py [--duration 5] [--rounds 3] [--warmup 2] [--connections 8]
+    python bench/rest/run.py [--connections 16,64] [--duration 4] [--rounds 2] [--warmup 1]
+
+With the defaults (5 scenarios, 2 connection counts, 4 targets) it takes about 7 minutes:
+scenarios * connection counts * targets * (rounds * duration + warmup) seconds, plus
+about 20 s of setup. ``--scenarios get --connections 16 --rounds 1`` is a one-minute smoke run.
 
 Needs PostgreSQL (``LOOM_BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/postgres),
-wrk (``apt-get install wrk``) and djangorestframework (the ``dev`` extra).
+wrk (``apt-get install wrk``), uvicorn and djangorestframework (the ``dev`` extra).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ PRODUCTS = 1000
 TARGETS = ("loom", "ninja", "drf")
 SCENARIOS = ("get", "offset", "cursor", "patch", "post")
 RUN_ID = uuid.uuid4().hex[:8]
+ASGI_APPS = {"loom": "bench.rest.asgi:application", "django": "bench.rest.asgi:django_application"}
 
 PATHS: dict[str, dict[str, str]] = {
     "loom": {
@@ -83,9 +91,10 @@ Product.objects.bulk_create(
 """
 
 
-def _env(database_url: str) -> dict[str, str]:
+def _env(database_url: str, server: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        LOOM_BENCH_SERVER=server,
         DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="bench.rest.settings",
         PYTHONPATH=os.pathsep.join([str(ROOT), str(EXAMPLE)]),
@@ -126,14 +135,14 @@ def _wait(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("gunicorn exited during startup")
+            raise RuntimeError("the server exited during startup")
         try:
             if _fetch(base + "/api/openapi.json")[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.3)
-    raise RuntimeError("gunicorn did not start in 60 s")
+    raise RuntimeError("the server did not start in 60 s")
 
 
 def _cursor_tokens(base: str, target: str, pages: int = 30) -> list[str]:
@@ -216,7 +225,7 @@ end
 
 
 def _check(base: str, target: str) -> None:
-    paths = PATHS[target]
+    paths = PATHS[_views(target)]
     probes = [
         ("GET", paths["get"] % 1, None),
         ("GET", paths["offset"] % 1, None),
@@ -270,12 +279,65 @@ def _wrk(base: str, script: str, duration: int, connections: int) -> dict[str, f
     }
 
 
+def _server_command(server: str, port: int, args: argparse.Namespace) -> list[str]:
+    bin_dir = Path(sys.executable).parent
+    if server == "wsgi":
+        return [
+            str(bin_dir / "gunicorn"),
+            "config.wsgi:application",
+            *("-b", f"127.0.0.1:{port}", "-w", str(args.workers), "-k", "sync"),
+            *("--log-level", "warning"),
+        ]
+    app = ASGI_APPS[args.asgi_handler]
+    return [
+        str(bin_dir / "uvicorn"),
+        app,
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)),
+        *("--log-level", "warning", "--no-access-log"),
+    ]
+
+
+def _start(server: str, database: str, args: argparse.Namespace) -> tuple[str, Any]:
+    port = 18000 + (os.getpid() + (500 if server == "asgi" else 0)) % 1000
+    process = subprocess.Popen(
+        _server_command(server, port, args), cwd=EXAMPLE, env=_env(database, server)
+    )
+    base = f"http://127.0.0.1:{port}"
+    _wait(base, process)
+    return base, process
+
+
+def _measure(
+    bases: dict[str, str],
+    tokens: dict[str, list[str]],
+    scenario: str,
+    connections: int,
+    args: argparse.Namespace,
+) -> dict[str, dict[str, float]]:
+    """Best run of each target for one scenario at one connection count."""
+    targets = tuple(bases)
+    scripts = {t: _lua(_views(t), scenario, tokens[t]) for t in targets}
+    for target in targets if args.warmup else ():
+        _wrk(bases[target], scripts[target], args.warmup, connections)
+    runs: dict[str, list[dict[str, float]]] = {target: [] for target in targets}
+    for round_ in range(args.rounds):
+        shift = round_ % len(targets)
+        for target in targets[shift:] + targets[:shift]:
+            runs[target].append(_wrk(bases[target], scripts[target], args.duration, connections))
+    return {target: max(runs[target], key=lambda run: run["rps"]) for target in targets}
+
+
+def _views(target: str) -> str:
+    """``loom-asgi`` → ``loom``: the URL family a target is served under."""
+    return target.partition("-")[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", default="16,64", help="comma-separated wrk -c values")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
@@ -283,89 +345,91 @@ def main() -> int:
         default=",".join(SCENARIOS),
         help="comma-separated subset of " + ", ".join(SCENARIOS),
     )
+    parser.add_argument(
+        "--asgi-targets",
+        default="loom",
+        help="view families also served under ASGI (loom, ninja, drf; '' for none)",
+    )
+    parser.add_argument("--asgi-handler", choices=sorted(ASGI_APPS), default="loom")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
+    connection_counts = [int(c) for c in args.connections.split(",") if c]
+    asgi_targets = [f"{t}-asgi" for t in args.asgi_targets.split(",") if t in TARGETS]
     admin = os.environ.get("LOOM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     database = _create_database(admin)
-    env = _env(database)
-    process: subprocess.Popen[bytes] | None = None
+    processes: list[Any] = []
+    started = time.monotonic()
     try:
+        env = _env(database, "wsgi")
         python = sys.executable
         subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=EXAMPLE, env=env, check=True)
         subprocess.run([python, "-c", SEED], cwd=EXAMPLE, env=env, check=True)
-        port = 18000 + os.getpid() % 1000
-        base = f"http://127.0.0.1:{port}"
-        gunicorn = str(Path(python).parent / "gunicorn")
-        process = subprocess.Popen(
-            [
-                gunicorn,
-                "config.wsgi:application",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                str(args.workers),
-                "-k",
-                "sync",
-                "--log-level",
-                "warning",
-            ],
-            cwd=EXAMPLE,
-            env=env,
-        )
-        _wait(base, process)
-        for target in TARGETS:
+        bases: dict[str, str] = {}
+        for server in ("wsgi", "asgi") if asgi_targets else ("wsgi",):
+            base, process = _start(server, database, args)
+            processes.append(process)
+            for target in TARGETS if server == "wsgi" else asgi_targets:
+                bases[target] = base
+        for target, base in bases.items():
             _check(base, target)
-        tokens = {target: _cursor_tokens(base, target) for target in TARGETS}
-        results: dict[str, dict[str, dict[str, float]]] = {}
-        for scenario in [name for name in args.scenarios.split(",") if name in SCENARIOS]:
-            scripts = {target: _lua(target, scenario, tokens[target]) for target in TARGETS}
-            if args.warmup:
-                for target in TARGETS:
-                    _wrk(base, scripts[target], args.warmup, args.connections)
-            runs: dict[str, list[dict[str, float]]] = {target: [] for target in TARGETS}
-            for round_ in range(args.rounds):
-                order = TARGETS[round_ % 3 :] + TARGETS[: round_ % 3]
-                for target in order:
-                    runs[target].append(
-                        _wrk(base, scripts[target], args.duration, args.connections)
-                    )
-            results[scenario] = {
-                target: max(runs[target], key=lambda run: run["rps"]) for target in TARGETS
+        tokens = {t: _cursor_tokens(bases[t], _views(t)) for t in bases}
+        results: dict[int, dict[str, dict[str, dict[str, float]]]] = {}
+        for connections in connection_counts:
+            results[connections] = {
+                scenario: _measure(bases, tokens, scenario, connections, args)
+                for scenario in [name for name in args.scenarios.split(",") if name in SCENARIOS]
             }
-        _report(results, args)
+        _report(results, args, time.monotonic() - started)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
     finally:
-        if process is not None:
+        for process in processes:
             process.terminate()
             process.wait(timeout=20)
         _drop_database(admin, database)
     return 0
 
 
-def _report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
+def _ratio(row: dict[str, dict[str, float]], a: str, b: str) -> float:
+    return row[a]["rps"] / row[b]["rps"]
+
+
+def _report(
+    results: dict[int, dict[str, dict[str, dict[str, float]]]],
+    args: argparse.Namespace,
+    elapsed: float,
+) -> None:
     print(
-        f"gunicorn {args.workers} sync workers, wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s, best of {args.rounds} rounds, PostgreSQL, {PRODUCTS} products"
+        f"{args.workers} workers: gunicorn sync (WSGI) and uvicorn (ASGI, "
+        f"{ASGI_APPS[args.asgi_handler]}); wrk -t2 -d{args.duration}s, best of "
+        f"{args.rounds} rounds; PostgreSQL, {PRODUCTS} products; took {elapsed:.0f} s"
     )
-    header = (
-        f"{'scenario':<8} {'loom rps':>9} {'p99 ms':>7} {'ninja rps':>9} {'p99 ms':>7} "
-        f"{'drf rps':>8} {'p99 ms':>7} {'a/b':>6} {'a/c':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    for scenario, row in results.items():
-        a, b, c = row["loom"], row["ninja"], row["drf"]
-        print(
-            f"{scenario:<8} {a['rps']:>9.0f} {a['p99_ms']:>7.2f} {b['rps']:>9.0f} "
-            f"{b['p99_ms']:>7.2f} {c['rps']:>8.0f} {c['p99_ms']:>7.2f} "
-            f"{a['rps'] / b['rps']:>6.2f} {a['rps'] / c['rps']:>6.2f}"
-        )
-        bad = {t: int(v["non_2xx"]) for t, v in row.items() if v["non_2xx"]}
-        if bad:
-            print(f"         non-2xx responses: {bad}")
+    print("a = loom, b = hand-written ninja, c = DRF (all WSGI); columns suffixed -asgi: ASGI")
+    for connections, table in results.items():
+        targets = list(next(iter(table.values())))
+        print(f"\n{connections} connections")
+        header = f"{'scenario':<8}" + "".join(f" {t + ' rps':>15} {'p99 ms':>7}" for t in targets)
+        ratios = ["a/b", "a/c"] + [f"{t}/{_views(t)}" for t in targets if t.endswith("-asgi")]
+        header += "".join(f" {r:>15}" for r in ratios)
+        print(header)
+        print("-" * len(header))
+        for scenario, row in table.items():
+            line = f"{scenario:<8}" + "".join(
+                f" {row[t]['rps']:>15.0f} {row[t]['p99_ms']:>7.2f}" for t in targets
+            )
+            values = [
+                row["loom"]["rps"] / row["ninja"]["rps"],
+                row["loom"]["rps"] / row["drf"]["rps"],
+            ]
+            values += [
+                row[t]["rps"] / row[_views(t)]["rps"] for t in targets if t.endswith("-asgi")
+            ]
+            print(line + "".join(f" {v:>15.2f}" for v in values))
+            bad = {t: int(v["non_2xx"]) for t, v in row.items() if v["non_2xx"]}
+            if bad:
+                print(f"         non-2xx responses: {bad}")
 
 
 if __name__ == "__main__":

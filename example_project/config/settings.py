@@ -82,6 +82,8 @@ TEMPLATES = [
 ]
 
 # SQLAlchemy-style URLs (postgresql+asyncpg://, sqlite+aiosqlite:///) are accepted too.
+# PostgreSQL connections are pooled (psycopg_pool, OPTIONS["pool"]): the one way to reuse
+# connections under ASGI, as good as persistent ones under WSGI (docs/deployment.md).
 DATABASES = {
     "default": database_from_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from loom_django.rest.checks import check_interfaces
 from loom_django.rest.deploy_checks import DEPLOY_CHECKS as _DEPLOY_CHECKS
+from loom_django.rest.serving_checks import check_asgi_pool
 
 if TYPE_CHECKING:
     from loom_django.contributions import RuntimeProvider
@@ -29,4 +30,4 @@ def ready(provider: RuntimeProvider) -> None:
 
 
 CHECKS: tuple[Callable[..., Any], ...] = (check_interfaces,)
-DEPLOY_CHECKS: tuple[Callable[..., Any], ...] = _DEPLOY_CHECKS
+DEPLOY_CHECKS: tuple[Callable[..., Any], ...] = (*_DEPLOY_CHECKS, check_asgi_pool)

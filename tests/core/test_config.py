@@ -363,7 +363,9 @@ def test_config_keys_name_the_top_level_sections():
 
 
 def test_asyncpg_url_becomes_a_postgresql_database_entry():
-    db = database_from_url("postgresql+asyncpg://u:p%40ss@db.example:5433/store?sslmode=require")
+    db = database_from_url(
+        "postgresql+asyncpg://u:p%40ss@db.example:5433/store?sslmode=require", pool=False
+    )
     assert db == {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "store",
@@ -373,6 +375,24 @@ def test_asyncpg_url_becomes_a_postgresql_database_entry():
         "PORT": "5433",
         "OPTIONS": {"sslmode": "require"},
     }
+
+
+def test_postgresql_connections_are_pooled_when_psycopg_pool_is_installed():
+    pytest.importorskip("psycopg_pool")
+    assert database_from_url("postgresql://db/store")["OPTIONS"] == {"pool": True}
+
+
+def test_pool_options_are_passed_to_the_pool():
+    db = database_from_url("postgresql://db/store", pool={"min_size": 2, "max_size": 8})
+    assert db["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8}
+
+
+def test_pool_false_keeps_djangos_own_connections():
+    assert "pool" not in database_from_url("postgresql://db/store", pool=False)["OPTIONS"]
+
+
+def test_sqlite_is_never_pooled():
+    assert "OPTIONS" not in database_from_url("sqlite:///store.db", pool=True)
 
 
 def test_aiosqlite_relative_url_becomes_a_sqlite_entry():

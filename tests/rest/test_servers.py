@@ -42,3 +42,31 @@ def test_async_handlers_under_uvicorn(monkeypatch):
             _round_trip(server)
             schema = server.get("/openapi.json").json()
             assert "/api/products/{id}" in schema["paths"]
+
+
+@pytest.mark.postgres
+def test_uvicorn_on_postgresql_reuses_pooled_connections():
+    """The example project pools PostgreSQL connections under ASGI: 30 requests open no
+    connection of their own and leave every pooled one idle (returned) afterwards."""
+    import os
+
+    import psycopg
+
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("needs DATABASE_URL=postgres://...")
+    with example_database() as url:
+        migrate(url)
+        name = url.rpartition("/")[2]
+        admin = url.rpartition("/")[0].replace("postgres://", "postgresql://") + "/postgres"
+        with run_server("uvicorn", url) as server:
+            for index in range(30):
+                assert server.get(f"/products/?limit=1&page={index + 1}").status == 200
+            with psycopg.connect(admin, autocommit=True) as connection:
+                states = [
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT state FROM pg_stat_activity WHERE datname = %s", [name]
+                    )
+                ]
+    assert 1 <= len(states) <= 4  # psycopg_pool's default size, not one per request
+    assert set(states) == {"idle"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -25,15 +27,27 @@ _ENGINES: dict[str, str] = {
 }
 
 _SQLITE = "django.db.backends.sqlite3"
+_POSTGRESQL = "django.db.backends.postgresql"
+
+PoolOption = bool | Mapping[str, Any] | None
 
 
-def database_from_url(url: str, *, base_dir: ConfigSource | None = None) -> dict[str, Any]:
+def database_from_url(
+    url: str, *, base_dir: ConfigSource | None = None, pool: PoolOption = None
+) -> dict[str, Any]:
     """Convert a database URL into a Django ``DATABASES["default"]``-style dict.
 
     The SQLAlchemy ``+driver`` suffix is dropped (``postgresql+asyncpg`` → PostgreSQL,
     ``sqlite+aiosqlite`` → SQLite). A relative SQLite path is kept as written unless
     ``base_dir`` is given, in which case it is resolved against it. Query parameters become
     ``OPTIONS``.
+
+    PostgreSQL connections are pooled (``OPTIONS["pool"]``, Django ≥ 5.1 with psycopg's
+    pool) by default when ``psycopg_pool`` is installed: Django's persistent connections do
+    not survive its ASGI handler, a pool serves WSGI and ASGI alike. ``pool=False`` keeps
+    Django's own connection handling (then set ``CONN_MAX_AGE`` for persistent
+    connections), ``pool=True`` insists on a pool, a mapping gives the pool's options
+    (``min_size``, ``max_size``, ``timeout``...).
 
     Raises:
         ConfigError: the URL has no scheme or names an unsupported database.
@@ -55,6 +69,11 @@ def database_from_url(url: str, *, base_dir: ConfigSource | None = None) -> dict
         port = parts.port
     except ValueError as exc:
         raise ConfigError(f"Invalid database URL '{url}': {exc}") from exc
+    options: dict[str, Any] = dict(parse_qsl(parts.query))
+    if engine == _POSTGRESQL:
+        pool_options = _pool_options(pool)
+        if pool_options is not None:
+            options["pool"] = pool_options
     return {
         "ENGINE": engine,
         "NAME": unquote(parts.path.lstrip("/")),
@@ -62,8 +81,17 @@ def database_from_url(url: str, *, base_dir: ConfigSource | None = None) -> dict
         "PASSWORD": unquote(parts.password or ""),
         "HOST": unquote(parts.hostname or ""),
         "PORT": str(port) if port is not None else "",
-        "OPTIONS": dict(parse_qsl(parts.query)),
+        "OPTIONS": options,
     }
+
+
+def _pool_options(pool: PoolOption) -> bool | dict[str, Any] | None:
+    """``OPTIONS["pool"]`` for ``pool`` (``None``: a default pool when psycopg_pool is there)."""
+    if pool is None:
+        return True if find_spec("psycopg_pool") is not None else None
+    if isinstance(pool, Mapping):
+        return dict(pool)
+    return True if pool else None
 
 
 def _sqlite_name(url: str, base_dir: ConfigSource | None) -> str:

@@ -15,6 +15,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from ninja.operation import Operation
 
 from loom_django.rest.errors import error_body, error_detail
 from loom_django.rest.ninja.csrf import CookieTrust, CsrfFailed, csrf_failure_reason
@@ -48,6 +49,7 @@ class MethodEntry:
     is_async: bool
     cookies: CookieTrust = field(init=False)
     needs_checks: bool = field(init=False)
+    async_auth: bool = field(init=False)
 
     def __post_init__(self) -> None:
         op = self.operation
@@ -56,6 +58,14 @@ class MethodEntry:
         object.__setattr__(self, "cookies", cookies)
         needs = bool(op.auth_callbacks or op.throttle_objects or permissions or cookies.matters)
         object.__setattr__(self, "needs_checks", needs)
+        callbacks = op.auth_callbacks or ()
+        async_auth = any(_is_async_callback(cb) for cb in callbacks)
+        object.__setattr__(self, "async_auth", async_auth and iscoroutinefunction(op._run_checks))
+
+
+def _is_async_callback(callback: Any) -> bool:
+    """Whether a ninja auth callback is a coroutine (ninja's own test, ``is_async``)."""
+    return iscoroutinefunction(callback) or bool(getattr(callback, "is_async", False))
 
 
 def django_route(full_path: str) -> str:
@@ -117,7 +127,12 @@ class PathDispatcher:
         self.is_async = any(entry.is_async for entry in entries.values())
 
     def view(self) -> Any:
-        """The Django view callable (sync or async as the operations need)."""
+        """The Django view callable (sync or async as the operations need).
+
+        The async view crosses into a worker thread at most once: authentication that is
+        a coroutine runs on the loop, everything else (the remaining checks and the
+        execution with its queries) in one ``sync_to_async`` call.
+        """
         entries = self.entries
         allowed = self.allowed
 
@@ -125,29 +140,39 @@ class PathDispatcher:
             entry = entries.get(request.method or "")
             if entry is None:
                 return method_not_allowed(allowed)
-            if entry.needs_checks:
-                denied = _run_checks_sync(entry, request)
-                if denied is not None:
-                    return denied
-            response = entry.handlers.sync_handler(request, path)
-            return without_body(response) if request.method == "HEAD" else response
+            return _serve_sync(entry, request, path, authenticate=True)
+
+        serve_in_thread = sync_to_async(_serve_sync, thread_sensitive=True)
 
         async def async_view(request: HttpRequest, **path: Any) -> HttpResponse:
             entry = entries.get(request.method or "")
             if entry is None:
                 return method_not_allowed(allowed)
-            if not entry.is_async:
-                return await sync_to_async(sync_view)(request, **path)
-            if entry.needs_checks:
-                denied = await _run_checks_async(entry, request)
+            if entry.async_auth:
+                denied: HttpResponse | None = await entry.operation._run_checks(request)
                 if denied is not None:
                     return denied
+                return await serve_in_thread(entry, request, path, authenticate=False)
+            if entry.needs_checks or not entry.is_async:
+                return await serve_in_thread(entry, request, path, authenticate=True)
             response = await entry.handlers.async_handler(request, path)
             return without_body(response) if request.method == "HEAD" else response
 
         view: Any = async_view if self.is_async else sync_view
         view.csrf_exempt = True
         return exclude_from_atomic_requests(view)
+
+
+def _serve_sync(
+    entry: MethodEntry, request: HttpRequest, path: dict[str, Any], *, authenticate: bool
+) -> HttpResponse:
+    """Checks (authentication unless already done) and the sync handler, on this thread."""
+    if entry.needs_checks:
+        denied = _run_checks_sync(entry, request, authenticate=authenticate)
+        if denied is not None:
+            return denied
+    response = entry.handlers.sync_handler(request, path)
+    return without_body(response) if request.method == "HEAD" else response
 
 
 def _csrf_denial(entry: MethodEntry, request: HttpRequest) -> HttpResponse | None:
@@ -160,9 +185,30 @@ def _csrf_denial(entry: MethodEntry, request: HttpRequest) -> HttpResponse | Non
     return error_response(CsrfFailed(reason), request)
 
 
-def _run_checks_sync(entry: MethodEntry, request: HttpRequest) -> HttpResponse | None:
-    op = entry.operation
-    denied: HttpResponse | None = op._run_checks(request)
+def _ninja_checks(op: Any, request: HttpRequest) -> HttpResponse | None:
+    """ninja's authentication and throttling, synchronously, for sync and async operations.
+
+    ninja's async operation authenticates sync callbacks through ``sync_to_async``; run
+    here, on the request's worker thread, they cost no extra hop.
+    """
+    if op.csrf_exempt:
+        request._ninja_csrf_exempt = True  # type: ignore[attr-defined]
+    if op.auth_callbacks:
+        denied: HttpResponse | None = Operation._run_authentication(op, request)
+        if denied is not None:
+            return denied
+    if op.throttle_objects:
+        throttled: HttpResponse | None = op._check_throttles(request)
+        return throttled
+    return None
+
+
+def _run_checks_sync(
+    entry: MethodEntry, request: HttpRequest, *, authenticate: bool
+) -> HttpResponse | None:
+    denied: HttpResponse | None = None
+    if authenticate:
+        denied = _ninja_checks(entry.operation, request)
     if denied is None:
         denied = _csrf_denial(entry, request)
     if denied is not None:
@@ -171,25 +217,6 @@ def _run_checks_sync(entry: MethodEntry, request: HttpRequest) -> HttpResponse |
     if permissions:
         try:
             check_permissions(request, permissions)
-        except Exception as exc:
-            return error_response(exc, request)
-    return None
-
-
-async def _run_checks_async(entry: MethodEntry, request: HttpRequest) -> HttpResponse | None:
-    op = entry.operation
-    if iscoroutinefunction(op._run_checks):
-        denied: HttpResponse | None = await op._run_checks(request)
-    else:
-        denied = await sync_to_async(op._run_checks)(request)
-    if denied is None:
-        denied = await sync_to_async(_csrf_denial)(entry, request)
-    if denied is not None:
-        return denied
-    permissions = entry.handlers.route.permissions
-    if permissions:
-        try:
-            await sync_to_async(check_permissions)(request, permissions)
         except Exception as exc:
             return error_response(exc, request)
     return None
