@@ -20,7 +20,7 @@ from loom_django.etl.expr import Dialect, Predicate, fold
 from loom_django.etl.plan import ColumnInfo, TableRoute
 from loom_django.etl.targets import IntoTable, WriteMode
 
-__all__ = ["polars_dtype", "read_table", "sql_where", "write_table"]
+__all__ = ["partition_predicate", "polars_dtype", "read_table", "sql_where", "write_table"]
 
 _log = logging.getLogger("loom_django.etl.django")
 
@@ -364,9 +364,9 @@ def _delete(route: TableRoute, where: tuple[str, list[Any]] | None) -> None:
     qs.delete()
 
 
-def _partition_where(
-    route: TableRoute, frame: pl.DataFrame, cols: tuple[str, ...]
-) -> tuple[str, list[Any]]:
+def partition_predicate(frame: pl.DataFrame, cols: Sequence[str]) -> Predicate | None:
+    """``(p1 = v1 AND p2 = v2) OR …`` over the distinct ``cols`` tuples of ``frame`` (a null
+    value as ``IS NULL``); ``None`` for an empty frame."""
     from loom_django.etl.expr import AndPred, ColRef, EqPred, IsNullPred, OrPred
 
     pred: Any = None
@@ -376,6 +376,14 @@ def _partition_where(
             node = IsNullPred(ColRef(name), False) if value is None else EqPred(ColRef(name), value)
             part = node if part is None else AndPred(part, node)
         pred = part if pred is None else OrPred(pred, part)
+    return pred  # type: ignore[no-any-return]
+
+
+def _partition_where(
+    route: TableRoute, frame: pl.DataFrame, cols: tuple[str, ...]
+) -> tuple[str, list[Any]]:
+    pred = partition_predicate(frame, cols)
+    assert pred is not None
     return sql_where(route, pred, None)
 
 

@@ -22,7 +22,7 @@ from loom_django.etl.schema import (
     ParquetWriteOptions,
 )
 from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp
-from loom_django.etl.targets import IntoFile, IntoTable, IntoTemp, IntoUseCase
+from loom_django.etl.targets import IntoFile, IntoHistory, IntoTable, IntoTemp, IntoUseCase
 
 __all__ = [
     "read_source",
@@ -207,6 +207,8 @@ def write_target(
             now=datetime.now(UTC),
         )
         return written, 0
+    if isinstance(spec, IntoHistory):
+        return write_history_target(binding, frame, run, config), 0
     if isinstance(spec, IntoFile):
         assert binding.location is not None
         _write_file(spec, frame, render_path(binding.location, run.params, config))
@@ -217,6 +219,24 @@ def write_target(
     if isinstance(spec, IntoUseCase):
         return _write_use_case(binding, spec, frame, run, config, runtime)
     raise TypeError(f"unsupported target {spec!r}")
+
+
+def write_history_target(
+    binding: TargetBinding, frame: pl.DataFrame, run: Any, config: EtlConfig
+) -> int:
+    """Write an ``IntoHistory`` target (both backends hand it a Polars frame)."""
+    from loom_django.etl._django_history import write_history
+
+    assert binding.route is not None
+    return write_history(
+        frame,
+        binding.route,
+        binding.spec,  # type: ignore[arg-type]
+        run.params,
+        read_batch_size=config.django.read_batch_size,
+        write_batch_size=config.django.write_batch_size,
+        now=datetime.now(UTC),
+    )
 
 
 def _write_use_case(

@@ -24,7 +24,7 @@ from loom_django.etl.errors import SchemaError
 from loom_django.etl.plan import SourceBinding, StepPlan, TargetBinding
 from loom_django.etl.schema import CsvReadOptions, Format
 from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp
-from loom_django.etl.targets import IntoFile, IntoTable, IntoTemp, IntoUseCase
+from loom_django.etl.targets import IntoFile, IntoHistory, IntoTable, IntoTemp, IntoUseCase
 
 __all__ = [
     "get_session",
@@ -218,6 +218,10 @@ def write_target(
             now=datetime.now(UTC),
         )
         return written, 0
+    if isinstance(spec, IntoHistory):
+        from loom_django.etl._polars_backend import write_history_target
+
+        return write_history_target(binding, _to_polars(df), run, config), 0
     if isinstance(spec, IntoFile):
         assert binding.location is not None
         path = render_path(binding.location, run.params, config)

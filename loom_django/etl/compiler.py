@@ -38,6 +38,7 @@ from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp, So
 from loom_django.etl.targets import (
     TARGET_TYPES,
     IntoFile,
+    IntoHistory,
     IntoTable,
     IntoTemp,
     IntoUseCase,
@@ -338,7 +339,33 @@ class ETLCompiler:
             return TargetBinding(spec, location=self._file(spec, params_type, out, "target"))
         if isinstance(spec, IntoUseCase):
             return self._use_case_target(spec, params_type, out)
+        if isinstance(spec, IntoHistory):
+            return self._history_target(spec, params_type, out)
         return TargetBinding(spec)
+
+    def _history_target(
+        self, spec: IntoHistory, params_type: Any, out: _Collector
+    ) -> TargetBinding | None:
+        if isinstance(spec.effective_date, ParamExpr) and not _param_path_ok(
+            params_type, spec.effective_date.path
+        ):
+            path = ".".join(spec.effective_date.path)
+            out.add(C.UNKNOWN_PARAM_FIELD, f"effective_date: params has no field {path!r}", path)
+        route = self._route(spec.ref, spec.database, out, "target")
+        if route is None:
+            return None
+        if spec.schema is not SchemaMode.STRICT:
+            out.add(
+                C.SCHEMA_OWNED_BY_MIGRATIONS,
+                f"{route.name} is a Django table: its schema is owned by migrations; use STRICT",
+                "target",
+            )
+        bounds = [spec.valid_from, spec.valid_to]
+        if spec.delete_policy == "soft_delete":
+            bounds.append(spec.deleted_at)
+        cols = [*spec.keys, *(spec.track or ()), *spec.overwrite, *spec.partition_scope, *bounds]
+        self._columns(route, cols, out, "target")
+        return TargetBinding(spec, route=route)
 
     def _table_target(
         self, spec: IntoTable, params_type: Any, out: _Collector
@@ -419,6 +446,8 @@ class ETLCompiler:
             warnings.append("W_IMPLICIT_REPLACE: no write mode given; the table is replaced")
         if isinstance(spec, IntoTable) and spec.mode is WriteMode.APPEND:
             warnings.append("W_APPEND: append target is not idempotent on rerun")
+        if isinstance(spec, IntoHistory):
+            warnings.extend(_history_warnings(spec))
         if step not in self._warned:
             self._warned.add(step)
             for warning in warnings:
@@ -540,6 +569,24 @@ class ETLCompiler:
         warnings = [w for s in iter_all_steps(result) for w in s.warnings]
         warnings.extend(_races(result))
         return PipelinePlan(pipeline, pipeline.params_type, tuple(nodes), warnings=tuple(warnings))
+
+
+def _history_warnings(spec: IntoHistory) -> list[str]:
+    warnings = []
+    if not spec.partition_scope:
+        warnings.append(
+            "W_HISTORY_NO_SCOPE: no partition_scope; the whole history is read and rewritten"
+        )
+        if spec.allow_temporal_rerun:
+            warnings.append(
+                "W_HISTORY_NO_SCOPE: allow_temporal_rerun without partition_scope re-weaves "
+                "the whole table"
+            )
+    if spec.track is None:
+        warnings.append(
+            "W_HISTORY_TRACK_INFERRED: track=None; every non-key column opens a new version"
+        )
+    return warnings
 
 
 def _writes(step: StepPlan) -> set[str]:

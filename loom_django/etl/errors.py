@@ -13,6 +13,9 @@ __all__ = [
     "ETLCompilationError",
     "ETLCompilationErrorGroup",
     "ETLErrorCode",
+    "HistorifyDateCollisionError",
+    "HistorifyKeyConflictError",
+    "HistorifyTemporalConflictError",
     "InvalidStageError",
     "LockHeldError",
     "PredicateViolationError",
@@ -99,6 +102,19 @@ class PredicateViolationError(ValueError):
 
 class DuplicateKeyError(ValueError):
     """An upsert frame holds the same key more than once; nothing was written."""
+
+
+class HistorifyKeyConflictError(ValueError):
+    """An ``IntoHistory`` snapshot holds one entity (key) more than once; nothing was written."""
+
+
+class HistorifyDateCollisionError(ValueError):
+    """Two ``IntoHistory`` log events of one entity share a date; nothing was written."""
+
+
+class HistorifyTemporalConflictError(ValueError):
+    """An ``IntoHistory`` snapshot is older than open versions and ``allow_temporal_rerun`` is
+    off; nothing was written."""
 
 
 class RejectThresholdExceeded(RuntimeError):
