@@ -205,6 +205,7 @@ def write_target(
             run.params,
             batch_size=config.django.write_batch_size,
             now=datetime.now(UTC),
+            copy=config.django.copy,
         )
         return written, 0
     if isinstance(spec, IntoHistory):
