@@ -568,7 +568,18 @@ class ETLCompiler:
         raise_errors(errors)
         warnings = [w for s in iter_all_steps(result) for w in s.warnings]
         warnings.extend(_races(result))
-        return PipelinePlan(pipeline, pipeline.params_type, tuple(nodes), warnings=tuple(warnings))
+        alias = None
+        if pipeline.atomic:
+            from loom_django.etl._atomic import atomic_database
+
+            alias = atomic_database(result, self.config)
+        return PipelinePlan(
+            pipeline,
+            pipeline.params_type,
+            tuple(nodes),
+            warnings=tuple(warnings),
+            atomic_database=alias,
+        )
 
 
 def _history_warnings(spec: IntoHistory) -> list[str]:

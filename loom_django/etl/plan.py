@@ -131,6 +131,8 @@ class PipelinePlan:
     params_type: type[Any] | None
     nodes: tuple[ProcessPlan | ParallelProcessGroup, ...]
     warnings: tuple[str, ...] = ()
+    atomic_database: str | None = None
+    """For ``atomic`` pipelines: the alias whose one transaction wraps the whole run."""
 
 
 def iter_processes(plan: PipelinePlan) -> Iterator[ProcessPlan]:

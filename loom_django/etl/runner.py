@@ -13,6 +13,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -313,11 +314,12 @@ class ETLRunner:
             Event("pipeline", "start", run.pipeline, run_id, run_id, params=render_params(params)),
         )
         try:
-            for node in plan.nodes:
-                if isinstance(node, ParallelProcessGroup):
-                    self._parallel([partial(self._process, run, p) for p in node.plans])
-                else:
-                    self._process(run, node)
+            with _run_transaction(plan):
+                for node in plan.nodes:
+                    if isinstance(node, ParallelProcessGroup):
+                        self._parallel([partial(self._process, run, p) for p in node.plans])
+                    else:
+                        self._process(run, node)
         except BaseException as exc:
             duration = (time.perf_counter() - t0) * 1000
             interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
@@ -524,6 +526,15 @@ class ETLRunner:
             if result is not None and step.target_binding.rejects is not None:
                 backend.write_rejects(step.target_binding.rejects, result.rejects, run, self.config)
             raise
+
+
+def _run_transaction(plan: PipelinePlan) -> AbstractContextManager[Any]:
+    """One transaction around the whole run for ``atomic`` pipelines, else nothing."""
+    if plan.atomic_database is None:
+        return nullcontext()
+    from django.db import transaction
+
+    return transaction.atomic(using=plan.atomic_database)
 
 
 def _target_label(step: StepPlan) -> tuple[str, str]:
