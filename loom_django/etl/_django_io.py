@@ -360,7 +360,7 @@ def _copy(
     quote = connection.ops.quote_name
     cols = ", ".join(quote(route.column(name).column) for name in frame.columns)  # type: ignore[union-attr]
     sql = f"COPY {quote(route.table)} ({cols}) FROM STDIN (FORMAT csv)"
-    with cursor.cursor.copy(sql) as copy:
+    with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
         for start in range(0, frame.height, batch_size):
             copy.write(frame.slice(start, batch_size).write_csv(include_header=False))
 
