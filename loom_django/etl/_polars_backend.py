@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from loom_django.etl._django_io import iter_rows, read_table, write_table
+from loom_django.etl._temps import temp_path
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import SchemaError
 from loom_django.etl.plan import SourceBinding, StepPlan, TargetBinding
@@ -164,6 +165,7 @@ def _write_file(spec: IntoFile, frame: pl.DataFrame, path: Path) -> None:
 
 
 def _write_temp(spec: IntoTemp, frame: pl.DataFrame, run: Any) -> None:
+    path = temp_path(run, spec, ".arrow")
     files = run.temps.setdefault(spec.name, [])
     if files and spec.append:
         first = pl.read_ipc_schema(files[0])
@@ -175,7 +177,6 @@ def _write_temp(spec: IntoTemp, frame: pl.DataFrame, run: Any) -> None:
                 for n, dtype in first.items()
             ]
         )
-    path = run.temp_dir / f"{spec.name}-{uuid.uuid4().hex}.arrow"
     tmp = path.with_suffix(".writing")
     frame.write_ipc(tmp)
     os.replace(tmp, path)

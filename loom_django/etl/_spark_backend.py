@@ -235,7 +235,9 @@ def write_target(
         cached.unpersist()
         return count, 0
     if isinstance(spec, IntoTemp):
-        path = run.temp_dir / f"{spec.name}-{uuid.uuid4().hex}.parquet"
+        from loom_django.etl._temps import temp_path
+
+        path = temp_path(run, spec, ".parquet")
         df.write.parquet(str(path))
         run.temps.setdefault(spec.name, []).append(path)
         return _parquet_rows(path), 0

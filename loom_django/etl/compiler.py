@@ -646,13 +646,14 @@ def _races(plan: PipelinePlan) -> list[str]:
     return found
 
 
-def check_temps(plan: PipelinePlan) -> None:
-    """Re-validate temps on a (filtered) plan: a kept ``FromTemp`` needs its producer.
+def check_temps(plan: PipelinePlan, available: Iterable[str] = ()) -> None:
+    """Re-validate temps on a (filtered) plan: a kept ``FromTemp`` needs its producer, or
+    to be ``available`` (a CORRELATION temp an earlier attempt may have left).
 
     Raises:
         ETLCompilationError: ``TEMP_NOT_PRODUCED`` (or a group).
     """
-    raise_errors(_temp_errors([plan]))
+    raise_errors(_temp_errors([plan], set(available)))
 
 
 def _missing_fields(component: Any, container: Any) -> list[str]:
@@ -670,7 +671,7 @@ def _pipeline_units(plan: PipelinePlan) -> Iterable[Any]:
     yield plan
 
 
-def _temp_errors(units: list[Any]) -> list[ETLCompilationError]:
+def _temp_errors(units: list[Any], available: set[str] | None = None) -> list[ETLCompilationError]:
     """``FromTemp`` needs an earlier producer (not a sibling); writer append flags agree."""
     errors: list[ETLCompilationError] = []
     sequence: list[list[StepPlan]] = []
@@ -684,7 +685,7 @@ def _temp_errors(units: list[Any]) -> list[ETLCompilationError]:
                     sequence.append(
                         list(snode.plans) if isinstance(snode, ParallelStepGroup) else [snode]
                     )
-    produced: set[str] = set()
+    produced: set[str] = set(available or ())
     writers: dict[str, list[tuple[str, bool]]] = {}
     for group in sequence:
         made: set[str] = set()
