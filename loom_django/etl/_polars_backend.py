@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from loom_django.etl._audit import add_audit
 from loom_django.etl._django_io import iter_rows, read_table, write_table
 from loom_django.etl._temps import temp_path
 from loom_django.etl.config import EtlConfig
@@ -191,16 +193,18 @@ def write_target(
     runtime: Any,
     *,
     streaming: bool = False,
+    audit: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
     """Materialise the step's frame once (with Polars' streaming engine when the step or
-    the write mode asks for it) and write it; returns (written, rejected)."""
+    the write mode asks for it) and write it; returns (written, rejected). ``audit``
+    columns go into table targets only."""
     spec = binding.spec
     streaming = streaming or bool(getattr(spec, "streaming", False))
     frame = _collect(frame_like, streaming)
     if isinstance(spec, IntoTable):
         assert binding.route is not None
         written = write_table(
-            frame,
+            add_audit(frame, binding.route, audit),
             binding.route,
             spec,
             run.params,

@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -200,15 +201,24 @@ def _parquet_rows(path: Path) -> int:
 
 
 def write_target(
-    binding: TargetBinding, df: Any, run: Any, config: EtlConfig, runtime: Any
+    binding: TargetBinding,
+    df: Any,
+    run: Any,
+    config: EtlConfig,
+    runtime: Any,
+    *,
+    audit: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
-    """Write the step's DataFrame; Django tables and use cases go through the driver."""
+    """Write the step's DataFrame; Django tables and use cases go through the driver.
+    ``audit`` columns go into table targets only."""
     spec = binding.spec
     if df is None or not hasattr(df, "sparkSession"):
         raise TypeError(f"a Spark step must return a pyspark DataFrame, not {type(df).__name__}")
     if isinstance(spec, IntoTable):
         assert binding.route is not None
-        frame = _to_polars(df)
+        from loom_django.etl._audit import add_audit
+
+        frame = add_audit(_to_polars(df), binding.route, audit)
         written = write_table(
             frame,
             binding.route,

@@ -10,6 +10,8 @@ import msgspec
 
 __all__ = [
     "DEFAULT_ENGINE",
+    "AuditColumn",
+    "AuditConfig",
     "DjangoIOConfig",
     "DjangoRoute",
     "EtlConfig",
@@ -65,6 +67,27 @@ class TempConfig(_Struct, frozen=True):
     root: str | None = None
 
 
+class AuditColumn(_Struct, frozen=True):
+    """A custom audit column: a literal ``value`` or ``str(params.<from_param>)``."""
+
+    name: str
+    value: str | None = None
+    from_param: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.value is None) == (self.from_param is None):
+            raise ValueError(f"audit column {self.name!r} needs exactly one of value, from_param")
+
+
+class AuditConfig(_Struct, frozen=True):
+    """Audit columns written into table targets (``{prefix}run_id``, ``step``, ``attempt``,
+    ``process_run_id`` and the ``custom`` ones); only into fields the model declares."""
+
+    enabled: bool = False
+    prefix: str = "_loom_"
+    custom: tuple[AuditColumn, ...] = ()
+
+
 class StorageConfig(_Struct, frozen=True):
     """Routes of logical tables and file aliases."""
 
@@ -72,6 +95,7 @@ class StorageConfig(_Struct, frozen=True):
     tables: tuple[TableRoute, ...] = ()
     files: tuple[FileRoute, ...] = ()
     temp: TempConfig = msgspec.field(default_factory=TempConfig)
+    audit: AuditConfig = msgspec.field(default_factory=AuditConfig)
 
 
 class DjangoIOConfig(_Struct, frozen=True):

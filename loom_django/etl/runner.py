@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from loom_django.etl._audit import audit_values
 from loom_django.etl._temps import (
     check_correlation,
     cleanup_correlation,
@@ -129,6 +130,7 @@ class StepContext:
     backend: str
     logger: logging.Logger
     metrics: dict[str, float] = field(default_factory=dict)
+    process_run_id: str | None = None
 
     def metric(self, name: str, value: float) -> None:
         """Add to a named metric of this step."""
@@ -485,7 +487,13 @@ class ETLRunner:
         )
         self._emit(run, start)
         ctx = StepContext(
-            run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger
+            run.run_id,
+            sid,
+            run.pipeline,
+            step.name,
+            self.backend,
+            step.step_type.logger,
+            process_run_id=process_id,
         )
         t0 = time.perf_counter()
         try:
@@ -548,9 +556,12 @@ class ETLRunner:
                 f"step {step.step_type.__qualname__} returned None; its target needs a frame"
             )
         try:
-            flags: dict[str, bool] = (
+            flags: dict[str, Any] = (
                 {"streaming": True} if step.streaming and self.backend == "polars" else {}
             )
+            audit = audit_values(self.config, run, step.name, ctx.process_run_id)
+            if audit is not None:
+                flags["audit"] = audit
             counts: tuple[int, int] = backend.write_target(
                 step.target_binding, frame, run, self.config, self._runtime, **flags
             )
