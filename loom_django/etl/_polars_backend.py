@@ -24,7 +24,7 @@ from loom_django.etl.schema import (
     JsonReadOptions,
     ParquetWriteOptions,
 )
-from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp
+from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp, JsonColumn
 from loom_django.etl.targets import IntoFile, IntoHistory, IntoTable, IntoTemp, IntoUseCase
 
 __all__ = [
@@ -74,6 +74,16 @@ def _scan_file(spec: FromFile, path: Path) -> pl.LazyFrame:
     return frame.select(spec.projected) if spec.projected else frame
 
 
+def _parse_json(frame: pl.LazyFrame, columns: tuple[JsonColumn, ...]) -> pl.LazyFrame:
+    from loom_django.etl._json import json_decode
+
+    if not columns:
+        return frame
+    return frame.with_columns(
+        json_decode(c.column, c.description, c.lenient).alias(c.column) for c in columns
+    )
+
+
 def read_source(
     binding: SourceBinding, params: Any, config: EtlConfig, temps: dict[str, list[Path]]
 ) -> pl.LazyFrame:
@@ -81,16 +91,18 @@ def read_source(
     spec = binding.spec
     if isinstance(spec, FromTable):
         assert binding.route is not None
-        return read_table(
+        table = read_table(
             binding.route,
             columns=spec.projected,
             predicate=spec.predicate,
             params=params,
             batch_size=config.django.read_batch_size,
         )
+        return _parse_json(table, spec.json_columns)
     if isinstance(spec, FromFile):
         assert binding.location is not None
-        return _scan_file(spec, render_path(binding.location, params, config))
+        scan = _scan_file(spec, render_path(binding.location, params, config))
+        return _parse_json(scan, spec.json_columns)
     if isinstance(spec, FromTemp):
         files = temps.get(spec.name)
         if not files:

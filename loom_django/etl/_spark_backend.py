@@ -95,9 +95,15 @@ def _to_polars(df: Any) -> pl.DataFrame:
 def read_source(
     binding: SourceBinding, params: Any, config: EtlConfig, temps: dict[str, list[Path]]
 ) -> Any:
-    """The Spark DataFrame of one source."""
+    """The Spark DataFrame of one source.
+
+    Raises:
+        SchemaError: a ``parse_json`` declaration (Polars only in this version).
+    """
     spark = get_session(config)
     spec = binding.spec
+    if getattr(spec, "json_columns", ()):
+        raise SchemaError(f"source {binding.alias!r}: parse_json runs on the Polars backend only")
     if isinstance(spec, FromTable):
         assert binding.route is not None
         frame = read_table(
