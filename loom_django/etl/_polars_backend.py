@@ -89,6 +89,10 @@ def read_source(
 ) -> pl.LazyFrame:
     """The lazy frame of one source."""
     spec = binding.spec
+    if isinstance(spec, FromTable) and binding.delta is not None:
+        from loom_django.etl._delta_io import read_delta
+
+        return _parse_json(read_delta(binding.delta, spec, params), spec.json_columns)
     if isinstance(spec, FromTable):
         assert binding.route is not None
         table = read_table(
@@ -213,6 +217,11 @@ def write_target(
     spec = binding.spec
     streaming = streaming or bool(getattr(spec, "streaming", False))
     frame = _collect(frame_like, streaming)
+    if isinstance(spec, IntoTable) and binding.delta is not None:
+        from loom_django.etl._delta_io import write_delta
+
+        policy = config.storage.missing_table_policy
+        return write_delta(frame, binding.delta, spec, run.params, policy), 0
     if isinstance(spec, IntoTable):
         assert binding.route is not None
         written = write_table(

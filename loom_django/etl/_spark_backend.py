@@ -102,6 +102,8 @@ def read_source(
     """
     spark = get_session(config)
     spec = binding.spec
+    if binding.delta is not None:
+        raise SchemaError(f"source {binding.alias!r}: Delta tables run on the Polars backend only")
     if getattr(spec, "json_columns", ()):
         raise SchemaError(f"source {binding.alias!r}: parse_json runs on the Polars backend only")
     if isinstance(spec, FromTable):
@@ -220,6 +222,8 @@ def write_target(
     spec = binding.spec
     if df is None or not hasattr(df, "sparkSession"):
         raise TypeError(f"a Spark step must return a pyspark DataFrame, not {type(df).__name__}")
+    if binding.delta is not None:
+        raise SchemaError("Delta tables run on the Polars backend only")
     if isinstance(spec, IntoTable):
         assert binding.route is not None
         from loom_django.etl._audit import add_audit

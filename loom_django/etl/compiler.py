@@ -302,7 +302,22 @@ class ETLCompiler:
             )
         return location
 
+    def _delta(self, ref: Any, out: _Collector, alias: str) -> str | None:
+        from loom_django.etl._routing import delta_location
+
+        location = delta_location(ref, self.config)
+        if location is not None and find_spec("deltalake") is None:
+            out.add(
+                C.FEATURE_UNAVAILABLE,
+                f"{ref!r} is a Delta table: pip install loom-django[delta]",
+                alias,
+            )
+        return location
+
     def _source(self, alias: str, spec: Any, params_type: Any, out: _Collector) -> SourceBinding:
+        if isinstance(spec, FromTable) and (delta := self._delta(spec.ref, out, alias)):
+            self._check_params(spec.predicate, params_type, out, f"source {alias!r}")
+            return SourceBinding(alias, spec, delta=delta)
         if isinstance(spec, FromTable):
             route = self._route(spec.ref, spec.database, out, alias)
             self._check_params(spec.predicate, params_type, out, f"source {alias!r}")
@@ -385,6 +400,9 @@ class ETLCompiler:
                     C.UPSERT_KEY_IN_EXCLUDE, f"upsert(): keys {in_exclude} are excluded", "target"
                 )
         self._check_params(spec.predicate, params_type, out, "target")
+        delta = self._delta(spec.ref, out, "target")
+        if delta is not None:
+            return TargetBinding(spec, delta=delta)
         route = self._route(spec.ref, spec.database, out, "target")
         if route is None:
             return None

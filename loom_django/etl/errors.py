@@ -22,6 +22,7 @@ __all__ = [
     "RejectThresholdExceeded",
     "RunInterrupted",
     "SchemaError",
+    "SchemaNotFoundError",
 ]
 
 
@@ -88,6 +89,21 @@ class ETLCompilationErrorGroup(ETLCompilationError):
             first.code, first.component, f"{len(errors)} ETL compile errors:\n{lines}", first.field
         )
         self.errors = tuple(errors)
+
+
+class SchemaNotFoundError(ETLCompilationError):
+    """A Delta table target does not exist and ``storage.missing_table_policy`` forbids
+    creating it (reported at pre-flight, before anything runs)."""
+
+    def __init__(self, component: str, location: str, field: str | None = "target") -> None:
+        super().__init__(
+            ETLErrorCode.UNKNOWN_TARGET_TABLE,
+            component,
+            f"Delta table {location} does not exist: declare the target with "
+            "schema=SchemaMode.OVERWRITE, or set etl.storage.missing_table_policy='create'",
+            field,
+        )
+        self.location = location
 
 
 class InvalidStageError(ValueError):

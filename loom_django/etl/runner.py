@@ -324,7 +324,7 @@ class ETLRunner:
             check_temps(plan, correlation_temps(full) if correlation_id else ())
         from loom_django.etl.preflight import preflight
 
-        preflight(plan)
+        preflight(plan, self.config.storage.missing_table_policy)
         check_correlation(plan, correlation_id)
         started = datetime.now(UTC)
         run_id = run_id or str(uuid.uuid4())

@@ -81,3 +81,24 @@ def test_the_door_imports_without_deltalake_pyspark_or_psycopg():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_delta_route_without_deltalake_is_feature_unavailable(monkeypatch, tmp_path):
+    """etl §12.29"""
+    from loom_django.etl import IntoTable
+    from loom_django.etl.config import EtlConfig, FilePath, StorageConfig, StorageDefaults
+
+    real = compiler_module.find_spec
+    monkeypatch.setattr(
+        compiler_module, "find_spec", lambda name: None if name == "deltalake" else real(name)
+    )
+    storage = StorageConfig(defaults=StorageDefaults(table_path=FilePath(uri=str(tmp_path))))
+    step = types.new_class(
+        "DeltaStep",
+        (ETLStep[P],),
+        exec_body=lambda d: d.update(target=IntoTable("raw.orders").append(), execute=_write),
+    )
+    with pytest.raises(ETLCompilationError) as info:
+        ETLCompiler(EtlConfig(storage=storage)).compile_step(step)
+    assert info.value.code == "FEATURE_UNAVAILABLE"
+    assert "loom-django[delta]" in info.value.message
