@@ -294,3 +294,21 @@ def test_two_log_events_on_one_date_raise_date_collision():
     with pytest.raises(HistorifyDateCollisionError, match="42"):
         _run(LOG, events, date(2025, 2, 1))
     assert _rows() == []
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.django_db
+def test_snapshot_history_on_the_spark_backend(spark):
+    from loom_django.etl import StepSQL
+
+    class Snapshot(StepSQL[D, object]):
+        target = SNAPSHOT
+        sql = staticmethod(lambda params: "SELECT 42 AS customer_id, 'bronze' AS tier")
+
+    proc = types.new_class("Proc", (ETLProcess[D],), exec_body=lambda d: d.update(steps=[Snapshot]))
+    pipe = types.new_class(
+        "Pipe", (ETLPipeline[D],), exec_body=lambda d: d.update(processes=[proc])
+    )
+    ETLRunner(backend="spark", spark=spark).run(pipe, D(run_date=date(2025, 3, 1)))
+    assert _rows() == [(42, "bronze", date(2025, 3, 1), None, None)]
