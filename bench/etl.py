@@ -5,12 +5,16 @@ rows through our Polars runner (one-step pipeline: FromFile → execute → Into
 lazy query collected and written with plain Polars; with ``--spark``, the same declarations
 (StepSQL) on our Spark runner vs plain PySpark SQL in the same session on ``--spark-rows``.
 J4: appending ``--table-rows`` rows to a Django table (IntoTable(...).append()) vs a
-hand-written ``cursor.executemany`` loop over the same frame. J5: ``--use-case-rows`` rows
+hand-written ``cursor.executemany`` loop over the same frame (SQLite), and with
+``--postgres-url`` also on PostgreSQL, where ours uses COPY and the baseline is a hand-written
+COPY loop (executemany and bulk_create are reported beside it). J5: ``--use-case-rows`` rows
 through IntoUseCase in validate and execute mode (rows/s).
 
-    python bench/etl.py [--rows 10000000] [--reps 15] [--spark --spark-rows 1000000]
+    python bench/etl.py [--jobs J1,J2,J3,J4,J5] [--rows 10000000] [--reps 15]
+                        [--spark --spark-rows 1000000]
                         [--table-rows 200000] [--use-case-rows 100000]
                         [--database-url sqlite:///tmp/bench.sqlite3]
+                        [--postgres-url postgres://postgres@127.0.0.1:5432/bench]
 
 Method: ours and the baseline alternate run by run (ours first on odd runs, baseline
 first on even runs); the figure is the median wall time; ratio = ours / baseline.
@@ -34,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _configure(url: str) -> None:
+def _configure(url: str, postgres_url: str | None = None) -> None:
     import dj_database_url
     import django
     from django.conf import settings
@@ -44,7 +48,10 @@ def _configure(url: str) -> None:
         USE_TZ=True,
         DEBUG=False,
         INSTALLED_APPS=["django.contrib.contenttypes", "loom_django", "tests.testapp"],
-        DATABASES={"default": dj_database_url.parse(url)},
+        DATABASES={
+            "default": dj_database_url.parse(url),
+            **({"pg": dj_database_url.parse(postgres_url)} if postgres_url else {}),
+        },
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         LOOM={
             "ETL_AUTODISCOVER": False,
@@ -62,6 +69,8 @@ def _configure(url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if postgres_url:
+        call_command("migrate", database="pg", verbosity=0)
 
 
 def _time(fn: Callable[[], Any]) -> float:
@@ -249,15 +258,19 @@ def _spark_jobs(root: Path, rows: int, reps: int) -> None:
 # -- J4 / J5 ------------------------------------------------------------------------------
 
 
-def _table_job(rows: int, reps: int) -> None:
+def _table_job(rows: int, reps: int, alias: str) -> None:
+    """J4 on one database: our append (COPY on PostgreSQL, executemany elsewhere) vs the
+    hand-written loop the spec names for that database, then bulk_create."""
     import polars as pl
-    from django.db import connection, transaction
+    from django.db import connections, transaction
 
     from loom_django.etl import ETLParams, ETLStep, IntoTable
     from loom_django.etl.runner import ETLRunner
     from tests.testapp.models import Publisher
 
+    connection = connections[alias]
     frame = pl.DataFrame({"name": [f"publisher {i}" for i in range(rows)]})
+    batch = 10_000
 
     def execute(self: Any, params: Any) -> pl.LazyFrame:
         return frame.lazy()
@@ -265,7 +278,9 @@ def _table_job(rows: int, reps: int) -> None:
     step = types.new_class(
         "Load",
         (ETLStep[ETLParams],),
-        exec_body=lambda d: d.update(target=IntoTable(Publisher).append(), execute=execute),
+        exec_body=lambda d: d.update(
+            target=IntoTable(Publisher).using(alias).append(), execute=execute
+        ),
     )
     pipe = _pipeline(step)
     runner = ETLRunner()
@@ -277,34 +292,46 @@ def _table_job(rows: int, reps: int) -> None:
     def ours() -> None:
         runner.run(pipe, ETLParams())
 
-    def base() -> None:
-        with transaction.atomic(), connection.cursor() as cursor:
+    def executemany() -> None:
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
             sql = 'INSERT INTO "legacy_publishers" ("name") VALUES (%s)'
-            for start in range(0, rows, 10_000):
-                cursor.executemany(sql, frame.slice(start, 10_000).rows())
+            for start in range(0, rows, batch):
+                cursor.executemany(sql, frame.slice(start, batch).rows())
 
-    ours()
-    clear()
-    base()
-    clear()
+    def copy() -> None:
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            sql = 'COPY "legacy_publishers" ("name") FROM STDIN (FORMAT csv)'
+            with cursor.cursor.copy(sql) as out:
+                for start in range(0, rows, batch):
+                    out.write(frame.slice(start, batch).write_csv(include_header=False))
+
+    vendor = connection.vendor
+    base, label = (copy, "COPY loop") if vendor == "postgresql" else (executemany, "executemany")
+    for fn in (ours, base):
+        fn()
+        clear()
     o, b = _alternate(ours, base, reps, clear)
-    _report(f"J4 append {rows} rows to a table", o, b)
+    _report(f"J4 {vendor} append {rows} rows vs {label}", o, b)
 
     def bulk() -> None:
-        Publisher.objects.bulk_create(
-            [Publisher(name=n) for n in frame["name"].to_list()], batch_size=10_000
+        Publisher.objects.using(alias).bulk_create(
+            [Publisher(name=n) for n in frame["name"].to_list()], batch_size=batch
         )
 
-    bulk_times = []
-    for _ in range(3):
-        bulk_times.append(_time(bulk))
-        clear()
-    bulk_time = statistics.median(bulk_times)
-    print(
-        f"{'   (bulk_create, same batches)':<34} {bulk_time * 1000:9.1f} ms   "
-        f"ours is {bulk_time / o:4.1f}x faster",
-        flush=True,
-    )
+    others = [("bulk_create", bulk)]
+    if vendor == "postgresql":
+        others.insert(0, ("executemany", executemany))
+    for name, fn in others:
+        times = []
+        for _ in range(3):
+            times.append(_time(fn))
+            clear()
+        median = statistics.median(times)
+        print(
+            f"{'   (' + name + ', same batches)':<34} {median * 1000:9.1f} ms   "
+            f"ours is {median / o:4.1f}x faster",
+            flush=True,
+        )
 
 
 def _use_case_job(rows: int) -> None:
@@ -347,6 +374,7 @@ def _use_case_job(rows: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", default="J1,J2,J3,J4,J5", help="comma-separated job names")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--spark", action="store_true")
@@ -356,19 +384,27 @@ def main() -> None:
     parser.add_argument("--table-reps", type=int, default=7)
     parser.add_argument("--use-case-rows", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgres-url", default=None, help="also run J4 on this PostgreSQL")
     args = parser.parse_args()
+    jobs = set(args.jobs.split(","))
     with tempfile.TemporaryDirectory(prefix="loom-bench-etl-") as tmp:
         root = Path(tmp)
-        _configure(args.database_url or f"sqlite:///{root / 'bench.sqlite3'}")
-        _generate(root, args.rows)
-        print(
-            f"J1-J3 on {args.rows} rows, {args.reps} alternating repetitions, medians", flush=True
-        )
-        _polars_jobs(root, args.reps)
-        if args.spark:
-            _spark_jobs(root, args.spark_rows, args.spark_reps or args.reps)
-        _table_job(args.table_rows, args.table_reps)
-        _use_case_job(args.use_case_rows)
+        _configure(args.database_url or f"sqlite:///{root / 'bench.sqlite3'}", args.postgres_url)
+        if jobs & {"J1", "J2", "J3"}:
+            _generate(root, args.rows)
+            print(
+                f"J1-J3 on {args.rows} rows, {args.reps} alternating repetitions, medians",
+                flush=True,
+            )
+            _polars_jobs(root, args.reps)
+            if args.spark:
+                _spark_jobs(root, args.spark_rows, args.spark_reps or args.reps)
+        if "J4" in jobs:
+            _table_job(args.table_rows, args.table_reps, "default")
+            if args.postgres_url:
+                _table_job(args.table_rows, args.table_reps, "pg")
+        if "J5" in jobs:
+            _use_case_job(args.use_case_rows)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Django tables as Polars frames: batched SQL reads, executemany writes per write mode.
+"""Django tables as Polars frames: batched SQL reads, executemany/COPY writes per write mode.
 
 Rows never become model instances. Reads run on the step thread (one connection, the
 step's transaction visible); writes run in one ``transaction.atomic(using=alias)`` per step.
@@ -20,7 +20,7 @@ from loom_django.etl.expr import Dialect, Predicate, fold
 from loom_django.etl.plan import ColumnInfo, TableRoute
 from loom_django.etl.targets import IntoTable, WriteMode
 
-__all__ = ["polars_dtype", "read_table", "sql_where", "write_table"]
+__all__ = ["partition_predicate", "polars_dtype", "read_table", "sql_where", "write_table"]
 
 _log = logging.getLogger("loom_django.etl.django")
 
@@ -310,6 +310,8 @@ def _adapt(
         elif isinstance(f, models.UUIDField) and connection.vendor != "postgresql":
             c = c.cast(pl.String).str.replace_all("-", "")
             changed = True
+        elif isinstance(f, models.JSONField) and dtype == pl.String:
+            pass  # already JSON text (the §9.2 mapping); encoding it again would nest it
         elif isinstance(
             f, models.JSONField | models.DecimalField | models.DurationField | models.TimeField
         ):
@@ -337,6 +339,32 @@ def _db_rows(
     return out
 
 
+_CSV_UNSAFE = (pl.Binary, pl.Duration, pl.List, pl.Array, pl.Struct, pl.Object)
+
+
+def _copyable(frame: pl.DataFrame, connection: Any, copy: str, suffix: str) -> bool:
+    """COPY applies to plain inserts on PostgreSQL through psycopg 3, for frames whose every
+    column has a CSV text form PostgreSQL parses back to the same value."""
+    if copy == "off" or suffix or connection.vendor != "postgresql":
+        return False
+    if not hasattr(connection.connection, "pgconn"):  # psycopg 2 has no COPY ... FROM STDIN API
+        return False
+    return not any(isinstance(dtype, _CSV_UNSAFE) for dtype in frame.schema.values())
+
+
+def _copy(
+    cursor: Any, connection: Any, route: TableRoute, frame: pl.DataFrame, batch_size: int
+) -> None:
+    """``COPY table (cols) FROM STDIN (FORMAT csv)``, each batch serialised by Polars (an
+    unquoted empty field is NULL, a quoted one the empty string)."""
+    quote = connection.ops.quote_name
+    cols = ", ".join(quote(route.column(name).column) for name in frame.columns)  # type: ignore[union-attr]
+    sql = f"COPY {quote(route.table)} ({cols}) FROM STDIN (FORMAT csv)"
+    with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        for start in range(0, frame.height, batch_size):
+            copy.write(frame.slice(start, batch_size).write_csv(include_header=False))
+
+
 def _insert(
     cursor: Any,
     connection: Any,
@@ -345,11 +373,15 @@ def _insert(
     infos: list[ColumnInfo],
     batch_size: int,
     suffix: str = "",
+    copy: str = "auto",
 ) -> None:
     quote = connection.ops.quote_name
     cols = ", ".join(quote(c.column) for c in infos)
     marks = ", ".join(["%s"] * len(infos))
     sql = f"INSERT INTO {quote(route.table)} ({cols}) VALUES ({marks}){suffix}"
+    if _copyable(frame, connection, copy, suffix):
+        _copy(cursor, connection, route, frame.select([c.name for c in infos]), batch_size)
+        return
     adapted, per_value = _adapt(frame, infos, connection)
     for start in range(0, adapted.height, batch_size):
         batch = adapted.slice(start, batch_size)
@@ -364,9 +396,9 @@ def _delete(route: TableRoute, where: tuple[str, list[Any]] | None) -> None:
     qs.delete()
 
 
-def _partition_where(
-    route: TableRoute, frame: pl.DataFrame, cols: tuple[str, ...]
-) -> tuple[str, list[Any]]:
+def partition_predicate(frame: pl.DataFrame, cols: Sequence[str]) -> Predicate | None:
+    """``(p1 = v1 AND p2 = v2) OR …`` over the distinct ``cols`` tuples of ``frame`` (a null
+    value as ``IS NULL``); ``None`` for an empty frame."""
     from loom_django.etl.expr import AndPred, ColRef, EqPred, IsNullPred, OrPred
 
     pred: Any = None
@@ -376,6 +408,14 @@ def _partition_where(
             node = IsNullPred(ColRef(name), False) if value is None else EqPred(ColRef(name), value)
             part = node if part is None else AndPred(part, node)
         pred = part if pred is None else OrPred(pred, part)
+    return pred  # type: ignore[no-any-return]
+
+
+def _partition_where(
+    route: TableRoute, frame: pl.DataFrame, cols: tuple[str, ...]
+) -> tuple[str, list[Any]]:
+    pred = partition_predicate(frame, cols)
+    assert pred is not None
     return sql_where(route, pred, None)
 
 
@@ -411,8 +451,11 @@ def write_table(
     *,
     batch_size: int,
     now: Any,
+    copy: str = "auto",
 ) -> int:
     """Write ``frame`` to ``route`` with ``spec``'s mode in one transaction; rows written.
+
+    Inserts go out with ``executemany``, or ``COPY`` on PostgreSQL (``copy="auto"``).
 
     Raises:
         SchemaError: an extra column, or a missing required one.
@@ -445,7 +488,7 @@ def write_table(
         suffix = (
             _upsert_suffix(connection, spec, infos, route) if spec.mode is WriteMode.UPSERT else ""
         )
-        _insert(cursor, connection, route, frame, infos, batch_size, suffix)
+        _insert(cursor, connection, route, frame, infos, batch_size, suffix, copy)
     return frame.height
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from loom_django.etl._audit import add_audit
 from loom_django.etl._django_io import iter_rows, read_table, write_table
+from loom_django.etl._temps import temp_path
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import SchemaError
 from loom_django.etl.plan import SourceBinding, StepPlan, TargetBinding
@@ -21,8 +24,8 @@ from loom_django.etl.schema import (
     JsonReadOptions,
     ParquetWriteOptions,
 )
-from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp
-from loom_django.etl.targets import IntoFile, IntoTable, IntoTemp, IntoUseCase
+from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp, JsonColumn
+from loom_django.etl.targets import IntoFile, IntoHistory, IntoTable, IntoTemp, IntoUseCase
 
 __all__ = [
     "read_source",
@@ -71,23 +74,39 @@ def _scan_file(spec: FromFile, path: Path) -> pl.LazyFrame:
     return frame.select(spec.projected) if spec.projected else frame
 
 
+def _parse_json(frame: pl.LazyFrame, columns: tuple[JsonColumn, ...]) -> pl.LazyFrame:
+    from loom_django.etl._json import json_decode
+
+    if not columns:
+        return frame
+    return frame.with_columns(
+        json_decode(c.column, c.description, c.lenient).alias(c.column) for c in columns
+    )
+
+
 def read_source(
     binding: SourceBinding, params: Any, config: EtlConfig, temps: dict[str, list[Path]]
 ) -> pl.LazyFrame:
     """The lazy frame of one source."""
     spec = binding.spec
+    if isinstance(spec, FromTable) and binding.delta is not None:
+        from loom_django.etl._delta_io import read_delta
+
+        return _parse_json(read_delta(binding.delta, spec, params), spec.json_columns)
     if isinstance(spec, FromTable):
         assert binding.route is not None
-        return read_table(
+        table = read_table(
             binding.route,
             columns=spec.projected,
             predicate=spec.predicate,
             params=params,
             batch_size=config.django.read_batch_size,
         )
+        return _parse_json(table, spec.json_columns)
     if isinstance(spec, FromFile):
         assert binding.location is not None
-        return _scan_file(spec, render_path(binding.location, params, config))
+        scan = _scan_file(spec, render_path(binding.location, params, config))
+        return _parse_json(scan, spec.json_columns)
     if isinstance(spec, FromTemp):
         files = temps.get(spec.name)
         if not files:
@@ -164,6 +183,7 @@ def _write_file(spec: IntoFile, frame: pl.DataFrame, path: Path) -> None:
 
 
 def _write_temp(spec: IntoTemp, frame: pl.DataFrame, run: Any) -> None:
+    path = temp_path(run, spec, ".arrow")
     files = run.temps.setdefault(spec.name, [])
     if files and spec.append:
         first = pl.read_ipc_schema(files[0])
@@ -175,7 +195,6 @@ def _write_temp(spec: IntoTemp, frame: pl.DataFrame, run: Any) -> None:
                 for n, dtype in first.items()
             ]
         )
-    path = run.temp_dir / f"{spec.name}-{uuid.uuid4().hex}.arrow"
     tmp = path.with_suffix(".writing")
     frame.write_ipc(tmp)
     os.replace(tmp, path)
@@ -190,23 +209,33 @@ def write_target(
     runtime: Any,
     *,
     streaming: bool = False,
+    audit: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
     """Materialise the step's frame once (with Polars' streaming engine when the step or
-    the write mode asks for it) and write it; returns (written, rejected)."""
+    the write mode asks for it) and write it; returns (written, rejected). ``audit``
+    columns go into table targets only."""
     spec = binding.spec
     streaming = streaming or bool(getattr(spec, "streaming", False))
     frame = _collect(frame_like, streaming)
+    if isinstance(spec, IntoTable) and binding.delta is not None:
+        from loom_django.etl._delta_io import write_delta
+
+        policy = config.storage.missing_table_policy
+        return write_delta(frame, binding.delta, spec, run.params, policy), 0
     if isinstance(spec, IntoTable):
         assert binding.route is not None
         written = write_table(
-            frame,
+            add_audit(frame, binding.route, audit),
             binding.route,
             spec,
             run.params,
             batch_size=config.django.write_batch_size,
             now=datetime.now(UTC),
+            copy=config.django.copy,
         )
         return written, 0
+    if isinstance(spec, IntoHistory):
+        return write_history_target(binding, frame, run, config), 0
     if isinstance(spec, IntoFile):
         assert binding.location is not None
         _write_file(spec, frame, render_path(binding.location, run.params, config))
@@ -217,6 +246,24 @@ def write_target(
     if isinstance(spec, IntoUseCase):
         return _write_use_case(binding, spec, frame, run, config, runtime)
     raise TypeError(f"unsupported target {spec!r}")
+
+
+def write_history_target(
+    binding: TargetBinding, frame: pl.DataFrame, run: Any, config: EtlConfig
+) -> int:
+    """Write an ``IntoHistory`` target (both backends hand it a Polars frame)."""
+    from loom_django.etl._django_history import write_history
+
+    assert binding.route is not None
+    return write_history(
+        frame,
+        binding.route,
+        binding.spec,  # type: ignore[arg-type]
+        run.params,
+        read_batch_size=config.django.read_batch_size,
+        write_batch_size=config.django.write_batch_size,
+        now=datetime.now(UTC),
+    )
 
 
 def _write_use_case(

@@ -118,3 +118,20 @@ def resolve_route(ref: Any, config: EtlConfig, database: str | None) -> TableRou
         f"no route for table {name!r}: add it to etl.storage.tables or name an installed "
         "model as 'app_label.ModelName'"
     )
+
+
+def delta_location(ref: Any, config: EtlConfig) -> str | None:
+    """The Delta location of ``ref`` (a logical name): a ``path`` route, else
+    ``storage.defaults.table_path`` when no Django route matches; ``None`` for Django tables."""
+    if not isinstance(ref, str):
+        return None
+    for route in config.storage.tables:
+        if route.name == ref:
+            return route.path.uri if route.path is not None else None
+    if config.storage.defaults.table_path is None:
+        return None
+    try:
+        resolve_route(ref, config, None)
+    except (RouteError, LookupError):
+        return config.delta_uri(ref)
+    return None

@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from loom_django.etl.errors import SchemaError
 from loom_django.etl.plan import SourceBinding, StepPlan, TargetBinding
 from loom_django.etl.schema import CsvReadOptions, Format
 from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp
-from loom_django.etl.targets import IntoFile, IntoTable, IntoTemp, IntoUseCase
+from loom_django.etl.targets import IntoFile, IntoHistory, IntoTable, IntoTemp, IntoUseCase
 
 __all__ = [
     "get_session",
@@ -94,9 +95,17 @@ def _to_polars(df: Any) -> pl.DataFrame:
 def read_source(
     binding: SourceBinding, params: Any, config: EtlConfig, temps: dict[str, list[Path]]
 ) -> Any:
-    """The Spark DataFrame of one source."""
+    """The Spark DataFrame of one source.
+
+    Raises:
+        SchemaError: a ``parse_json`` declaration (Polars only in this version).
+    """
     spark = get_session(config)
     spec = binding.spec
+    if binding.delta is not None:
+        raise SchemaError(f"source {binding.alias!r}: Delta tables run on the Polars backend only")
+    if getattr(spec, "json_columns", ()):
+        raise SchemaError(f"source {binding.alias!r}: parse_json runs on the Polars backend only")
     if isinstance(spec, FromTable):
         assert binding.route is not None
         frame = read_table(
@@ -200,15 +209,26 @@ def _parquet_rows(path: Path) -> int:
 
 
 def write_target(
-    binding: TargetBinding, df: Any, run: Any, config: EtlConfig, runtime: Any
+    binding: TargetBinding,
+    df: Any,
+    run: Any,
+    config: EtlConfig,
+    runtime: Any,
+    *,
+    audit: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
-    """Write the step's DataFrame; Django tables and use cases go through the driver."""
+    """Write the step's DataFrame; Django tables and use cases go through the driver.
+    ``audit`` columns go into table targets only."""
     spec = binding.spec
     if df is None or not hasattr(df, "sparkSession"):
         raise TypeError(f"a Spark step must return a pyspark DataFrame, not {type(df).__name__}")
+    if binding.delta is not None:
+        raise SchemaError("Delta tables run on the Polars backend only")
     if isinstance(spec, IntoTable):
         assert binding.route is not None
-        frame = _to_polars(df)
+        from loom_django.etl._audit import add_audit
+
+        frame = add_audit(_to_polars(df), binding.route, audit)
         written = write_table(
             frame,
             binding.route,
@@ -216,8 +236,13 @@ def write_target(
             run.params,
             batch_size=config.django.write_batch_size,
             now=datetime.now(UTC),
+            copy=config.django.copy,
         )
         return written, 0
+    if isinstance(spec, IntoHistory):
+        from loom_django.etl._polars_backend import write_history_target
+
+        return write_history_target(binding, _to_polars(df), run, config), 0
     if isinstance(spec, IntoFile):
         assert binding.location is not None
         path = render_path(binding.location, run.params, config)
@@ -230,7 +255,9 @@ def write_target(
         cached.unpersist()
         return count, 0
     if isinstance(spec, IntoTemp):
-        path = run.temp_dir / f"{spec.name}-{uuid.uuid4().hex}.parquet"
+        from loom_django.etl._temps import temp_path
+
+        path = temp_path(run, spec, ".parquet")
         df.write.parquet(str(path))
         run.temps.setdefault(spec.name, []).append(path)
         return _parquet_rows(path), 0

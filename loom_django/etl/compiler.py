@@ -38,6 +38,7 @@ from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp, So
 from loom_django.etl.targets import (
     TARGET_TYPES,
     IntoFile,
+    IntoHistory,
     IntoTable,
     IntoTemp,
     IntoUseCase,
@@ -301,7 +302,22 @@ class ETLCompiler:
             )
         return location
 
+    def _delta(self, ref: Any, out: _Collector, alias: str) -> str | None:
+        from loom_django.etl._routing import delta_location
+
+        location = delta_location(ref, self.config)
+        if location is not None and find_spec("deltalake") is None:
+            out.add(
+                C.FEATURE_UNAVAILABLE,
+                f"{ref!r} is a Delta table: pip install loom-django[delta]",
+                alias,
+            )
+        return location
+
     def _source(self, alias: str, spec: Any, params_type: Any, out: _Collector) -> SourceBinding:
+        if isinstance(spec, FromTable) and (delta := self._delta(spec.ref, out, alias)):
+            self._check_params(spec.predicate, params_type, out, f"source {alias!r}")
+            return SourceBinding(alias, spec, delta=delta)
         if isinstance(spec, FromTable):
             route = self._route(spec.ref, spec.database, out, alias)
             self._check_params(spec.predicate, params_type, out, f"source {alias!r}")
@@ -338,7 +354,33 @@ class ETLCompiler:
             return TargetBinding(spec, location=self._file(spec, params_type, out, "target"))
         if isinstance(spec, IntoUseCase):
             return self._use_case_target(spec, params_type, out)
+        if isinstance(spec, IntoHistory):
+            return self._history_target(spec, params_type, out)
         return TargetBinding(spec)
+
+    def _history_target(
+        self, spec: IntoHistory, params_type: Any, out: _Collector
+    ) -> TargetBinding | None:
+        if isinstance(spec.effective_date, ParamExpr) and not _param_path_ok(
+            params_type, spec.effective_date.path
+        ):
+            path = ".".join(spec.effective_date.path)
+            out.add(C.UNKNOWN_PARAM_FIELD, f"effective_date: params has no field {path!r}", path)
+        route = self._route(spec.ref, spec.database, out, "target")
+        if route is None:
+            return None
+        if spec.schema is not SchemaMode.STRICT:
+            out.add(
+                C.SCHEMA_OWNED_BY_MIGRATIONS,
+                f"{route.name} is a Django table: its schema is owned by migrations; use STRICT",
+                "target",
+            )
+        bounds = [spec.valid_from, spec.valid_to]
+        if spec.delete_policy == "soft_delete":
+            bounds.append(spec.deleted_at)
+        cols = [*spec.keys, *(spec.track or ()), *spec.overwrite, *spec.partition_scope, *bounds]
+        self._columns(route, cols, out, "target")
+        return TargetBinding(spec, route=route)
 
     def _table_target(
         self, spec: IntoTable, params_type: Any, out: _Collector
@@ -358,6 +400,9 @@ class ETLCompiler:
                     C.UPSERT_KEY_IN_EXCLUDE, f"upsert(): keys {in_exclude} are excluded", "target"
                 )
         self._check_params(spec.predicate, params_type, out, "target")
+        delta = self._delta(spec.ref, out, "target")
+        if delta is not None:
+            return TargetBinding(spec, delta=delta)
         route = self._route(spec.ref, spec.database, out, "target")
         if route is None:
             return None
@@ -419,6 +464,8 @@ class ETLCompiler:
             warnings.append("W_IMPLICIT_REPLACE: no write mode given; the table is replaced")
         if isinstance(spec, IntoTable) and spec.mode is WriteMode.APPEND:
             warnings.append("W_APPEND: append target is not idempotent on rerun")
+        if isinstance(spec, IntoHistory):
+            warnings.extend(_history_warnings(spec))
         if step not in self._warned:
             self._warned.add(step)
             for warning in warnings:
@@ -539,7 +586,36 @@ class ETLCompiler:
         raise_errors(errors)
         warnings = [w for s in iter_all_steps(result) for w in s.warnings]
         warnings.extend(_races(result))
-        return PipelinePlan(pipeline, pipeline.params_type, tuple(nodes), warnings=tuple(warnings))
+        alias = None
+        if pipeline.atomic:
+            from loom_django.etl._atomic import atomic_database
+
+            alias = atomic_database(result, self.config)
+        return PipelinePlan(
+            pipeline,
+            pipeline.params_type,
+            tuple(nodes),
+            warnings=tuple(warnings),
+            atomic_database=alias,
+        )
+
+
+def _history_warnings(spec: IntoHistory) -> list[str]:
+    warnings = []
+    if not spec.partition_scope:
+        warnings.append(
+            "W_HISTORY_NO_SCOPE: no partition_scope; the whole history is read and rewritten"
+        )
+        if spec.allow_temporal_rerun:
+            warnings.append(
+                "W_HISTORY_NO_SCOPE: allow_temporal_rerun without partition_scope re-weaves "
+                "the whole table"
+            )
+    if spec.track is None:
+        warnings.append(
+            "W_HISTORY_TRACK_INFERRED: track=None; every non-key column opens a new version"
+        )
+    return warnings
 
 
 def _writes(step: StepPlan) -> set[str]:
@@ -588,13 +664,14 @@ def _races(plan: PipelinePlan) -> list[str]:
     return found
 
 
-def check_temps(plan: PipelinePlan) -> None:
-    """Re-validate temps on a (filtered) plan: a kept ``FromTemp`` needs its producer.
+def check_temps(plan: PipelinePlan, available: Iterable[str] = ()) -> None:
+    """Re-validate temps on a (filtered) plan: a kept ``FromTemp`` needs its producer, or
+    to be ``available`` (a CORRELATION temp an earlier attempt may have left).
 
     Raises:
         ETLCompilationError: ``TEMP_NOT_PRODUCED`` (or a group).
     """
-    raise_errors(_temp_errors([plan]))
+    raise_errors(_temp_errors([plan], set(available)))
 
 
 def _missing_fields(component: Any, container: Any) -> list[str]:
@@ -612,7 +689,7 @@ def _pipeline_units(plan: PipelinePlan) -> Iterable[Any]:
     yield plan
 
 
-def _temp_errors(units: list[Any]) -> list[ETLCompilationError]:
+def _temp_errors(units: list[Any], available: set[str] | None = None) -> list[ETLCompilationError]:
     """``FromTemp`` needs an earlier producer (not a sibling); writer append flags agree."""
     errors: list[ETLCompilationError] = []
     sequence: list[list[StepPlan]] = []
@@ -626,7 +703,7 @@ def _temp_errors(units: list[Any]) -> list[ETLCompilationError]:
                     sequence.append(
                         list(snode.plans) if isinstance(snode, ParallelStepGroup) else [snode]
                     )
-    produced: set[str] = set()
+    produced: set[str] = set(available or ())
     writers: dict[str, list[tuple[str, bool]]] = {}
     for group in sequence:
         made: set[str] = set()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 __all__ = [
     "DEFAULT_ENGINE",
+    "AuditColumn",
+    "AuditConfig",
     "DjangoIOConfig",
     "DjangoRoute",
     "EtlConfig",
@@ -17,6 +19,7 @@ __all__ = [
     "HistoryConfig",
     "LockConfig",
     "StorageConfig",
+    "StorageDefaults",
     "TableRoute",
     "TempConfig",
     "load_config",
@@ -39,17 +42,30 @@ class DjangoRoute(_Struct, frozen=True):
     database: str = "default"
 
 
-class TableRoute(_Struct, frozen=True):
-    """``storage.tables[]``: one logical name and its destination."""
-
-    name: str
-    django: DjangoRoute
-
-
 class FilePath(_Struct, frozen=True):
-    """The location of a file alias."""
+    """The location of a file alias or of a Delta table."""
 
     uri: str
+
+
+class TableRoute(_Struct, frozen=True):
+    """``storage.tables[]``: one logical name and its destination (a Django model, or a
+    Delta table ``path`` with the ``delta`` extra)."""
+
+    name: str
+    django: DjangoRoute | None = None
+    path: FilePath | None = None
+
+    def __post_init__(self) -> None:
+        if (self.django is None) == (self.path is None):
+            raise ValueError(f"table route {self.name!r} needs exactly one of django, path")
+
+
+class StorageDefaults(_Struct, frozen=True):
+    """``storage.defaults``: ``table_path`` roots Delta tables (``raw.orders`` →
+    ``<uri>/raw/orders``)."""
+
+    table_path: FilePath | None = None
 
 
 class FileRoute(_Struct, frozen=True):
@@ -65,6 +81,27 @@ class TempConfig(_Struct, frozen=True):
     root: str | None = None
 
 
+class AuditColumn(_Struct, frozen=True):
+    """A custom audit column: a literal ``value`` or ``str(params.<from_param>)``."""
+
+    name: str
+    value: str | None = None
+    from_param: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.value is None) == (self.from_param is None):
+            raise ValueError(f"audit column {self.name!r} needs exactly one of value, from_param")
+
+
+class AuditConfig(_Struct, frozen=True):
+    """Audit columns written into table targets (``{prefix}run_id``, ``step``, ``attempt``,
+    ``process_run_id`` and the ``custom`` ones); only into fields the model declares."""
+
+    enabled: bool = False
+    prefix: str = "_loom_"
+    custom: tuple[AuditColumn, ...] = ()
+
+
 class StorageConfig(_Struct, frozen=True):
     """Routes of logical tables and file aliases."""
 
@@ -72,6 +109,9 @@ class StorageConfig(_Struct, frozen=True):
     tables: tuple[TableRoute, ...] = ()
     files: tuple[FileRoute, ...] = ()
     temp: TempConfig = msgspec.field(default_factory=TempConfig)
+    audit: AuditConfig = msgspec.field(default_factory=AuditConfig)
+    defaults: StorageDefaults = msgspec.field(default_factory=StorageDefaults)
+    missing_table_policy: Literal["schema_mode", "create", "error"] = "schema_mode"
 
 
 class DjangoIOConfig(_Struct, frozen=True):
@@ -131,6 +171,17 @@ class EtlConfig(_Struct, frozen=True):
             if route.name == name:
                 return route.django
         return None
+
+    def delta_uri(self, name: str) -> str | None:
+        """The Delta location of a logical table: its ``path`` route, else under
+        ``storage.defaults.table_path`` when no Django route names it; or ``None``."""
+        for route in self.storage.tables:
+            if route.name == name:
+                return route.path.uri if route.path is not None else None
+        root = self.storage.defaults.table_path
+        if root is None:
+            return None
+        return f"{root.uri.rstrip('/')}/{name.replace('.', '/')}"
 
     def root(self) -> Path:
         """Relative file paths resolve against this directory."""

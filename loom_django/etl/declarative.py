@@ -140,6 +140,10 @@ class ETLPipeline(Generic[ParamsT]):
     engines: ClassVar[tuple[str, ...] | None] = None
     description: ClassVar[str | None] = None
     params_type: ClassVar[type[Any] | None] = None
+    atomic: ClassVar[bool] = False
+    """Run every step in one transaction: a failing step rolls back the earlier ones too.
+    Needs every table target on one Django alias, no parallel group, and run history on
+    another database (or off)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -13,12 +13,16 @@ __all__ = [
     "ETLCompilationError",
     "ETLCompilationErrorGroup",
     "ETLErrorCode",
+    "HistorifyDateCollisionError",
+    "HistorifyKeyConflictError",
+    "HistorifyTemporalConflictError",
     "InvalidStageError",
     "LockHeldError",
     "PredicateViolationError",
     "RejectThresholdExceeded",
     "RunInterrupted",
     "SchemaError",
+    "SchemaNotFoundError",
 ]
 
 
@@ -58,6 +62,8 @@ class ETLErrorCode(StrEnum):
     USE_CASE_INVALID = "USE_CASE_INVALID"
     RESERVED_NAME = "RESERVED_NAME"
     UNKNOWN_BACKEND = "UNKNOWN_BACKEND"
+    ATOMIC_UNSUPPORTED = "ATOMIC_UNSUPPORTED"
+    ATOMIC_HISTORY_CONFLICT = "ATOMIC_HISTORY_CONFLICT"
 
 
 class ETLCompilationError(Exception):
@@ -85,6 +91,21 @@ class ETLCompilationErrorGroup(ETLCompilationError):
         self.errors = tuple(errors)
 
 
+class SchemaNotFoundError(ETLCompilationError):
+    """A Delta table target does not exist and ``storage.missing_table_policy`` forbids
+    creating it (reported at pre-flight, before anything runs)."""
+
+    def __init__(self, component: str, location: str, field: str | None = "target") -> None:
+        super().__init__(
+            ETLErrorCode.UNKNOWN_TARGET_TABLE,
+            component,
+            f"Delta table {location} does not exist: declare the target with "
+            "schema=SchemaMode.OVERWRITE, or set etl.storage.missing_table_policy='create'",
+            field,
+        )
+        self.location = location
+
+
 class InvalidStageError(ValueError):
     """``include`` names a step or process the pipeline does not have."""
 
@@ -99,6 +120,19 @@ class PredicateViolationError(ValueError):
 
 class DuplicateKeyError(ValueError):
     """An upsert frame holds the same key more than once; nothing was written."""
+
+
+class HistorifyKeyConflictError(ValueError):
+    """An ``IntoHistory`` snapshot holds one entity (key) more than once; nothing was written."""
+
+
+class HistorifyDateCollisionError(ValueError):
+    """Two ``IntoHistory`` log events of one entity share a date; nothing was written."""
+
+
+class HistorifyTemporalConflictError(ValueError):
+    """An ``IntoHistory`` snapshot is older than open versions and ``allow_temporal_rerun`` is
+    off; nothing was written."""
 
 
 class RejectThresholdExceeded(RuntimeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["EtlLock", "EtlPipelineRun", "EtlProcessRun", "EtlStepRun"]
+__all__ = ["EtlAuditFields", "EtlLock", "EtlPipelineRun", "EtlProcessRun", "EtlStepRun"]
 
 _STATUSES = [
     ("running", "running"),
@@ -124,3 +124,18 @@ class EtlLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} held by {self.run_id}"
+
+
+class EtlAuditFields(models.Model):
+    """Abstract mixin: the audit columns the ETL writes into a model when ``audit.enabled``.
+
+    A target model without these fields gets no audit columns (and one warning).
+    """
+
+    _loom_run_id = models.CharField(max_length=36, null=True, blank=True, editable=False)
+    _loom_step = models.CharField(max_length=200, null=True, blank=True, editable=False)
+    _loom_attempt = models.IntegerField(null=True, blank=True, editable=False)
+    _loom_process_run_id = models.CharField(max_length=36, null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True

@@ -64,16 +64,19 @@ class SourceBinding:
     spec: SourceSpec
     route: TableRoute | None = None
     location: str | None = None
+    delta: str | None = None
 
 
 @dataclass(frozen=True)
 class TargetBinding:
-    """The step's target: declaration, resolved route / location, rejects binding."""
+    """The step's target: declaration, resolved route / location, rejects binding; ``delta``
+    is the location of a Delta table target."""
 
     spec: TargetSpec
     route: TableRoute | None = None
     location: str | None = None
     rejects: TargetBinding | None = None
+    delta: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class PipelinePlan:
     params_type: type[Any] | None
     nodes: tuple[ProcessPlan | ParallelProcessGroup, ...]
     warnings: tuple[str, ...] = ()
+    atomic_database: str | None = None
+    """For ``atomic`` pipelines: the alias whose one transaction wraps the whole run."""
 
 
 def iter_processes(plan: PipelinePlan) -> Iterator[ProcessPlan]:

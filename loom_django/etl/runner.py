@@ -6,13 +6,13 @@ Each step reads its sources lazily, calls ``execute`` and materialises once at w
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -21,6 +21,16 @@ from typing import Any, Protocol
 
 import msgspec
 
+from loom_django.etl._audit import audit_values
+from loom_django.etl._temps import (
+    check_correlation,
+    cleanup_correlation,
+    correlation_dir,
+    correlation_temps,
+    finish_temps,
+    run_dir,
+    stored_temps,
+)
 from loom_django.etl.compiler import ETLCompiler, check_temps
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded, RunInterrupted
@@ -120,6 +130,7 @@ class StepContext:
     backend: str
     logger: logging.Logger
     metrics: dict[str, float] = field(default_factory=dict)
+    process_run_id: str | None = None
 
     def metric(self, name: str, value: float) -> None:
         """Add to a named metric of this step."""
@@ -136,6 +147,12 @@ class _Run:
     temps: dict[str, list[Path]] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
     observers: list[RunObserver] = field(default_factory=list)
+    correlation_id: str | None = None
+    correlation_dir: Path | None = None
+    attempt: int = 1
+    last_attempt: bool = True
+    written_temps: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def render_params(params: Any) -> dict[str, Any]:
@@ -267,6 +284,11 @@ class ETLRunner:
 
         return cls.from_config(load_config(), backend=backend, spark=spark, observers=observers)
 
+    def cleanup_correlation(self, correlation_id: str) -> bool:
+        """Remove the CORRELATION-scope intermediates of ``correlation_id``; ``True`` if
+        there were any."""
+        return cleanup_correlation(self.config, correlation_id)
+
     # -- entry point -------------------------------------------------------------------
 
     def run(
@@ -278,11 +300,19 @@ class ETLRunner:
         run_id: str | None = None,
         dry_run: bool = False,
         observers: Sequence[RunObserver] = (),
+        correlation_id: str | None = None,
+        attempt: int = 1,
+        last_attempt: bool = True,
     ) -> RunResult:
         """Compile (cached), pre-flight, execute and return what happened.
 
+        ``correlation_id`` names a logical job across retries (``attempt`` is 1-based):
+        CORRELATION-scope temps survive failed attempts and go after a successful
+        ``last_attempt``.
+
         Raises:
             TypeError: ``params`` is not the pipeline's params type.
+            ValueError: a CORRELATION-scope temp without ``correlation_id``.
             ETLCompilationError: compile or pre-flight problems (nothing ran).
             InvalidStageError: ``include`` names an unknown stage.
             Exception: the failing step's exception, with notes naming step and run id.
@@ -290,22 +320,29 @@ class ETLRunner:
         params = self._params(pipeline, params)
         plan = self.compiler.compile(pipeline, backend=self.backend)
         if include:
-            plan = filter_plan(plan, include)
-            check_temps(plan)
+            full, plan = plan, filter_plan(plan, include)
+            check_temps(plan, correlation_temps(full) if correlation_id else ())
         from loom_django.etl.preflight import preflight
 
-        preflight(plan)
+        preflight(plan, self.config.storage.missing_table_policy)
+        check_correlation(plan, correlation_id)
         started = datetime.now(UTC)
         run_id = run_id or str(uuid.uuid4())
         if dry_run:
             return RunResult(run_id, "planned", started, 0.0)
+        cdir = correlation_dir(self.config, correlation_id) if correlation_id else None
         run = _Run(
             run_id,
             _pipeline_name(pipeline),
             params,
             started,
-            Path(tempfile.mkdtemp(prefix="loom_etl_")),
+            run_dir(self.config, run_id),
+            temps=stored_temps(cdir),
             observers=list(observers),
+            correlation_id=correlation_id,
+            correlation_dir=cdir,
+            attempt=attempt,
+            last_attempt=last_attempt,
         )
         t0 = time.perf_counter()
         self._emit(
@@ -313,11 +350,12 @@ class ETLRunner:
             Event("pipeline", "start", run.pipeline, run_id, run_id, params=render_params(params)),
         )
         try:
-            for node in plan.nodes:
-                if isinstance(node, ParallelProcessGroup):
-                    self._parallel([partial(self._process, run, p) for p in node.plans])
-                else:
-                    self._process(run, node)
+            with _run_transaction(plan):
+                for node in plan.nodes:
+                    if isinstance(node, ParallelProcessGroup):
+                        self._parallel([partial(self._process, run, p) for p in node.plans])
+                    else:
+                        self._process(run, node)
         except BaseException as exc:
             duration = (time.perf_counter() - t0) * 1000
             interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
@@ -338,9 +376,9 @@ class ETLRunner:
                 ),
             )
             exc.add_note(f"ETL run {run_id} of {run.pipeline}")
+            finish_temps(run, success=False)
             raise
-        finally:
-            shutil.rmtree(run.temp_dir, ignore_errors=True)
+        finish_temps(run, success=True)
         duration = (time.perf_counter() - t0) * 1000
         result = RunResult(run_id, "success", started, duration, tuple(run.results))
         self._emit(
@@ -449,7 +487,13 @@ class ETLRunner:
         )
         self._emit(run, start)
         ctx = StepContext(
-            run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger
+            run.run_id,
+            sid,
+            run.pipeline,
+            step.name,
+            self.backend,
+            step.step_type.logger,
+            process_run_id=process_id,
         )
         t0 = time.perf_counter()
         try:
@@ -512,9 +556,12 @@ class ETLRunner:
                 f"step {step.step_type.__qualname__} returned None; its target needs a frame"
             )
         try:
-            flags: dict[str, bool] = (
+            flags: dict[str, Any] = (
                 {"streaming": True} if step.streaming and self.backend == "polars" else {}
             )
+            audit = audit_values(self.config, run, step.name, ctx.process_run_id)
+            if audit is not None:
+                flags["audit"] = audit
             counts: tuple[int, int] = backend.write_target(
                 step.target_binding, frame, run, self.config, self._runtime, **flags
             )
@@ -524,6 +571,15 @@ class ETLRunner:
             if result is not None and step.target_binding.rejects is not None:
                 backend.write_rejects(step.target_binding.rejects, result.rejects, run, self.config)
             raise
+
+
+def _run_transaction(plan: PipelinePlan) -> AbstractContextManager[Any]:
+    """One transaction around the whole run for ``atomic`` pipelines, else nothing."""
+    if plan.atomic_database is None:
+        return nullcontext()
+    from django.db import transaction
+
+    return transaction.atomic(using=plan.atomic_database)
 
 
 def _target_label(step: StepPlan) -> tuple[str, str]:

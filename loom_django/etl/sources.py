@@ -15,6 +15,7 @@ __all__ = [
     "FromQuery",
     "FromTable",
     "FromTemp",
+    "JsonColumn",
     "SourceSet",
     "SourceSpec",
     "Sources",
@@ -30,6 +31,22 @@ def _columns(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class JsonColumn:
+    """A ``parse_json`` declaration: ``column`` (JSON text) decoded to ``contract``."""
+
+    column: str
+    contract: Any = field(compare=False)
+    description: Any
+    lenient: bool = True
+
+
+def _json_column(column: str, contract: Any, lenient: bool) -> JsonColumn:
+    from loom_django.etl._json import describe
+
+    return JsonColumn(column, contract, describe(contract, f"parse_json({column!r})"), lenient)
+
+
+@dataclass(frozen=True)
 class FromTable:
     """A table: a Django model class, a loom model class or a logical name routed by config.
 
@@ -41,6 +58,18 @@ class FromTable:
     predicate: Predicate | None = None
     projected: tuple[str, ...] | None = None
     database: str | None = None
+    json_columns: tuple[JsonColumn, ...] = ()
+
+    def parse_json(self, column: str, contract: Any, *, lenient: bool = True) -> FromTable:
+        """Decode the JSON text ``column`` into a struct (annotated class) or list
+        (``list[X]``); with ``lenient`` a malformed value becomes null, else the read fails.
+
+        Raises:
+            TypeError: ``contract`` has no annotations or an unsupported one.
+        """
+        return replace(
+            self, json_columns=(*self.json_columns, _json_column(column, contract, lenient))
+        )
 
     def where(self, *predicates: Predicate) -> FromTable:
         """AND ``predicates`` with any already declared."""
@@ -74,6 +103,7 @@ class FromFile:
     projected: tuple[str, ...] | None = None
     options: ReadOptions | None = None
     is_alias: bool = False
+    json_columns: tuple[JsonColumn, ...] = ()
 
     def __init__(
         self,
@@ -83,12 +113,25 @@ class FromFile:
         projected: tuple[str, ...] | None = None,
         options: ReadOptions | None = None,
         is_alias: bool = False,
+        json_columns: tuple[JsonColumn, ...] = (),
     ) -> None:
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "format", Format(format))
         object.__setattr__(self, "projected", projected)
         object.__setattr__(self, "options", options)
         object.__setattr__(self, "is_alias", is_alias)
+        object.__setattr__(self, "json_columns", json_columns)
+
+    def parse_json(self, column: str, contract: Any, *, lenient: bool = True) -> FromFile:
+        """Decode the JSON text ``column`` into a struct (annotated class) or list
+        (``list[X]``); with ``lenient`` a malformed value becomes null, else the read fails.
+
+        Raises:
+            TypeError: ``contract`` has no annotations or an unsupported one.
+        """
+        return replace(
+            self, json_columns=(*self.json_columns, _json_column(column, contract, lenient))
+        )
 
     @classmethod
     def alias(cls, name: str, *, format: Format) -> FromFile:

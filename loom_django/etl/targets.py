@@ -14,6 +14,7 @@ __all__ = [
     "CheckpointScope",
     "IntoClient",
     "IntoFile",
+    "IntoHistory",
     "IntoModel",
     "IntoTable",
     "IntoTemp",
@@ -208,5 +209,128 @@ class IntoUseCase:
             raise ValueError("IntoUseCase batch_size must be >= 1")
 
 
-TargetSpec = IntoTable | IntoFile | IntoTemp | IntoClient | IntoUseCase
-TARGET_TYPES: tuple[type[Any], ...] = (IntoTable, IntoFile, IntoTemp, IntoClient, IntoUseCase)
+@dataclass(frozen=True, init=False)
+class IntoHistory:
+    """A slowly changing dimension (SCD type 2): one row per version of each entity.
+
+    ``mode="snapshot"``: the frame is the full current state on ``effective_date`` (a
+    ``params`` expression or a date). ``mode="log"``: the frame is a change log and
+    ``effective_date`` names its date column. ``track`` columns open a new version when they
+    change (``None``: every column that is not a key, boundary or ``overwrite`` column);
+    ``overwrite`` columns are updated in place on the open version.
+
+    Raises:
+        ValueError: empty ``keys``; ``keys`` ∩ ``track``; ``overwrite`` overlapping keys,
+            track or a boundary column; boundary columns not distinct; a bad ``mode``,
+            ``delete_policy`` or ``date_type``; an ``effective_date`` of the wrong kind for
+            the mode (log mode: equal to ``valid_from``/``valid_to``).
+    """
+
+    ref: Any
+    keys: tuple[str, ...]
+    effective_date: Any
+    mode: Literal["snapshot", "log"]
+    track: tuple[str, ...] | None
+    overwrite: tuple[str, ...]
+    delete_policy: Literal["ignore", "close", "soft_delete"]
+    partition_scope: tuple[str, ...]
+    valid_from: str
+    valid_to: str
+    deleted_at: str
+    date_type: Literal["date", "timestamp"]
+    schema: SchemaMode
+    allow_temporal_rerun: bool
+    database: str | None
+
+    def __init__(
+        self,
+        ref: Any,
+        *,
+        keys: tuple[str, ...] | list[str],
+        effective_date: Any,
+        mode: Literal["snapshot", "log"] = "snapshot",
+        track: tuple[str, ...] | list[str] | None = None,
+        overwrite: tuple[str, ...] | list[str] | None = None,
+        delete_policy: Literal["ignore", "close", "soft_delete"] = "close",
+        partition_scope: tuple[str, ...] | list[str] | None = None,
+        valid_from: str = "valid_from",
+        valid_to: str = "valid_to",
+        deleted_at: str = "deleted_at",
+        date_type: Literal["date", "timestamp"] = "date",
+        schema: SchemaMode = SchemaMode.STRICT,
+        allow_temporal_rerun: bool = False,
+        database: str | None = None,
+    ) -> None:
+        values = {
+            "ref": ref,
+            "keys": tuple(keys),
+            "effective_date": effective_date,
+            "mode": mode,
+            "track": None if track is None else tuple(track),
+            "overwrite": tuple(overwrite or ()),
+            "delete_policy": delete_policy,
+            "partition_scope": tuple(partition_scope or ()),
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+            "deleted_at": deleted_at,
+            "date_type": date_type,
+            "schema": SchemaMode(schema),
+            "allow_temporal_rerun": allow_temporal_rerun,
+            "database": database,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self._validate()
+
+    def _validate(self) -> None:
+        if not self.keys:
+            raise ValueError("IntoHistory needs at least one key column")
+        if self.mode not in ("snapshot", "log"):
+            raise ValueError(f"IntoHistory mode must be 'snapshot' or 'log', not {self.mode!r}")
+        if self.delete_policy not in ("ignore", "close", "soft_delete"):
+            raise ValueError("IntoHistory delete_policy must be 'ignore', 'close' or 'soft_delete'")
+        if self.date_type not in ("date", "timestamp"):
+            raise ValueError("IntoHistory date_type must be 'date' or 'timestamp'")
+        bounds = (self.valid_from, self.valid_to, self.deleted_at)
+        if len(set(bounds)) != 3:
+            raise ValueError(f"IntoHistory valid_from/valid_to/deleted_at must differ: {bounds}")
+        both = sorted(set(self.keys) & set(self.track or ()))
+        if both:
+            raise ValueError(f"IntoHistory columns {both} are both keys and tracked")
+        clash = sorted(set(self.overwrite) & {*self.keys, *(self.track or ()), *bounds})
+        if clash:
+            raise ValueError(f"IntoHistory overwrite columns {clash} are keys, tracked or bounds")
+        if self.mode == "log":
+            if not isinstance(self.effective_date, str):
+                raise ValueError("IntoHistory log mode: effective_date names the event column")
+            if self.effective_date in (self.valid_from, self.valid_to):
+                raise ValueError(
+                    f"IntoHistory log mode: effective_date {self.effective_date!r} must differ "
+                    "from valid_from and valid_to"
+                )
+        elif isinstance(self.effective_date, str):
+            raise ValueError(
+                "IntoHistory snapshot mode: effective_date is a params expression or a date"
+            )
+
+    @property
+    def bounds(self) -> tuple[str, str, str]:
+        """The names of the ``valid_from``, ``valid_to`` and ``deleted_at`` columns."""
+        return (self.valid_from, self.valid_to, self.deleted_at)
+
+    def using(self, alias: str) -> IntoHistory:
+        """Write to this Django database alias."""
+        copy = object.__new__(IntoHistory)
+        copy.__dict__.update(self.__dict__, database=alias)
+        return copy
+
+
+TargetSpec = IntoTable | IntoFile | IntoTemp | IntoClient | IntoUseCase | IntoHistory
+TARGET_TYPES: tuple[type[Any], ...] = (
+    IntoTable,
+    IntoFile,
+    IntoTemp,
+    IntoClient,
+    IntoUseCase,
+    IntoHistory,
+)

@@ -28,6 +28,7 @@ from loom_django.etl import (
     IntoTemp,
     Secret,
 )
+from loom_django.etl.config import EtlConfig, StorageConfig, TempConfig
 from loom_django.etl.runner import ETLRunner, Event
 from tests.testapp.models import Publisher
 
@@ -208,30 +209,19 @@ def test_fan_in_temp_concatenates_writers_aligned_to_the_first_schema(files_root
     assert pl.read_csv(files_root / "parts.csv").rows() == [(1, "x"), (2, None), (3, None)]
 
 
-def test_run_temps_are_deleted_after_success_and_after_failure(files_root, monkeypatch):
-    import tempfile
-
-    made: list[str] = []
-    real = tempfile.mkdtemp
-
-    def spy(*args, **kwargs):
-        path = real(*args, **kwargs)
-        made.append(path)
-        return path
-
-    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+def test_run_temps_are_deleted_after_success_and_after_failure(files_root, tmp_path):
+    """etl §12.38"""
+    config = EtlConfig(storage=StorageConfig(temp=TempConfig(root=str(tmp_path / "temps"))))
     W = _step("W", IntoTemp("t"))
 
     def boom(t):
         raise RuntimeError("x")
 
     R = _step("R", IntoFile("r.csv", format=Format.CSV), boom, t=FromTemp("t"))
-    ETLRunner().run(_pipe(W), P())
+    ETLRunner(config).run(_pipe(W), P(), run_id="ok")
     with pytest.raises(RuntimeError):
-        ETLRunner().run(_pipe(W, R), P())
-    from pathlib import Path
-
-    assert len(made) == 2 and not any(Path(p).exists() for p in made)
+        ETLRunner(config).run(_pipe(W, R), P(), run_id="bad")
+    assert list((tmp_path / "temps" / "runs").iterdir()) == []
 
 
 def test_client_step_gets_the_connection_and_rolls_back_when_it_raises():

@@ -21,6 +21,7 @@ from loom_django.core.model import (
     TimestampedModel,
 )
 from loom_django.core.projection import CountLoader, ExistsLoader, JoinFieldsLoader
+from loom_django.etl.models import EtlAuditFields
 
 
 class User(TimestampedModel):
@@ -177,3 +178,30 @@ class Ghost(models.Model):
         app_label = "testapp"
         managed = False
         db_table = "etl_ghost_never_created"
+
+
+class TierHistory(models.Model):
+    """An SCD type 2 history of customer tiers (``IntoHistory`` tests)."""
+
+    customer_id = models.IntegerField()
+    tier = models.CharField(max_length=20)
+    name = models.CharField(max_length=50, default="")
+    region = models.CharField(max_length=10, default="eu")
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True)
+    deleted_at = models.DateField(null=True)
+
+    class Meta:
+        app_label = "testapp"
+        db_table = "etl_tier_history"
+
+
+class AuditedSale(EtlAuditFields):
+    """A model carrying the ETL audit columns, plus one custom audit column (``batch``)."""
+
+    amount = models.IntegerField()
+    batch = models.CharField(max_length=40, null=True)
+
+    class Meta:
+        app_label = "testapp"
+        db_table = "etl_audited_sales"
