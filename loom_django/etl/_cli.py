@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -68,23 +65,46 @@ def do_check(out: Any) -> None:
     out.write(f"{len(registry.plans)} pipeline(s) OK")
 
 
-def _backend(requested: str | None, config: Any) -> str:
-    from loom_django.etl.runner import BACKENDS
+def _config(options: dict[str, Any]) -> Any:
+    """The ``etl`` config with ``--config`` files, ``--set`` overrides and flags applied."""
+    from loom_django.core.errors import ConfigError
+    from loom_django.etl.config import load_config
 
-    name = requested or config.engine
-    if name not in BACKENDS:
-        raise CommandError(
-            f"unknown backend {name!r}; registered: {list(BACKENDS)}", returncode=EXIT_COMPILE
-        )
-    if name == "spark":
-        from loom_django.core.errors import MissingDependency
-        from loom_django.extras import require
-
+    config = _registry().config
+    files, dotlist = options.get("config") or [], options.get("set") or []
+    if files or dotlist:
         try:
-            require("pyspark", extra="spark")
-        except MissingDependency as exc:
-            raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
-    return name
+            config = load_config(files=files, dotlist=dotlist)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+        except (ConfigError, msgspec.ValidationError) as exc:
+            raise CommandError(
+                f"invalid etl configuration: {exc}", returncode=EXIT_COMPILE
+            ) from None
+    if options.get("max_workers") is not None:
+        config = msgspec.structs.replace(config, max_workers=options["max_workers"])
+    return config
+
+
+def _runner(config: Any, backend: str | None, observers: list[Any]) -> Any:
+    """A runner for ``--backend``, else ``engine`` from the config; exit 3 if unavailable."""
+    from loom_django.core.errors import MissingDependency
+    from loom_django.etl.backends import BackendError
+    from loom_django.etl.compiler import ETLCompiler
+    from loom_django.etl.runner import ETLRunner
+
+    registry = _registry()
+    compiler = registry.compiler if config is registry.config else ETLCompiler(config)
+    try:
+        return ETLRunner(
+            config,
+            runtime=registry.runtime,
+            observers=observers,
+            compiler=compiler,
+            backend=backend or config.engine,
+        )
+    except (BackendError, MissingDependency, ImportError) as exc:
+        raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
 
 
 def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> str:
@@ -187,23 +207,6 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
     return "\n".join(lines)
 
 
-@contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into :class:`RunInterrupted` on the main thread for the run's duration."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise RunInterrupted(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _execute(
     runner: Any,
     pipeline: Any,
@@ -216,13 +219,15 @@ def _execute(
     """Run under the pipeline lock with history; map failures to exit codes."""
     import uuid
 
+    from loom_django.etl.cancel import Cancellation, cancel_after, cancel_on_signals
     from loom_django.etl.errors import LockHeldError
-    from loom_django.etl.history import HistoryObserver, acquire_lock, release_lock
+    from loom_django.etl.history import Heartbeat, HistoryObserver, acquire_lock, release_lock
 
     run_id = options["run_id"] or str(uuid.uuid4())
     db = config.history.database
     extra: list[Any] = []
-    if config.history.enabled and not options["no_history"]:
+    history_on = config.history.enabled and not options["no_history"]
+    if history_on:
         extra.append(
             HistoryObserver(pipeline, backend=backend, include=options["include"], database=db)
         )
@@ -233,15 +238,31 @@ def _execute(
             acquire_lock(lock_key, run_id, database=db, stale_after=config.lock.stale_after_seconds)
         except LockHeldError as exc:
             raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+    cancel = Cancellation()
+    if backend == "spark":
+        cancel.callbacks.append(_cancel_spark_jobs)
+    beat = Heartbeat(
+        run_id if history_on else None,
+        lock_key,
+        database=db,
+        every=config.history.heartbeat_seconds,
+    )
     try:
-        with _sigterm_raises():
+        with cancel_on_signals(cancel), cancel_after(cancel, options.get("timeout")), beat:
             return runner.run(
-                pipeline, params, include=options["include"] or None, run_id=run_id, observers=extra
+                pipeline,
+                params,
+                include=options["include"] or None,
+                run_id=run_id,
+                observers=extra,
+                cancel=cancel,
             )
     except KeyboardInterrupt:
         raise SystemExit(EXIT_SIGINT) from None
-    except RunInterrupted:
-        raise SystemExit(EXIT_SIGTERM) from None
+    except RunInterrupted as exc:
+        if exc.signum is None:
+            raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_FAILED) from None
+        raise SystemExit(EXIT_SIGTERM if exc.signum == signal.SIGTERM else EXIT_SIGINT) from None
     except RejectThresholdExceeded as exc:
         raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_REJECTS) from None
     except Exception as exc:
@@ -254,6 +275,12 @@ def _execute(
     finally:
         if lock_key is not None:
             release_lock(lock_key, run_id, database=db)
+
+
+def _cancel_spark_jobs() -> None:
+    from loom_django.etl._spark_backend import get_session
+
+    get_session(_registry().config).sparkContext.cancelAllJobs()
 
 
 def do_history(out: Any, options: dict[str, Any]) -> None:
@@ -329,12 +356,13 @@ def do_history(out: Any, options: dict[str, Any]) -> None:
         )
 
 
-def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any) -> None:
+def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
     """``plan`` prints the plan; ``run`` executes it with progress output."""
     from loom_django.etl._params import parse_params
     from loom_django.etl.compiler import check_temps
     from loom_django.etl.preflight import preflight
-    from loom_django.etl.runner import ETLRunner, filter_plan
+    from loom_django.etl.progress import choose_mode, progress_observer
+    from loom_django.etl.runner import filter_plan
 
     registry = _registry()
     name = options["pipeline"]
@@ -349,9 +377,17 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
         params = parse_params(pipeline.params_type, options["param"], options["params_json"])
     except ValueError as exc:
         raise CommandError(str(exc), returncode=EXIT_USAGE) from None
-    backend = _backend(options["backend"], registry.config)
+    config = _config(options)
+    observers: list[Any] = []
+    mode = "none"
+    if action == "run":
+        mode = choose_mode(options["progress"], out)
+        observer = progress_observer(mode, out, colour=not options.get("no_color"))
+        observers = [observer] if observer is not None else []
+    runner = _runner(config, options["backend"], observers)
+    backend = runner.backend
     try:
-        plan = registry.compiler.compile(pipeline, backend=backend)
+        plan = runner.compiler.compile(pipeline, backend=backend)
         if options["include"]:
             plan = filter_plan(plan, options["include"])
             check_temps(plan)
@@ -364,18 +400,7 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
     if action == "plan" or options.get("dry_run"):
         out.write(render_plan(plan, name, params, backend, options.get("format", "text")))
         return
-    mode = options["progress"]
-    if mode in ("auto", "tty"):
-        mode = "plain"
-    observers = [printer(out, mode)] if mode != "none" else []
-    runner = ETLRunner(
-        registry.config,
-        runtime=registry.runtime,
-        observers=observers,
-        compiler=registry.compiler,
-        backend=backend,
-    )
-    result = _execute(runner, pipeline, name, params, backend, options, registry.config)
+    result = _execute(runner, pipeline, name, params, backend, options, config)
     summary = {
         "event": "summary",
         "run_id": result.run_id,

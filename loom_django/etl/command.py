@@ -6,36 +6,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from loom_django.etl._params import parse_params
+from loom_django.etl.progress import MODES
 
 __all__ = ["Command", "parse_params"]
 
 
-class _Printer:
-    """A lifecycle observer writing progress lines (plain or NDJSON) to stdout."""
-
-    def __init__(self, out: Any, mode: str) -> None:
-        self.out = out
-        self.mode = mode
-
-    def on_event(self, event: Any) -> None:
-        if self.mode == "json":
-            data = dataclasses.asdict(event)
-            data["ts"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            self.out.write(json.dumps(data, default=str, sort_keys=True))
-        elif self.mode == "plain" and event.kind in ("end", "error"):
-            rows = f" rows={event.rows_written}" if event.rows_written is not None else ""
-            rej = f" rejected={event.rows_rejected}" if event.rows_rejected else ""
-            dur = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms is not None else ""
-            err = f" {event.error_type}: {event.error}" if event.error_type else ""
-            self.out.write(f"{event.scope} {event.name} {event.status}{dur}{rows}{rej}{err}")
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
 
 
 class Command(BaseCommand):
@@ -57,12 +42,15 @@ class Command(BaseCommand):
             else:
                 p.add_argument("--dry-run", action="store_true")
                 p.add_argument("--run-id", default=None)
-                p.add_argument(
-                    "--progress", choices=("auto", "tty", "plain", "json", "none"), default="auto"
-                )
+                p.add_argument("--progress", choices=MODES, default="auto")
                 p.add_argument("--no-history", action="store_true")
-                p.add_argument("--no-lock", action="store_true")
-                p.add_argument("--lock-key", default=None)
+                lock = p.add_mutually_exclusive_group()
+                lock.add_argument("--no-lock", action="store_true")
+                lock.add_argument("--lock-key", default=None)
+                p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS")
+                p.add_argument("--max-workers", type=int, default=None)
+            p.add_argument("--config", action="append", default=[], metavar="FILE")
+            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         sub.add_parser("check")
         h = sub.add_parser("history")
         h.add_argument("what", nargs="?", choices=("list", "show", "prune"), default="list")
@@ -85,4 +73,4 @@ class Command(BaseCommand):
         elif action == "history":
             _cli.do_history(self.stdout, options)
         else:
-            _cli.do_plan_or_run(self.stdout, action, options, _Printer)
+            _cli.do_plan_or_run(self.stdout, action, options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,7 @@ class HistoryConfig(_Struct, frozen=True):
     enabled: bool = True
     database: str = "default"
     retention_days: int = 90
+    heartbeat_seconds: float = 30
 
 
 class LockConfig(_Struct, frozen=True):
@@ -141,17 +142,35 @@ class EtlConfig(_Struct, frozen=True):
         return Path(getattr(settings, "BASE_DIR", Path.cwd()))
 
 
-def load_config(overrides: Mapping[str, Any] | None = None) -> EtlConfig:
-    """The ``etl`` section of the merged loom config (YAML files, then ``LOOM['CONFIG']``).
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    files: Sequence[str] = (),
+    dotlist: Sequence[str] = (),
+) -> EtlConfig:
+    """The ``etl`` section of the merged loom config, lowest precedence first: YAML
+    ``CONFIG_FILES``, ``LOOM['CONFIG']``, ``files`` (``--config``, left to right), then
+    ``dotlist`` (``--set etl.key=value``; the ``etl.`` prefix may be left out).
 
     Raises:
+        ValueError: a ``dotlist`` item without ``=``.
+        ConfigError: a file is missing, unparsable or includes itself.
         msgspec.ValidationError: an unknown key or a wrong type, named by path.
     """
     from omegaconf import OmegaConf
 
     from loom_django.conf import conf
+    from loom_django.core.config import load_config as load_files
+    from loom_django.core.config import merge_configs
 
     cfg = conf.loom_config()
+    if files or dotlist:
+        parts: list[Any] = [cfg]
+        if files:
+            parts.append(load_files(*files))
+        if dotlist:
+            parts.append(OmegaConf.from_dotlist([_etl_key(item) for item in dotlist]))
+        cfg = merge_configs(parts)
     raw = OmegaConf.select(cfg, "etl", default=None)
     data: dict[str, Any] = {}
     if raw is not None:
@@ -159,6 +178,13 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> EtlConfig:
     if overrides:
         data = _merge(data, dict(overrides))
     return msgspec.convert(data, EtlConfig, strict=False)
+
+
+def _etl_key(item: str) -> str:
+    key, sep, _ = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set expects dotted.key=value, got {item!r}")
+    return item if item.startswith("etl.") else f"etl.{item}"
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from loom_django.etl.cancel import Cancellation
 from loom_django.etl.compiler import ETLCompiler, check_temps
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded, RunInterrupted
@@ -45,7 +46,7 @@ __all__ = [
 _log = logging.getLogger("loom_django.etl.runner")
 
 BACKENDS: tuple[str, ...] = ("polars", "spark")
-"""The backends a runner can use."""
+"""The built-in backends (third parties add theirs through ``loom.etl.backends``)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,12 @@ class StepContext:
     backend: str
     logger: logging.Logger
     metrics: dict[str, float] = field(default_factory=dict)
+    cancellation: Cancellation | None = field(default=None, repr=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """The run was cancelled (signal or timeout): a long step may stop early."""
+        return self.cancellation is not None and self.cancellation.is_set
 
     def metric(self, name: str, value: float) -> None:
         """Add to a named metric of this step."""
@@ -136,6 +143,7 @@ class _Run:
     temps: dict[str, list[Path]] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
     observers: list[RunObserver] = field(default_factory=list)
+    cancel: Cancellation | None = None
 
 
 def render_params(params: Any) -> dict[str, Any]:
@@ -191,17 +199,19 @@ def filter_plan(plan: PipelinePlan, include: Sequence[str]) -> PipelinePlan:
 
 
 class ETLRunner:
-    """Runs pipelines on the Polars backend.
+    """Runs pipelines on one backend (Polars by default).
 
     Args:
         config: the ``etl`` configuration (routes, files, batch sizes).
         runtime: returns the loom runtime (for ``IntoUseCase``); ``None`` if unused.
         observers: receive every lifecycle event.
-        backend: ``"polars"`` (default) or ``"spark"``.
+        backend: a registered backend name (``"polars"``, ``"spark"`` or a third-party
+            ``loom.etl.backends`` entry point); ``None`` selects ``"spark"`` when ``spark`` is
+            given, else ``"polars"``.
         spark: a SparkSession to use instead of building one from ``etl.spark``.
 
     Raises:
-        ValueError: an unknown backend name.
+        BackendError: an unknown backend name (a ``ValueError``).
         MissingDependency: ``backend="spark"`` without pyspark (names ``loom-django[spark]``).
     """
 
@@ -212,21 +222,15 @@ class ETLRunner:
         runtime: Callable[[], Any] | None = None,
         observers: Sequence[RunObserver] = (),
         compiler: ETLCompiler | None = None,
-        backend: str = "polars",
+        backend: str | None = None,
         spark: Any = None,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown ETL backend {backend!r}; registered: {list(BACKENDS)}")
-        if backend == "spark":
-            from loom_django.extras import require
+        from loom_django.etl.backends import get_provider
 
-            require("pyspark", extra="spark")
-            if spark is not None:
-                from loom_django.etl._spark_backend import set_session
-
-                set_session(spark)
-        self.backend = backend
+        backend = backend or ("spark" if spark is not None else "polars")
         self.config = config or EtlConfig()
+        self._impl = get_provider(backend).load(self.config, spark)
+        self.backend = backend
         self.compiler = compiler or ETLCompiler(self.config)
         self._runtime = runtime
         self.observers = list(observers)
@@ -278,8 +282,11 @@ class ETLRunner:
         run_id: str | None = None,
         dry_run: bool = False,
         observers: Sequence[RunObserver] = (),
+        cancel: Cancellation | None = None,
     ) -> RunResult:
         """Compile (cached), pre-flight, execute and return what happened.
+
+        Once ``cancel`` is set no new step starts and the run raises ``RunInterrupted``.
 
         Raises:
             TypeError: ``params`` is not the pipeline's params type.
@@ -306,6 +313,7 @@ class ETLRunner:
             started,
             Path(tempfile.mkdtemp(prefix="loom_etl_")),
             observers=list(observers),
+            cancel=cancel,
         )
         t0 = time.perf_counter()
         self._emit(
@@ -435,6 +443,8 @@ class ETLRunner:
         )
 
     def _step(self, run: _Run, step: StepPlan, process_id: str | None = None) -> None:
+        if run.cancel is not None:
+            run.cancel.check()
         sid = str(uuid.uuid4())
         target, mode = _target_label(step)
         start = Event(
@@ -449,7 +459,13 @@ class ETLRunner:
         )
         self._emit(run, start)
         ctx = StepContext(
-            run.run_id, sid, run.pipeline, step.name, self.backend, step.step_type.logger
+            run.run_id,
+            sid,
+            run.pipeline,
+            step.name,
+            self.backend,
+            step.step_type.logger,
+            cancellation=run.cancel,
         )
         t0 = time.perf_counter()
         try:
@@ -483,17 +499,8 @@ class ETLRunner:
             ),
         )
 
-    def _module(self) -> Any:
-        if self.backend == "spark":
-            from loom_django.etl import _spark_backend
-
-            return _spark_backend
-        from loom_django.etl import _polars_backend
-
-        return _polars_backend
-
     def _execute_step(self, run: _Run, step: StepPlan, ctx: StepContext) -> tuple[int, int]:
-        backend = self._module()
+        backend = self._impl
         if step.target_binding.spec.__class__.__name__ == "IntoClient":
             backend.run_client_step(step, run.params)
             return 0, 0
