@@ -75,12 +75,12 @@ def _config(options: dict[str, Any]) -> Any:
     if files or dotlist:
         try:
             config = load_config(files=files, dotlist=dotlist)
-        except ValueError as exc:
-            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
         except (ConfigError, msgspec.ValidationError) as exc:
             raise CommandError(
                 f"invalid etl configuration: {exc}", returncode=EXIT_COMPILE
             ) from None
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
     if options.get("max_workers") is not None:
         config = msgspec.structs.replace(config, max_workers=options["max_workers"])
     return config
@@ -103,7 +103,11 @@ def _runner(config: Any, backend: str | None, observers: list[Any]) -> Any:
             compiler=compiler,
             backend=backend or config.engine,
         )
-    except (BackendError, MissingDependency, ImportError) as exc:
+    except MissingDependency as exc:
+        raise CommandError(
+            f"{exc}: the backend needs loom-django[{exc.extra}]", returncode=EXIT_COMPILE
+        ) from None
+    except (BackendError, ImportError) as exc:
         raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
 
 

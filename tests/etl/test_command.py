@@ -70,13 +70,6 @@ def test_plan_writes_nothing_and_its_json_is_stable():
     assert Book.objects.count() == 0
 
 
-def test_progress_json_is_one_object_per_line():
-    out = _run("run", OK, "-p", "run_date=2026-03-30", "--progress", "json")
-    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
-    assert lines[0]["scope"] == "pipeline" and lines[0]["kind"] == "start"
-    assert lines[-1]["event"] == "summary"
-
-
 def test_missing_table_exits_3_before_anything_runs():
     for action in ("plan", "run"):
         with pytest.raises(CommandError) as info:

@@ -1,0 +1,96 @@
+"""Pipelines for cancellation, timeouts and live history, run by dotted path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import polars as pl
+
+from loom_django.etl import ETLPipeline, ETLProcess, ETLStep, FromTemp, IntoTable, IntoTemp
+from tests.etl.pipelines import DayParams
+from tests.testapp.models import Book
+
+SEEN: list[tuple[str, str]] = []
+"""(step, status of the pipeline's history row read from another connection)."""
+
+
+class SignalSelf(ETLStep[DayParams]):
+    """Writes a temp, then receives SIGINT as if the operator pressed Ctrl-C."""
+
+    target = IntoTemp("books")
+
+    def execute(self, params: DayParams) -> pl.LazyFrame:
+        os.kill(os.getpid(), signal.SIGINT)
+        return pl.LazyFrame({"title": ["x"], "pages": [1]})
+
+
+class Slow(ETLStep[DayParams]):
+    """Takes longer than the test's ``--timeout``."""
+
+    target = IntoTemp("books")
+
+    def execute(self, params: DayParams) -> pl.LazyFrame:
+        time.sleep(0.6)
+        return pl.LazyFrame({"title": ["x"], "pages": [1]})
+
+
+class SaveBooks(ETLStep[DayParams]):
+    """Never reached once the run is cancelled."""
+
+    books = FromTemp("books")
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams, *, books: pl.LazyFrame) -> pl.LazyFrame:
+        return books
+
+
+class Signalled(ETLProcess[DayParams]):
+    steps = [SignalSelf, SaveBooks]
+
+
+class SignalledPipeline(ETLPipeline[DayParams]):
+    processes = [Signalled]
+
+
+class Slowly(ETLProcess[DayParams]):
+    steps = [Slow, SaveBooks]
+
+
+class SlowPipeline(ETLPipeline[DayParams]):
+    processes = [Slowly]
+
+
+class Observe(ETLStep[DayParams]):
+    """Reads the run's history row from a fresh connection on another thread."""
+
+    target = IntoTable(Book).append()
+
+    def execute(self, params: DayParams) -> pl.LazyFrame:
+        from django.db import connections
+
+        from loom_django.etl.models import EtlPipelineRun
+
+        def look() -> None:
+            try:
+                SEEN.extend(
+                    ("Observe", status)
+                    for status in EtlPipelineRun.objects.values_list("status", flat=True)
+                )
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join()
+        return pl.LazyFrame({"title": ["seen"], "pages": [1]})
+
+
+class Observing(ETLProcess[DayParams]):
+    steps = [Observe]
+
+
+class ObservedPipeline(ETLPipeline[DayParams]):
+    processes = [Observing]
