@@ -207,9 +207,11 @@ def read_table(
     params: Any,
     batch_size: int,
     sql: tuple[str, Sequence[Any]] | None = None,
+    server_side: bool = True,
 ) -> pl.LazyFrame:
     """Read ``route`` with the projection and predicate in the SQL, ``batch_size`` rows at a
-    time (a server-side cursor on PostgreSQL), into a frame typed from the model."""
+    time (a server-side cursor on PostgreSQL unless ``server_side`` is off), into a frame
+    typed from the model."""
     connection = connections[route.database]
     wanted = [route.column(n) for n in columns] if columns else list(route.columns)
     infos = [c for c in wanted if c is not None]
@@ -220,9 +222,8 @@ def read_table(
         where, args = sql_where(route, predicate, params)
         query += f" WHERE {where}"
     frames = []
-    cursor_factory = (
-        connection.chunked_cursor if connection.vendor == "postgresql" else connection.cursor
-    )
+    named = server_side and connection.vendor == "postgresql"
+    cursor_factory = connection.chunked_cursor if named else connection.cursor
     with cursor_factory() as cursor:
         cursor.execute(query, args)
         while True:

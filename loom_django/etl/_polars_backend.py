@@ -84,6 +84,7 @@ def read_source(
             predicate=spec.predicate,
             params=params,
             batch_size=config.django.read_batch_size,
+            server_side=config.django.server_side_cursors,
         )
     if isinstance(spec, FromFile):
         assert binding.location is not None

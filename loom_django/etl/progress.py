@@ -35,7 +35,7 @@ def choose_mode(mode: str, out: Any) -> str:
 
 
 class PlainProgress:
-    """One line per END/ERROR: ``<ts> step LoadBooks success 0.02s rows=1``."""
+    """One line per finished scope: ``<ts> step LoadBooks success 0.02s rows=1``."""
 
     def __init__(self, out: Any) -> None:
         self.out = out
@@ -43,7 +43,7 @@ class PlainProgress:
 
     def on_event(self, event: Event) -> None:
         """Write the line of a finished scope."""
-        if event.kind not in ("end", "error"):
+        if event.kind != "end":
             return
         rows = f" rows={event.rows_written}" if event.rows_written is not None else ""
         rej = f" rejected={event.rows_rejected}" if event.rows_rejected else ""

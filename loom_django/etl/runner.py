@@ -328,23 +328,9 @@ class ETLRunner:
                     self._process(run, node)
         except BaseException as exc:
             duration = (time.perf_counter() - t0) * 1000
-            interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
-            status = "interrupted" if interrupted else "failed"
-            self._emit(
-                run,
-                Event(
-                    "pipeline",
-                    "end",
-                    run.pipeline,
-                    run_id,
-                    run_id,
-                    status=status,
-                    duration_ms=duration,
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                    traceback="".join(traceback.format_exception(exc)),
-                ),
-            )
+            failure = self._failure("pipeline", run.pipeline, run, run_id, exc, duration)
+            tb = "".join(traceback.format_exception(exc))
+            self._emit_failure(run, replace(failure, traceback=tb))
             exc.add_note(f"ETL run {run_id} of {run.pipeline}")
             raise
         finally:
@@ -421,7 +407,7 @@ class ETLRunner:
                     self._step(run, node, pid)
         except BaseException as exc:
             ms = (time.perf_counter() - t0) * 1000
-            self._emit(run, self._failure("process", process.name, run, pid, exc, ms))
+            self._emit_failure(run, self._failure("process", process.name, run, pid, exc, ms))
             raise
         ms = (time.perf_counter() - t0) * 1000
         self._emit(run, Event("process", "end", process.name, run.run_id, pid, "success", ms))
@@ -430,17 +416,23 @@ class ETLRunner:
     def _failure(
         scope: str, name: str, run: _Run, id_: str, exc: BaseException, ms: float
     ) -> Event:
+        interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
         return Event(
             scope,
             "end",
             name,
             run.run_id,
             id_,
-            "failed",
+            "interrupted" if interrupted else "failed",
             ms,
             error_type=type(exc).__name__,
             error=str(exc),
         )
+
+    def _emit_failure(self, run: _Run, end: Event) -> None:
+        """The ERROR event of a scope, then its END carrying the same failure."""
+        self._emit(run, replace(end, kind="error"))
+        self._emit(run, end)
 
     def _step(self, run: _Run, step: StepPlan, process_id: str | None = None) -> None:
         if run.cancel is not None:
@@ -472,9 +464,8 @@ class ETLRunner:
             written, rejected = self._execute_step(run, step, ctx)
         except BaseException as exc:
             ms = (time.perf_counter() - t0) * 1000
-            error = replace(self._failure("step", step.name, run, sid, exc, ms), kind="error")
-            self._emit(run, error)
-            self._emit(run, replace(error, kind="end", metrics=ctx.metrics))
+            failure = self._failure("step", step.name, run, sid, exc, ms)
+            self._emit_failure(run, replace(failure, parent=process_id, metrics=ctx.metrics))
             run.results.append(StepResult(step.name, "failed", ms))
             if not getattr(exc, "_loom_step_noted", False):
                 exc.add_note(f"ETL step {step.name} failed")
