@@ -20,9 +20,9 @@ from loom_django.etl import (
     Format,
     FromTable,
     IntoFile,
+    _django_io,
     col,
 )
-from loom_django.etl import _django_io
 from loom_django.etl.config import DjangoIOConfig, EtlConfig
 from loom_django.etl.runner import ETLRunner
 from tests.testapp.models import Book
