@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from typing import Any
 
 import msgspec
 from django.core.management.base import CommandError
+from django.db import DatabaseError
+from django.utils.connection import ConnectionDoesNotExist
 
 from loom_django.etl.errors import (
     ETLCompilationError,
@@ -17,6 +20,8 @@ from loom_django.etl.errors import (
 )
 
 __all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
+
+_log = logging.getLogger("loom_django.etl.command")
 
 EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -242,6 +247,11 @@ def _execute(
             acquire_lock(lock_key, run_id, database=db, stale_after=config.lock.stale_after_seconds)
         except LockHeldError as exc:
             raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+        except (DatabaseError, ConnectionDoesNotExist) as exc:
+            raise CommandError(
+                f"cannot take the pipeline lock on database {db!r}: {exc} (or run with --no-lock)",
+                returncode=EXIT_COMPILE,
+            ) from None
     cancel = Cancellation()
     if backend == "spark":
         cancel.callbacks.append(_cancel_spark_jobs)
@@ -278,7 +288,10 @@ def _execute(
         ) from None
     finally:
         if lock_key is not None:
-            release_lock(lock_key, run_id, database=db)
+            try:
+                release_lock(lock_key, run_id, database=db)
+            except DatabaseError:
+                _log.warning("could not release ETL lock %r of run %s", lock_key, run_id)
 
 
 def _cancel_spark_jobs() -> None:

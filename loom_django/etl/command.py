@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -14,6 +15,10 @@ from loom_django.etl._params import parse_params
 from loom_django.etl.progress import MODES
 
 __all__ = ["Command", "parse_params"]
+
+
+def _uuid(text: str) -> str:
+    return str(uuid.UUID(text))
 
 
 def _positive(text: str) -> float:
@@ -41,7 +46,7 @@ class Command(BaseCommand):
                 p.add_argument("--no-check-tables", action="store_true")
             else:
                 p.add_argument("--dry-run", action="store_true")
-                p.add_argument("--run-id", default=None)
+                p.add_argument("--run-id", type=_uuid, default=None)
                 p.add_argument("--progress", choices=MODES, default="auto")
                 p.add_argument("--no-history", action="store_true")
                 lock = p.add_mutually_exclusive_group()

@@ -110,3 +110,22 @@ def test_sigint_exits_130_with_history_interrupted_and_the_lock_released():
     assert info.value.code == 130
     assert EtlPipelineRun.objects.get().status == "interrupted"
     assert not EtlLock.objects.exists()
+
+
+def test_an_unreachable_lock_database_exits_3_and_no_lock_still_runs():
+    """etl §9.9: the lock cannot be taken → a one-line configuration error, never a traceback."""
+    with pytest.raises(CommandError) as info:
+        _call("run", OK, "-p", "run_date=2026-03-30", "--set", "history.database=nope")
+    assert info.value.returncode == 3 and "--no-lock" in str(info.value)
+    out = _call(
+        "run",
+        OK,
+        "-p",
+        "run_date=2026-03-30",
+        "--set",
+        "history.database=nope",
+        "--no-lock",
+        "--progress",
+        "none",
+    )
+    assert "success" in out  # the history observer failed, the run did not
