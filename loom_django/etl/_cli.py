@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
+import uuid
 from typing import Any
 
 import msgspec
@@ -20,8 +20,6 @@ from loom_django.etl.errors import (
 )
 
 __all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
-
-_log = logging.getLogger("loom_django.etl.command")
 
 EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -226,59 +224,39 @@ def _execute(
     config: Any,
 ) -> Any:
     """Run under the pipeline lock with history; map failures to exit codes."""
-    import uuid
-
     from loom_django.etl.cancel import Cancellation, cancel_after, cancel_on_signals
     from loom_django.etl.errors import LockHeldError
-    from loom_django.etl.history import Heartbeat, HistoryObserver, acquire_lock, release_lock
+    from loom_django.etl.launch import Launch, launch
 
-    run_id = options["run_id"] or str(uuid.uuid4())
-    db = config.history.database
-    extra: list[Any] = []
-    history_on = config.history.enabled and not options["no_history"]
-    if history_on:
-        extra.append(
-            HistoryObserver(pipeline, backend=backend, include=options["include"], database=db)
-        )
-    lock_key = None
-    if config.lock.enabled and not options["no_lock"]:
-        lock_key = options["lock_key"] or name
-        try:
-            acquire_lock(lock_key, run_id, database=db, stale_after=config.lock.stale_after_seconds)
-        except LockHeldError as exc:
-            raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
-        except (DatabaseError, ConnectionDoesNotExist) as exc:
-            raise CommandError(
-                f"cannot take the pipeline lock on database {db!r}: {exc} (or run with --no-lock)",
-                returncode=EXIT_COMPILE,
-            ) from None
+    how = Launch(
+        include=options["include"],
+        run_id=options["run_id"] or str(uuid.uuid4()),
+        history=not options["no_history"],
+        lock=not options["no_lock"],
+        lock_key=options["lock_key"],
+    )
     cancel = Cancellation()
     if backend == "spark":
         cancel.callbacks.append(_cancel_spark_jobs)
-    beat = Heartbeat(
-        run_id if history_on else None,
-        lock_key,
-        database=db,
-        every=config.history.heartbeat_seconds,
-    )
     try:
-        with cancel_on_signals(cancel), cancel_after(cancel, options.get("timeout")), beat:
-            return runner.run(
-                pipeline,
-                params,
-                include=options["include"] or None,
-                run_id=run_id,
-                observers=extra,
-                cancel=cancel,
-            )
+        with cancel_on_signals(cancel), cancel_after(cancel, options.get("timeout")):
+            return launch(runner, pipeline, name, params, how, cancel=cancel)
+    except LockHeldError as exc:
+        raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+    except (DatabaseError, ConnectionDoesNotExist) as exc:
+        raise CommandError(
+            f"cannot take the pipeline lock on database {config.history.database!r}: {exc} "
+            "(or run with --no-lock)",
+            returncode=EXIT_COMPILE,
+        ) from None
     except KeyboardInterrupt:
         raise SystemExit(EXIT_SIGINT) from None
     except RunInterrupted as exc:
         if exc.signum is None:
-            raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_FAILED) from None
+            raise CommandError(f"{exc} (run {how.run_id})", returncode=EXIT_FAILED) from None
         raise SystemExit(EXIT_SIGTERM if exc.signum == signal.SIGTERM else EXIT_SIGINT) from None
     except RejectThresholdExceeded as exc:
-        raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_REJECTS) from None
+        raise CommandError(f"{exc} (run {how.run_id})", returncode=EXIT_REJECTS) from None
     except Exception as exc:
         if options.get("traceback"):
             raise
@@ -286,12 +264,6 @@ def _execute(
         raise CommandError(
             f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED
         ) from None
-    finally:
-        if lock_key is not None:
-            try:
-                release_lock(lock_key, run_id, database=db)
-            except DatabaseError:
-                _log.warning("could not release ETL lock %r of run %s", lock_key, run_id)
 
 
 def _cancel_spark_jobs() -> None:

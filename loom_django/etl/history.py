@@ -45,7 +45,12 @@ class HistoryObserver:
         include: Sequence[str] | None = None,
         trigger: str = "cli",
         database: str = "default",
+        attempt: int = 1,
+        last_attempt: bool = True,
+        correlation_id: str | None = None,
     ) -> None:
+        self.attempt, self.last_attempt = attempt, last_attempt
+        self.correlation_id = correlation_id
         self.pipeline_class = pipeline_class
         self.backend = backend
         self.include = list(include) if include else None
@@ -74,6 +79,9 @@ class HistoryObserver:
             status="running",
             include=self.include,
             trigger=self.trigger,
+            attempt=self.attempt,
+            last_attempt=self.last_attempt,
+            correlation_id=self.correlation_id,
             started_at=now,
             heartbeat_at=now,
             host=socket.gethostname(),
