@@ -224,11 +224,12 @@ def write_target(
         if spec.format is Format.PARQUET:
             _write_file(spec, df, path)
             return _parquet_rows(path), 0
-        cached = df.cache()
-        _write_file(spec, cached, path)
-        count = int(cached.count())
-        cached.unpersist()
-        return count, 0
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        rows = Observation(f"loom_rows_{uuid.uuid4().hex}")
+        _write_file(spec, df.observe(rows, F.count(F.lit(1)).alias("rows")), path)
+        return int(rows.get["rows"]), 0  # counted by the write job itself
     if isinstance(spec, IntoTemp):
         path = run.temp_dir / f"{spec.name}-{uuid.uuid4().hex}.parquet"
         df.write.parquet(str(path))
