@@ -103,3 +103,40 @@ def test_a_read_sees_uncommitted_rows_of_the_test_transaction_on_the_same_connec
         connection_created.disconnect(on_created)
     assert opened == []
     assert pl.read_csv(files_root / "books.csv").rows() == [("uncommitted", 120)]
+
+
+def _run_body(body):  # type: ignore[no-untyped-def]
+    """Run one step whose ``execute`` is ``body(books)``; return the SELECT sent."""
+
+    class Shape(ETLStep[P]):
+        books = FromTable(Book).where(col("pages") >= 100).columns("title", "pages")
+        target = IntoFile("shaped.csv", format=Format.CSV)
+
+        def execute(self, params: P, *, books: pl.LazyFrame) -> pl.LazyFrame:
+            return body(books)
+
+    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[Shape]))
+    pipe = types.new_class(
+        "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
+    )
+    with CaptureQueriesContext(connection) as queries:
+        ETLRunner().run(pipe, P())
+    return next(q["sql"] for q in queries.captured_queries if "legacy_books" in q["sql"])
+
+
+def test_only_the_columns_execute_uses_are_selected(files_root):
+    """etl §9.3: Polars' projection pushdown narrows the SELECT list."""
+    Book.objects.create(title="b", pages=150)
+    select = _run_body(lambda books: books.select("title"))
+    assert "pages" not in select.split("FROM")[0] and "title" in select.split("FROM")[0]
+    assert pl.read_csv(files_root / "shaped.csv").rows() == [("b",)]
+
+
+def test_head_without_a_python_filter_becomes_limit(files_root, fetched):
+    """etl §9.3: ``n_rows`` is a ``LIMIT`` when no predicate is left to Polars."""
+    Book.objects.bulk_create(Book(title=f"t{i}", pages=100 + i) for i in range(6))
+    select = _run_body(lambda books: books.sort("title").head(2).select(pl.len()))
+    assert pl.read_csv(files_root / "shaped.csv").rows() == [(2,)]
+    assert "LIMIT" not in select  # a sort needs every row first
+    select = _run_body(lambda books: books.head(2))
+    assert "LIMIT 2" in select and sum(fetched[-1:]) == 2
