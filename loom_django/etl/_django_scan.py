@@ -79,7 +79,8 @@ def scan_table(
             ):
                 if filter_ is not None:
                     batch = batch.filter(filter_)
-                batch = batch.select(wanted)
+                if batch.columns != wanted:
+                    batch = batch.select(wanted)
                 if left is not None:
                     batch = batch.head(left)
                     left -= batch.height

@@ -105,6 +105,7 @@ def read_source(
             predicate=spec.predicate,
             params=params,
             batch_size=config.django.read_batch_size,
+            server_side=config.django.server_side_cursors,
         ).collect()
         return _from_polars(spark, frame)
     if isinstance(spec, FromFile):

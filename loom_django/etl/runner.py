@@ -34,7 +34,6 @@ from loom_django.etl.plan import (
 )
 
 __all__ = [
-    "BACKENDS",
     "ETLRunner",
     "Event",
     "RunObserver",
@@ -44,9 +43,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("loom_django.etl.runner")
-
-BACKENDS: tuple[str, ...] = ("polars", "spark")
-"""The built-in backends (third parties add theirs through ``loom.etl.backends``)."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from loom_django.etl import (
     Format,
     FromTable,
     IntoFile,
+    IntoTable,
     _django_io,
     col,
 )
@@ -140,3 +141,51 @@ def test_head_without_a_python_filter_becomes_limit(files_root, fetched):
     assert "LIMIT" not in select  # a sort needs every row first
     select = _run_body(lambda books: books.head(2))
     assert "LIMIT 2" in select and sum(fetched[-1:]) == 2
+
+
+def test_two_sources_on_one_connection_join_and_open_no_connection(files_root):
+    """etl §9.3: both scans share the step thread's connection under its lock."""
+    Book.objects.bulk_create(Book(title=f"t{i}", pages=100 + i) for i in range(50))
+    opened: list[object] = []
+
+    def on_created(sender, connection, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(connection)
+
+    class Join(ETLStep[P]):
+        left = FromTable(Book).columns("title", "pages")
+        right = FromTable(Book).where(col("pages") >= 140).columns("title")
+        target = IntoFile("joined.csv", format=Format.CSV)
+
+        def execute(self, params: P, *, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.LazyFrame:
+            return left.join(right, on="title").sort("pages")
+
+    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[Join]))
+    pipe = types.new_class(
+        "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
+    )
+    connection_created.connect(on_created)
+    try:
+        ETLRunner(EtlConfig(django=DjangoIOConfig(read_batch_size=7))).run(pipe, P())
+    finally:
+        connection_created.disconnect(on_created)
+    assert opened == []
+    assert pl.read_csv(files_root / "joined.csv")["pages"].to_list() == list(range(140, 150))
+
+
+def test_a_step_reading_and_appending_to_one_table_never_sees_its_own_writes():
+    """etl §9.3: the source is fully read before the first write."""
+    Book.objects.bulk_create(Book(title=f"t{i}", pages=i) for i in range(5))
+
+    class Copy(ETLStep[P]):
+        books = FromTable(Book).columns("title", "pages")
+        target = IntoTable(Book).append()
+
+        def execute(self, params: P, *, books: pl.LazyFrame) -> pl.LazyFrame:
+            return books.with_columns(pl.col("title") + "-copy")
+
+    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[Copy]))
+    pipe = types.new_class(
+        "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
+    )
+    result = ETLRunner(EtlConfig(django=DjangoIOConfig(read_batch_size=2))).run(pipe, P())
+    assert result.rows_written == 5 and Book.objects.count() == 10
