@@ -23,7 +23,6 @@ from loom_django.etl.targets import IntoTable, WriteMode
 __all__ = [
     "fetch_batches",
     "polars_dtype",
-    "read_table",
     "select_sql",
     "sql_where",
     "write_table",
@@ -253,28 +252,6 @@ def fetch_batches(
     finally:
         with guard:
             cursor.close()
-
-
-def read_table(
-    route: TableRoute,
-    *,
-    columns: Sequence[str] | None,
-    predicate: Predicate | None,
-    params: Any,
-    batch_size: int,
-    server_side: bool = True,
-) -> pl.LazyFrame:
-    """Read ``route`` with the projection and predicate in the SQL, ``batch_size`` rows at a
-    time, into one frame typed from the model (the Spark backend's driver-side read)."""
-    query, args, infos = select_sql(route, columns, predicate, params)
-    connection = connections[route.database]
-    frames = list(
-        fetch_batches(
-            connection, query, args, infos, batch_size=batch_size, server_side=server_side
-        )
-    )
-    frame = pl.concat(frames) if frames else pl.DataFrame(schema=_schema(infos))
-    return frame.lazy()
 
 
 # -- writes ------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from loom_django.etl._django_io import iter_rows, read_table, write_table
+from loom_django.etl._django_io import iter_rows, write_table
+from loom_django.etl._django_scan import scan_table
 from loom_django.etl._polars_backend import render_path, write_rejects
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import SchemaError
@@ -99,7 +100,7 @@ def read_source(
     spec = binding.spec
     if isinstance(spec, FromTable):
         assert binding.route is not None
-        frame = read_table(
+        frame = scan_table(
             binding.route,
             columns=spec.projected,
             predicate=spec.predicate,

@@ -22,6 +22,18 @@ def _process(name: str, *steps: type) -> type:
     return types.new_class(name, (ETLProcess[P],), exec_body=lambda d: d.update(steps=list(steps)))
 
 
+def _run_books(*args: str) -> None:
+    call_command(
+        "loom_etl",
+        "run",
+        "tests.etl.pipelines.BooksPipeline",
+        "-p",
+        "run_date=2026-03-30",
+        *args,
+        stdout=io.StringIO(),
+    )
+
+
 def test_including_a_process_runs_all_its_steps_and_nothing_else(files_root):
     """etl §12.36: ``include=["ProcAB"]`` keeps every step of ``ProcAB``."""
     a, b, c = (_step(n, IntoFile(f"{n}.csv", format=Format.CSV)) for n in "ABC")
@@ -38,18 +50,7 @@ def test_including_a_process_runs_all_its_steps_and_nothing_else(files_root):
 def test_a_supplied_run_id_is_on_every_history_row():
     """etl §12.37: ``--run-id`` on the pipeline, process and step rows."""
     run_id = str(uuid.uuid4())
-    call_command(
-        "loom_etl",
-        "run",
-        "tests.etl.pipelines.BooksPipeline",
-        "-p",
-        "run_date=2026-03-30",
-        "--run-id",
-        run_id,
-        "--progress",
-        "none",
-        stdout=io.StringIO(),
-    )
+    _run_books("--run-id", run_id, "--progress", "none")
     assert [str(r) for r in EtlPipelineRun.objects.values_list("run_id", flat=True)] == [run_id]
     assert {str(r) for r in EtlProcessRun.objects.values_list("run_id", flat=True)} == {run_id}
     assert {str(r) for r in EtlStepRun.objects.values_list("run_id", flat=True)} == {run_id}
@@ -75,14 +76,5 @@ def test_a_run_id_that_is_not_a_uuid_is_a_usage_error():
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="--run-id"):
-        call_command(
-            "loom_etl",
-            "run",
-            "tests.etl.pipelines.BooksPipeline",
-            "-p",
-            "run_date=2026-03-30",
-            "--run-id",
-            "abc",
-            stdout=io.StringIO(),
-        )
+        _run_books("--run-id", "abc")
     assert not EtlPipelineRun.objects.exists()
