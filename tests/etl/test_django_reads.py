@@ -43,8 +43,8 @@ class Export(ETLStep[P]):
         return books.filter(pl.col("title") != "skip").sort("title")
 
 
-def _pipeline() -> type[ETLPipeline[P]]:
-    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[Export]))
+def _pipeline(step: type = Export) -> type[ETLPipeline[P]]:
+    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[step]))
     return types.new_class(
         "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
     )
@@ -116,10 +116,7 @@ def _run_body(body):  # type: ignore[no-untyped-def]
         def execute(self, params: P, *, books: pl.LazyFrame) -> pl.LazyFrame:
             return body(books)
 
-    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[Shape]))
-    pipe = types.new_class(
-        "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
-    )
+    pipe = _pipeline(Shape)
     with CaptureQueriesContext(connection) as queries:
         ETLRunner().run(pipe, P())
     return next(q["sql"] for q in queries.captured_queries if "legacy_books" in q["sql"])
@@ -159,10 +156,7 @@ def test_two_sources_on_one_connection_join_and_open_no_connection(files_root):
         def execute(self, params: P, *, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.LazyFrame:
             return left.join(right, on="title").sort("pages")
 
-    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[Join]))
-    pipe = types.new_class(
-        "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
-    )
+    pipe = _pipeline(Join)
     connection_created.connect(on_created)
     try:
         ETLRunner(EtlConfig(django=DjangoIOConfig(read_batch_size=7))).run(pipe, P())
@@ -183,9 +177,6 @@ def test_a_step_reading_and_appending_to_one_table_never_sees_its_own_writes():
         def execute(self, params: P, *, books: pl.LazyFrame) -> pl.LazyFrame:
             return books.with_columns(pl.col("title") + "-copy")
 
-    proc = types.new_class("Proc", (ETLProcess[P],), exec_body=lambda d: d.update(steps=[Copy]))
-    pipe = types.new_class(
-        "Pipe", (ETLPipeline[P],), exec_body=lambda d: d.update(processes=[proc])
-    )
+    pipe = _pipeline(Copy)
     result = ETLRunner(EtlConfig(django=DjangoIOConfig(read_batch_size=2))).run(pipe, P())
     assert result.rows_written == 5 and Book.objects.count() == 10
