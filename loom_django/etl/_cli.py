@@ -19,13 +19,14 @@ from loom_django.etl.errors import (
     RunInterrupted,
 )
 
-__all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
+__all__ = ["do_check", "do_list", "do_plan_or_run", "registry_or_exit", "render_plan"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
-def _registry() -> Any:
+def registry_or_exit() -> Any:
+    """The pipeline registry; exit 3 if the door failed to start (bad config, import error)."""
     from loom_django.etl.registry import registry
 
     if registry.failures:
@@ -36,7 +37,7 @@ def _registry() -> Any:
 def do_list(out: Any, fmt: str) -> None:
     """One entry per registered pipeline, sorted by name."""
     entries = []
-    for name, cls in _registry().all():
+    for name, cls in registry_or_exit().all():
         entries.append(
             {
                 "name": name,
@@ -57,7 +58,7 @@ def do_check(out: Any) -> None:
     """Compile every registered pipeline and run its pre-flight; exit 3 on any problem."""
     from loom_django.etl.preflight import preflight_errors
 
-    registry = _registry()
+    registry = registry_or_exit()
     problems = [f"{name}: {err}" for name, err in sorted(registry.errors.items())]
     for name, plan in sorted(registry.plans.items()):
         problems.extend(
@@ -73,7 +74,7 @@ def _config(options: dict[str, Any]) -> Any:
     from loom_django.core.errors import ConfigError
     from loom_django.etl.config import load_config
 
-    config = _registry().config
+    config = registry_or_exit().config
     files, dotlist = options.get("config") or [], options.get("set") or []
     if files or dotlist:
         try:
@@ -96,7 +97,7 @@ def _runner(config: Any, backend: str | None, observers: list[Any]) -> Any:
     from loom_django.etl.compiler import ETLCompiler
     from loom_django.etl.runner import ETLRunner
 
-    registry = _registry()
+    registry = registry_or_exit()
     compiler = registry.compiler if config is registry.config else ETLCompiler(config)
     try:
         return ETLRunner(
@@ -269,80 +270,7 @@ def _execute(
 def _cancel_spark_jobs() -> None:
     from loom_django.etl._spark_backend import get_session
 
-    get_session(_registry().config).sparkContext.cancelAllJobs()
-
-
-def do_history(out: Any, options: dict[str, Any]) -> None:
-    """``history [list|show RUN_ID|prune]``."""
-    from loom_django.etl import history
-    from loom_django.etl.models import EtlPipelineRun
-
-    config = _registry().config
-    db = config.history.database
-    what = options["what"]
-    if what == "prune":
-        days = options["older_than"] or config.history.retention_days
-        removed = history.prune(days, database=db)
-        reaped = (
-            history.reap_stale(config.lock.stale_after_seconds, database=db)
-            if options["reap_stale"]
-            else 0
-        )
-        out.write(f"pruned {removed} run(s); marked {reaped} stale run(s) abandoned")
-        return
-    if what == "show":
-        if not options["run_id"]:
-            raise CommandError("history show needs a RUN_ID", returncode=EXIT_USAGE)
-        try:
-            run = EtlPipelineRun.objects.using(db).get(run_id=options["run_id"])
-        except (EtlPipelineRun.DoesNotExist, ValueError, Exception) as exc:
-            if isinstance(exc, CommandError):
-                raise
-            raise CommandError(
-                f"no run {options['run_id']!r} in history", returncode=EXIT_USAGE
-            ) from None
-        out.write(
-            f"{run.pipeline} {run.run_id} {run.status} {run.duration_ms or 0:.0f}ms "
-            f"rows={run.rows_written} rejected={run.rows_rejected} {run.error_type}"
-        )
-        from loom_django.etl.models import EtlStepRun
-
-        for step in EtlStepRun.objects.using(db).filter(run=run).order_by("started_at"):
-            out.write(
-                f"  {step.step} {step.status} {step.duration_ms or 0:.0f}ms "
-                f"rows={step.rows_written} {step.error_type} {step.error_message}"
-            )
-        return
-    runs = EtlPipelineRun.objects.using(db).order_by("-started_at")
-    if options["pipeline"]:
-        runs = runs.filter(pipeline=options["pipeline"])
-    if options["status"]:
-        runs = runs.filter(status=options["status"])
-    rows = list(runs[: options["limit"]])
-    if options["format"] == "json":
-        out.write(
-            json.dumps(
-                [
-                    {
-                        "run_id": str(r.run_id),
-                        "pipeline": r.pipeline,
-                        "status": r.status,
-                        "started_at": r.started_at.isoformat(),
-                        "duration_ms": r.duration_ms,
-                        "rows_written": r.rows_written,
-                        "rows_rejected": r.rows_rejected,
-                    }
-                    for r in rows
-                ],
-                sort_keys=True,
-            )
-        )
-        return
-    for r in rows:
-        out.write(
-            f"{r.started_at:%Y-%m-%dT%H:%M:%SZ} {r.pipeline} {r.status} {r.run_id} "
-            f"rows={r.rows_written}"
-        )
+    get_session(registry_or_exit().config).sparkContext.cancelAllJobs()
 
 
 def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
@@ -353,7 +281,7 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
     from loom_django.etl.progress import choose_mode, progress_observer
     from loom_django.etl.runner import filter_plan
 
-    registry = _registry()
+    registry = registry_or_exit()
     name = options["pipeline"]
     try:
         pipeline = registry.get(name)

@@ -62,13 +62,14 @@ class Command(BaseCommand):
         h.add_argument("run_id", nargs="?")
         h.add_argument("--pipeline", default=None)
         h.add_argument("--status", default=None)
+        h.add_argument("--since", default=None, metavar="ISO")
         h.add_argument("--limit", type=int, default=20)
         h.add_argument("--format", choices=("table", "json", "text"), default="table")
         h.add_argument("--older-than", type=int, default=None)
         h.add_argument("--reap-stale", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from loom_django.etl import _cli
+        from loom_django.etl import _cli, _history_cli
 
         action = options["action"]
         if action == "list":
@@ -76,6 +77,6 @@ class Command(BaseCommand):
         elif action == "check":
             _cli.do_check(self.stdout)
         elif action == "history":
-            _cli.do_history(self.stdout, options)
+            _history_cli.do_history(self.stdout, options)
         else:
             _cli.do_plan_or_run(self.stdout, action, options)

@@ -129,3 +129,23 @@ def test_an_unreachable_lock_database_exits_3_and_no_lock_still_runs():
         "none",
     )
     assert "success" in out  # the history observer failed, the run did not
+
+
+def test_history_list_since_and_show_as_json():
+    """etl §9.10: ``--since`` filters by start; ``show --format json`` lists the steps."""
+    import json
+
+    _call("run", OK, "-p", "run_date=2026-03-30", "--progress", "none")
+    run = EtlPipelineRun.objects.get()
+    EtlPipelineRun.objects.update(started_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert json.loads(_call("history", "--since", "2026-02-01", "--format", "json")) == []
+    listed = json.loads(_call("history", "--since", "2025-12-31", "--format", "json"))
+    assert [r["run_id"] for r in listed] == [str(run.run_id)]
+    shown = json.loads(_call("history", "show", str(run.run_id), "--format", "json"))
+    assert shown["status"] == "success" and shown["steps"][0]["step"] == "LoadBooks"
+    with pytest.raises(CommandError, match="--since") as info:
+        _call("history", "--since", "yesterday")
+    assert info.value.returncode == 2
+    with pytest.raises(CommandError, match="no run") as info:
+        _call("history", "show", "not-a-uuid")
+    assert info.value.returncode == 2
