@@ -90,7 +90,9 @@ def _config(options: dict[str, Any]) -> Any:
     return config
 
 
-def _runner(config: Any, backend: str | None, observers: list[Any]) -> Any:
+def _runner(
+    config: Any, backend: str | None, observers: list[Any], *, fail_fast: bool = False
+) -> Any:
     """A runner for ``--backend``, else ``engine`` from the config; exit 3 if unavailable."""
     from loom_django.core.errors import MissingDependency
     from loom_django.etl.backends import BackendError
@@ -106,6 +108,7 @@ def _runner(config: Any, backend: str | None, observers: list[Any]) -> Any:
             observers=observers,
             compiler=compiler,
             backend=backend or config.engine,
+            fail_fast=fail_fast,
         )
     except MissingDependency as exc:
         raise CommandError(
@@ -301,7 +304,9 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
         mode = choose_mode(options["progress"], out)
         observer = progress_observer(mode, out, colour=not options.get("no_color"))
         observers = [observer] if observer is not None else []
-    runner = _runner(config, options["backend"], observers)
+    runner = _runner(
+        config, options["backend"], observers, fail_fast=options.get("fail_fast", False)
+    )
     backend = runner.backend
     try:
         plan = runner.compiler.compile(pipeline, backend=backend)

@@ -28,6 +28,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
 class Command(BaseCommand):
     help = "Run loom ETL pipelines: list, plan, run, check."
 
@@ -53,7 +60,8 @@ class Command(BaseCommand):
                 lock.add_argument("--no-lock", action="store_true")
                 lock.add_argument("--lock-key", default=None)
                 p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS")
-                p.add_argument("--max-workers", type=int, default=None)
+                p.add_argument("--max-workers", type=_positive_int, default=None)
+                p.add_argument("--fail-fast", action="store_true")
             p.add_argument("--config", action="append", default=[], metavar="FILE")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         sub.add_parser("check")

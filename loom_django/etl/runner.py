@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -205,6 +206,8 @@ class ETLRunner:
             ``loom.etl.backends`` entry point); ``None`` selects ``"spark"`` when ``spark`` is
             given, else ``"polars"``.
         spark: a SparkSession to use instead of building one from ``etl.spark``.
+        fail_fast: when a parallel member fails, members not yet started (``max_workers``
+            smaller than the group) are skipped; by default every member runs.
 
     Raises:
         BackendError: an unknown backend name (a ``ValueError``).
@@ -220,6 +223,7 @@ class ETLRunner:
         compiler: ETLCompiler | None = None,
         backend: str | None = None,
         spark: Any = None,
+        fail_fast: bool = False,
     ) -> None:
         from loom_django.etl.backends import get_provider
 
@@ -230,6 +234,7 @@ class ETLRunner:
         self.compiler = compiler or ETLCompiler(self.config)
         self._runtime = runtime
         self.observers = list(observers)
+        self.fail_fast = fail_fast
 
     @classmethod
     def from_config(
@@ -376,10 +381,15 @@ class ETLRunner:
     def _parallel(self, tasks: list[Callable[[], None]]) -> None:
         from django.db import connections
 
+        failed = threading.Event()
+
         def guarded(task: Callable[[], None]) -> BaseException | None:
+            if self.fail_fast and failed.is_set():
+                return None  # a member not yet started when a sibling failed
             try:
                 task()
             except BaseException as exc:
+                failed.set()
                 return exc
             finally:
                 connections.close_all()

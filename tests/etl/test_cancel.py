@@ -1,5 +1,5 @@
-"""Cancellation: SIGINT, ``--timeout``, and the live history row (spec §5.3, §9.9, §9.10;
-§12 items 75, 76)."""
+"""Cancellation: SIGINT, ``--timeout``, ``--fail-fast``, and the live history row
+(spec §5.3, §9.9, §9.10; §12 items 75, 76)."""
 
 from __future__ import annotations
 
@@ -116,3 +116,26 @@ def test_the_heartbeat_refreshes_the_run_row_and_the_lock():
         time.sleep(0.3)
     assert EtlPipelineRun.objects.get().heartbeat_at > old + timedelta(minutes=59)
     assert EtlLock.objects.get().heartbeat_at > old + timedelta(minutes=59)
+
+
+def test_fail_fast_skips_parallel_members_not_yet_started(files_root):
+    """etl §5.3: with one worker, the members after a failing one never start."""
+    from loom_django.etl import EtlConfig, Format, IntoFile
+    from loom_django.etl.runner import ETLRunner
+    from tests.etl.test_execution import P, _pipe, _step
+
+    def boom():
+        raise RuntimeError("first")
+
+    group = [
+        _step("F", IntoFile("f.csv", format=Format.CSV), boom),
+        _step("G", IntoFile("g.csv", format=Format.CSV)),
+        _step("H", IntoFile("h.csv", format=Format.CSV)),
+    ]
+    config = EtlConfig(files_root=str(files_root), max_workers=1)
+    with pytest.raises(RuntimeError, match="first"):
+        ETLRunner(config, fail_fast=True).run(_pipe(group), P())
+    assert not (files_root / "g.csv").exists() and not (files_root / "h.csv").exists()
+    with pytest.raises(RuntimeError, match="first"):
+        ETLRunner(config).run(_pipe(group), P())
+    assert (files_root / "g.csv").exists() and (files_root / "h.csv").exists()
