@@ -300,7 +300,8 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
     config = _config(options)
     observers: list[Any] = []
     mode = "none"
-    if action == "run":
+    verbosity = options.get("verbosity", 1)
+    if action == "run" and verbosity > 0:
         mode = choose_mode(options["progress"], out)
         observer = progress_observer(mode, out, colour=not options.get("no_color"))
         observers = [observer] if observer is not None else []
@@ -322,7 +323,11 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
     if action == "plan" or options.get("dry_run"):
         out.write(render_plan(plan, name, params, backend, options.get("format", "text")))
         return
+    if verbosity >= 3:
+        out.write(render_plan(plan, name, params, backend, "text"))
     result = _execute(runner, pipeline, name, params, backend, options, config)
+    if verbosity == 0:
+        return
     summary = {
         "event": "summary",
         "run_id": result.run_id,

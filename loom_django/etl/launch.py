@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
+from django.utils.connection import ConnectionDoesNotExist
 
 from loom_django.etl.cancel import Cancellation
 from loom_django.etl.history import Heartbeat, HistoryObserver, acquire_lock, release_lock
@@ -33,6 +34,13 @@ class Launch:
     attempt: int = 1
     last_attempt: bool = True
     correlation_id: str | None = None
+
+
+def _in_atomic(alias: str) -> bool:
+    try:
+        return bool(connections[alias].in_atomic_block)
+    except ConnectionDoesNotExist:
+        return False  # reported by the history observer's failing writes
 
 
 def launch(
@@ -72,6 +80,14 @@ def launch(
                 last_attempt=how.last_attempt,
                 correlation_id=how.correlation_id,
             )
+        )
+    if history_on and _in_atomic(db):
+        _log.warning(
+            "ETL run %s of %s starts inside transaction.atomic() on %r: its history and lock "
+            "rows roll back with that transaction",
+            run_id,
+            name,
+            db,
         )
     lock_key = (how.lock_key or name) if config.lock.enabled and how.lock else None
     if lock_key is not None:

@@ -149,3 +149,30 @@ def test_history_list_since_and_show_as_json():
     with pytest.raises(CommandError, match="no run") as info:
         _call("history", "show", "not-a-uuid")
     assert info.value.returncode == 2
+
+
+def test_a_run_inside_an_outer_transaction_warns_that_history_rolls_back(caplog):
+    """etl §9.10: pytest-django wraps this test in ``atomic`` on the history alias."""
+    _call("run", OK, "-p", "run_date=2026-03-30", "--progress", "none")
+    assert any("roll back" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_verbosity_0_prints_nothing_and_3_prints_the_plan_first():
+    """etl §9.9 verbosity."""
+    out = io.StringIO()
+    call_command("loom_etl", "run", OK, "-p", "run_date=2026-03-30", verbosity=0, stdout=out)
+    assert out.getvalue() == ""
+    out = io.StringIO()
+    call_command(
+        "loom_etl",
+        "run",
+        OK,
+        "-p",
+        "run_date=2026-03-30",
+        "--progress",
+        "none",
+        verbosity=3,
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "(BooksPipeline)" in lines[0] and "success" in lines[-1]
