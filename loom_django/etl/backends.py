@@ -9,8 +9,10 @@ for Spark runs.
 
 from __future__ import annotations
 
+import sys
+from functools import lru_cache
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol
 
 from loom_django.etl.config import EtlConfig
@@ -85,9 +87,19 @@ def _pins() -> dict[str, str]:
     return dict(conf.ETL_BACKENDS)
 
 
+@lru_cache(maxsize=8)
+def _registered(path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    """The group's entry points for one ``sys.path`` (scanning costs milliseconds)."""
+    return tuple(entry_points(group=GROUP))
+
+
+def _entry_points() -> tuple[EntryPoint, ...]:
+    return _registered(tuple(sys.path))
+
+
 def backend_names() -> list[str]:
     """Every selectable name: built-ins, entry points and pins, sorted."""
-    names = set(_BUILTIN) | {ep.name for ep in entry_points(group=GROUP)} | set(_pins())
+    names = set(_BUILTIN) | {ep.name for ep in _entry_points()} | set(_pins())
     return sorted(names)
 
 
@@ -107,7 +119,7 @@ def get_provider(name: str) -> BackendProvider:
     pinned = _pins().get(name)
     if pinned is not None:
         return _load_object(pinned)()  # type: ignore[no-any-return]
-    found = {ep.value: ep for ep in entry_points(group=GROUP) if ep.name == name}
+    found = {ep.value: ep for ep in _entry_points() if ep.name == name}
     if len(found) > 1:
         raise BackendError(
             f"ETL backend {name!r} is registered more than once: {sorted(found)}; "
