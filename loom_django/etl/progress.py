@@ -99,6 +99,7 @@ class _Row:
     error: str = ""
 
 
+_STATES = {"success": "done", "failed": "failed", "interrupted": "interrupted"}
 _COLOURS = {"running": "\x1b[33m", "done": "\x1b[32m", "failed": "\x1b[31m"}
 _RESET = "\x1b[0m"
 
@@ -133,25 +134,25 @@ class TtyProgress:
                 row = self._rows.get(event.id)
                 if row is None or event.kind == "error":
                     return
-                row.state = "done" if event.status == "success" else "failed"
-                if event.status == "interrupted":
-                    row.state = "interrupted"
+                row.state = _STATES.get(event.status or "", "failed")
                 row.duration_ms = event.duration_ms
                 row.rows = event.rows_written
                 row.rejected = event.rows_rejected
                 row.error = f"{event.error_type}: {event.error}" if event.error_type else ""
+                if event.scope == "pipeline":
+                    self._stop.set()  # the ticker must not redraw over what follows
             self._redraw()
-        if event.scope == "pipeline":
-            if event.kind == "start":
-                self._start_ticker()
-            else:
-                self._stop.set()
+        if event.scope == "pipeline" and event.kind == "start":
+            self._start_ticker()
+        elif event.scope == "pipeline" and self._ticker is not None:
+            self._ticker.join()
 
     def _start_ticker(self) -> None:
         def tick() -> None:
             while not self._stop.wait(self.interval):
                 with self._lock:
-                    self._redraw()
+                    if not self._stop.is_set():
+                        self._redraw()
 
         self._stop.clear()
         self._ticker = threading.Thread(target=tick, name="loom-etl-progress", daemon=True)

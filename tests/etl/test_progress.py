@@ -79,3 +79,21 @@ def test_tty_tree_shows_a_failed_step_with_its_error_in_colour():
     final = out.getvalue().rsplit("\x1b[J", 1)[1]
     assert "\x1b[31mfailed" in final and "E: x" in final
     assert final.count("\n") == 2  # redrawn in place: one line per scope
+
+
+def test_tty_ticker_refreshes_elapsed_time_and_stops_at_the_end():
+    """etl §9.9: a running step's elapsed time is redrawn between events."""
+    import time
+
+    out = io.StringIO()
+    tty = TtyProgress(out, colour=False, interval=0.02)
+    tty.on_event(Event("pipeline", "start", "p", "r", "r"))
+    tty.on_event(Event("step", "start", "Slow", "r", "s", parent="r"))
+    time.sleep(0.2)
+    tty.on_event(Event("step", "end", "Slow", "r", "s", "success", 200.0, 3))
+    tty.on_event(Event("pipeline", "end", "p", "r", "r", "success", 201.0, 3))
+    drawn = out.getvalue()
+    assert drawn.count("\x1b[J") > 4  # ticks besides the four events
+    out.write("summary\n")
+    time.sleep(0.1)
+    assert out.getvalue().endswith("summary\n")  # nothing redrawn after the end
