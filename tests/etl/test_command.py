@@ -147,3 +147,18 @@ def test_history_row_redacts_secret_params():
         "none",
     )
     assert EtlPipelineRun.objects.get().params["token"] == "***"
+
+
+def test_plan_executes_no_write_statement_and_records_no_history():
+    """etl §12.72."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loom_django.etl.models import EtlPipelineRun
+
+    with CaptureQueriesContext(connection) as queries:
+        out = _run("plan", "tests.etl.pipelines.FailingPipeline", "-p", "run_date=2026-03-30")
+    assert "CopyBooks" in out
+    writes = ("INSERT", "UPDATE", "DELETE")
+    assert not [q for q in queries.captured_queries if q["sql"].lstrip().startswith(writes)]
+    assert not EtlPipelineRun.objects.exists()
