@@ -27,6 +27,7 @@ from loom_django.etl.targets import IntoFile, IntoTable, IntoTemp, IntoUseCase
 
 __all__ = [
     "read_source",
+    "read_streaming",
     "render_path",
     "run_client_step",
     "run_sql",
@@ -257,3 +258,7 @@ def write_rejects(
         )
         frame = pl.DataFrame(schema=schema)
     write_target(binding, frame, run, config, None)
+
+
+read_streaming = read_source
+"""Streaming steps read the same lazy sources (scans and batched Django reads)."""

@@ -30,6 +30,7 @@ from loom_django.etl.targets import IntoFile, IntoTable, IntoTemp, IntoUseCase
 __all__ = [
     "get_session",
     "read_source",
+    "read_streaming",
     "run_client_step",
     "run_sql",
     "set_session",
@@ -250,3 +251,7 @@ def write_target(
             write_rejects(binding.rejects, result.rejects, run, config, columns=frame.columns)
         return (0 if spec.mode == "validate" else len(result.valid)), len(result.rejects)
     raise TypeError(f"unsupported target {spec!r}")
+
+
+read_streaming = read_source
+"""Spark accepts ``streaming = True`` and reads as usual (the flag is ignored)."""

@@ -501,9 +501,16 @@ class ETLRunner:
         if step.target_binding.spec.__class__.__name__ == "IntoClient":
             backend.run_client_step(step, run.params)
             return 0, 0
+        read = backend.read_source
+        if step.streaming:
+            read = getattr(backend, "read_streaming", None)
+            if read is None:
+                raise TypeError(
+                    f"step {step.name} is streaming but the {self.backend!r} backend has no "
+                    "read_streaming (it is not a StreamingSourceReader)"
+                )
         frames = {
-            b.alias: backend.read_source(b, run.params, self.config, run.temps)
-            for b in step.source_bindings
+            b.alias: read(b, run.params, self.config, run.temps) for b in step.source_bindings
         }
         instance = step.step_type()
         if step.sql is not None:

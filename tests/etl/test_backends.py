@@ -148,3 +148,23 @@ def test_bad_overrides_exit_2_or_3():
     error = _exit("--set", "history.enabld=false")
     assert error.returncode == 3 and "enabld" in str(error)
     assert _exit("--config", "/no/such.yaml").returncode == 3
+
+
+def test_a_streaming_step_on_a_backend_without_read_streaming_is_a_type_error(settings):
+    """etl §12.40: never a silent fallback to ``read``."""
+    import polars as pl
+
+    from loom_django.etl import ETLStep, Format, IntoFile
+    from loom_django.etl.runner import ETLRunner
+    from tests.etl.test_execution import P, _pipe
+
+    class Streamed(ETLStep[P]):
+        streaming = True
+        target = IntoFile("s.csv", format=Format.CSV)
+
+        def execute(self, params: P) -> pl.LazyFrame:
+            return pl.LazyFrame({"x": [1]})
+
+    settings.LOOM = {"ETL_BACKENDS": {"batch-only": "tests.etl.echo_backend.BatchOnlyProvider"}}
+    with pytest.raises(TypeError, match="StreamingSourceReader"):
+        ETLRunner(backend="batch-only").run(_pipe(Streamed), P())
