@@ -20,11 +20,18 @@ SEEN: list[tuple[str, str]] = []
 class SignalSelf(ETLStep[DayParams]):
     """Writes a temp, then receives SIGINT as if the operator pressed Ctrl-C."""
 
+    signum = signal.SIGINT
     target = IntoTemp("books")
 
     def execute(self, params: DayParams) -> pl.LazyFrame:
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), self.signum)
         return pl.LazyFrame({"title": ["x"], "pages": [1]})
+
+
+class TermSelf(SignalSelf):
+    """The same with SIGTERM (a supervisor stopping the job)."""
+
+    signum = signal.SIGTERM
 
 
 class Slow(ETLStep[DayParams]):
@@ -53,6 +60,14 @@ class Signalled(ETLProcess[DayParams]):
 
 class SignalledPipeline(ETLPipeline[DayParams]):
     processes = [Signalled]
+
+
+class Terminated(ETLProcess[DayParams]):
+    steps = [TermSelf, SaveBooks]
+
+
+class TerminatedPipeline(ETLPipeline[DayParams]):
+    processes = [Terminated]
 
 
 class Slowly(ETLProcess[DayParams]):

@@ -139,3 +139,12 @@ def test_fail_fast_skips_parallel_members_not_yet_started(files_root):
     with pytest.raises(RuntimeError, match="first"):
         ETLRunner(config).run(_pipe(group), P())
     assert (files_root / "g.csv").exists() and (files_root / "h.csv").exists()
+
+
+def test_sigterm_takes_the_same_path_and_exits_143():
+    """etl §9.9: SIGTERM → 143, history ``interrupted``."""
+    with pytest.raises(SystemExit) as info:
+        _call("run", "tests.etl.run_pipelines.TerminatedPipeline", *DATE)
+    assert info.value.code == 143
+    assert EtlPipelineRun.objects.get().status == "interrupted"
+    assert Book.objects.count() == 0
