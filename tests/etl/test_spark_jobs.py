@@ -54,6 +54,21 @@ def _pipe(*steps: object) -> type:
 def test_spark_rows_written_are_exact_and_cost_only_the_write_job(spark, tmp_path, target):
     """etl §12.63: jobs counted per step through its job group."""
     step = _sql_step("Make", "SELECT id, id * 2 AS twice FROM range({{ params.n }})", target)
+    _assert_one_job(spark, tmp_path, step)
+
+
+@pytest.mark.django_db
+def test_a_spark_django_table_write_costs_one_job(spark, tmp_path):
+    """etl §12.63: the driver-side collect is the write's only job."""
+    from loom_django.etl import IntoTable
+    from tests.testapp.models import Book
+
+    sql = "SELECT concat('b', CAST(id AS STRING)) AS title, CAST(id AS INT) AS pages FROM range(25)"
+    _assert_one_job(spark, tmp_path, _sql_step("Load", sql, IntoTable(Book).append()))
+    assert Book.objects.count() == 25
+
+
+def _assert_one_job(spark, tmp_path, step):  # type: ignore[no-untyped-def]
     sc = spark.sparkContext
     group = f"etl-63-{tmp_path.name}"
     sc.setJobGroup(group, "criterion 63")
