@@ -112,13 +112,18 @@ def get_provider(name: str) -> BackendProvider:
     """The provider registered as ``name``: a pin, else its entry point, else a built-in.
 
     Raises:
-        BackendError: ``name`` is unknown (the message lists the registered names) or several
+        BackendError: ``name`` is unknown (the message lists the registered names), several
             distributions register it with different targets (pin one in
-            ``LOOM['ETL_BACKENDS']``).
+            ``LOOM['ETL_BACKENDS']``), or its provider cannot be imported.
     """
     pinned = _pins().get(name)
     if pinned is not None:
-        return _load_object(pinned)()  # type: ignore[no-any-return]
+        try:
+            return _load_object(pinned)()  # type: ignore[no-any-return]
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise BackendError(
+                f"LOOM['ETL_BACKENDS'][{name!r}] = {pinned!r} cannot be loaded: {exc}"
+            ) from exc
     found = {ep.value: ep for ep in _entry_points() if ep.name == name}
     if len(found) > 1:
         raise BackendError(
@@ -126,7 +131,13 @@ def get_provider(name: str) -> BackendProvider:
             f"pin one with LOOM['ETL_BACKENDS'] = {{{name!r}: 'dotted.path'}}"
         )
     if found:
-        return next(iter(found.values())).load()()  # type: ignore[no-any-return]
+        entry = next(iter(found.values()))
+        try:
+            return entry.load()()  # type: ignore[no-any-return]
+        except (ImportError, AttributeError) as exc:
+            raise BackendError(
+                f"ETL backend {name!r} ({entry.value}) cannot be loaded: {exc}"
+            ) from exc
     if name in _BUILTIN:
         return _BUILTIN[name]()  # type: ignore[no-any-return]
     raise BackendError(f"unknown ETL backend {name!r}; registered: {backend_names()}")

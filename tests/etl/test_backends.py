@@ -168,3 +168,9 @@ def test_a_streaming_step_on_a_backend_without_read_streaming_is_a_type_error(se
     settings.LOOM = {"ETL_BACKENDS": {"batch-only": "tests.etl.echo_backend.BatchOnlyProvider"}}
     with pytest.raises(TypeError, match="StreamingSourceReader"):
         ETLRunner(backend="batch-only").run(_pipe(Streamed), P())
+
+
+def test_a_pin_that_cannot_be_imported_exits_3(settings):
+    settings.LOOM = {"ETL_BACKENDS": {"duck": "tests.etl.echo_backend.NoSuchProvider"}}
+    error = _exit("--backend", "duck")
+    assert error.returncode == 3 and "cannot be loaded" in str(error)
