@@ -245,7 +245,8 @@ class ETLRunner:
         spark: Any = None,
         observers: Sequence[RunObserver] = (),
     ) -> ETLRunner:
-        """A runner for ``config``; the backend is ``backend``, else ``config.engine``.
+        """A runner for ``config``; the backend is ``backend``, else ``spark`` when a session is
+        given, else ``config.engine``.
 
         ``IntoUseCase`` steps use the runtime the ETL door received at startup.
         """
@@ -255,7 +256,7 @@ class ETLRunner:
             config,
             runtime=registry.runtime,
             observers=observers,
-            backend=backend or config.engine,
+            backend=backend or ("spark" if spark is not None else config.engine),
             spark=spark,
         )
 
