@@ -100,3 +100,35 @@ def test_two_stepsql_steps_in_a_parallel_group_share_an_alias(spark, tmp_path: P
     assert sorted(pl.read_parquet(tmp_path / "evens.parquet" / "*.parquet")["n"]) == [0, 2, 4, 6, 8]
     assert sorted(pl.read_parquet(tmp_path / "odds.parquet" / "*.parquet")["n"]) == [1, 3, 5, 7, 9]
     assert not [t for t in spark.catalog.listTables() if t.name == "nums"]
+
+
+def test_cancelling_a_run_cancels_its_running_spark_jobs(spark):
+    """etl §5.3: the command's cancel callback stops Spark work in progress."""
+    import threading
+    import time
+
+    from loom_django.etl._cli import _cancel_spark_jobs
+    from loom_django.etl._spark_backend import set_session
+    from loom_django.etl.cancel import Cancellation
+
+    set_session(spark)
+    cancel = Cancellation()
+    cancel.callbacks.append(_cancel_spark_jobs)
+    outcome: list[BaseException | None] = []
+
+    def long_job() -> None:
+        try:
+            spark.range(10**12).selectExpr("sum(id)").collect()
+            outcome.append(None)
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=long_job)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not spark.sparkContext.statusTracker().getActiveJobsIds():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    cancel.cancel("test")
+    worker.join(timeout=30)
+    assert outcome and outcome[0] is not None and "cancel" in str(outcome[0]).lower()
