@@ -1,4 +1,5 @@
-"""Pipelines for cancellation, timeouts and live history, run by dotted path."""
+"""Pipelines for cancellation, timeouts, live history and the reject gate, run by dotted
+path."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ import time
 
 import polars as pl
 
-from loom_django.etl import ETLPipeline, ETLProcess, ETLStep, FromTemp, IntoTable, IntoTemp
+from loom_django.etl import (
+    ETLPipeline,
+    ETLProcess,
+    ETLStep,
+    FromTemp,
+    IntoTable,
+    IntoTemp,
+    IntoUseCase,
+)
 from tests.etl.pipelines import DayParams
+from tests.etl.use_cases import CreateProductUseCase
 from tests.testapp.models import Book
 
 SEEN: list[tuple[str, str]] = []
@@ -109,3 +119,22 @@ class Observing(ETLProcess[DayParams]):
 
 class ObservedPipeline(ETLPipeline[DayParams]):
     processes = [Observing]
+
+
+class FeedProducts(ETLStep[DayParams]):
+    """One of three rows breaks the use case's price rule; no reject is tolerated."""
+
+    target = IntoUseCase(CreateProductUseCase, on_error="reject", max_rejects=0)
+
+    def execute(self, params: DayParams) -> pl.LazyFrame:
+        return pl.LazyFrame(
+            {"sku": ["a-1", "b-2", "c-3"], "name": ["A", "B", "C"], "price_cents": [100, 0, 300]}
+        )
+
+
+class Feeding(ETLProcess[DayParams]):
+    steps = [FeedProducts]
+
+
+class RejectingPipeline(ETLPipeline[DayParams]):
+    processes = [Feeding]

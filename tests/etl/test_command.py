@@ -162,3 +162,22 @@ def test_plan_executes_no_write_statement_and_records_no_history():
     writes = ("INSERT", "UPDATE", "DELETE")
     assert not [q for q in queries.captured_queries if q["sql"].lstrip().startswith(writes)]
     assert not EtlPipelineRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reject_threshold_exits_4_with_the_run_id(runtime):
+    """etl §12.75 (code 4) and §12.80: ``max_rejects=0`` with one bad row."""
+    from loom_django.etl.models import EtlPipelineRun
+
+    with pytest.raises(CommandError) as info:
+        _run(
+            "run",
+            "tests.etl.run_pipelines.RejectingPipeline",
+            "-p",
+            "run_date=2026-03-30",
+            "--progress",
+            "none",
+        )
+    run = EtlPipelineRun.objects.get()
+    assert info.value.returncode == 4 and str(run.run_id) in str(info.value)
+    assert run.status == "failed" and run.failed_step == "FeedProducts"
