@@ -228,6 +228,7 @@ def _execute(
     config: Any,
 ) -> Any:
     """Run under the pipeline lock with history; map failures to exit codes."""
+    from loom_django.core.errors import MissingDependency
     from loom_django.etl.cancel import Cancellation, cancel_after, cancel_on_signals
     from loom_django.etl.errors import LockHeldError
     from loom_django.etl.launch import Launch, launch
@@ -247,6 +248,8 @@ def _execute(
             return launch(runner, pipeline, name, params, how, cancel=cancel)
     except LockHeldError as exc:
         raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+    except MissingDependency as exc:
+        raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
     except (DatabaseError, ConnectionDoesNotExist) as exc:
         raise CommandError(
             f"cannot take the pipeline lock on database {config.history.database!r}: {exc} "

@@ -16,6 +16,8 @@ __all__ = [
     "FileRoute",
     "HistoryConfig",
     "LockConfig",
+    "ObservabilityConfig",
+    "PrometheusConfig",
     "StorageConfig",
     "TableRoute",
     "TempConfig",
@@ -107,6 +109,19 @@ class LockConfig(_Struct, frozen=True):
     stale_after_seconds: int = 3600
 
 
+class PrometheusConfig(_Struct, frozen=True):
+    """ETL metrics: recorded when enabled, pushed at the end of each run when a URL is set."""
+
+    enabled: bool = False
+    pushgateway_url: str | None = None
+
+
+class ObservabilityConfig(_Struct, frozen=True):
+    """Optional observers of every run."""
+
+    prometheus: PrometheusConfig = msgspec.field(default_factory=PrometheusConfig)
+
+
 class EtlConfig(_Struct, frozen=True):
     """The ``etl:`` section of the loom configuration."""
 
@@ -118,6 +133,7 @@ class EtlConfig(_Struct, frozen=True):
     spark: SparkConfig = msgspec.field(default_factory=SparkConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     lock: LockConfig = msgspec.field(default_factory=LockConfig)
+    observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
 
     def file_alias(self, name: str) -> str | None:
         """The configured URI of a file alias, or ``None``."""

@@ -59,6 +59,7 @@ def launch(
     every run; ``how`` switches them off for this one.
 
     Raises:
+        MissingDependency: Prometheus metrics are enabled without prometheus-client.
         LockHeldError: a live lock is held by another run.
         DatabaseError: the lock's database cannot be reached.
         Exception: whatever :meth:`ETLRunner.run` raises.
@@ -81,6 +82,11 @@ def launch(
                 correlation_id=how.correlation_id,
             )
         )
+    prometheus = config.observability.prometheus
+    if prometheus.enabled:
+        from loom_django.etl.prometheus import PrometheusObserver
+
+        observers.append(PrometheusObserver(pushgateway_url=prometheus.pushgateway_url))
     if history_on and _in_atomic(db):
         _log.warning(
             "ETL run %s of %s starts inside transaction.atomic() on %r: its history and lock "

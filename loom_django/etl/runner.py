@@ -333,6 +333,7 @@ class ETLRunner:
             failure = self._failure("pipeline", run.pipeline, run, run_id, exc, duration)
             tb = "".join(traceback.format_exception(exc))
             self._emit_failure(run, replace(failure, traceback=tb))
+            self._flush(run)
             exc.add_note(f"ETL run {run_id} of {run.pipeline}")
             raise
         finally:
@@ -353,6 +354,7 @@ class ETLRunner:
                 rows_rejected=result.rejected,
             ),
         )
+        self._flush(run)
         return result
 
     def _params(self, pipeline: type[Any], params: Any) -> Any:
@@ -378,6 +380,17 @@ class ETLRunner:
                     event.kind,
                     exc_info=True,
                 )
+
+    def _flush(self, run: _Run) -> None:
+        """Call the optional ``flush()`` of every observer (e.g. a Pushgateway push)."""
+        for observer in [*self.observers, *run.observers]:
+            flush = getattr(observer, "flush", None)
+            if flush is None:
+                continue
+            try:
+                flush()
+            except Exception:
+                _log.warning("ETL observer %r failed to flush", observer, exc_info=True)
 
     def _parallel(self, tasks: list[Callable[[], None]]) -> None:
         from django.db import connections
@@ -472,7 +485,10 @@ class ETLRunner:
         except BaseException as exc:
             ms = (time.perf_counter() - t0) * 1000
             failure = self._failure("step", step.name, run, sid, exc, ms)
-            self._emit_failure(run, replace(failure, parent=process_id, metrics=ctx.metrics))
+            failure = replace(
+                failure, parent=process_id, target=target, write_mode=mode, metrics=ctx.metrics
+            )
+            self._emit_failure(run, failure)
             run.results.append(StepResult(step.name, "failed", ms))
             if not getattr(exc, "_loom_step_noted", False):
                 exc.add_note(f"ETL step {step.name} failed")
@@ -493,6 +509,8 @@ class ETLRunner:
                 written,
                 rejected,
                 parent=process_id,
+                target=target,
+                write_mode=mode,
                 metrics=ctx.metrics,
             ),
         )
