@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
 from typing import Any
 
 import msgspec
 from django.core.management.base import CommandError
+from django.db import DatabaseError
+from django.utils.connection import ConnectionDoesNotExist
 
 from loom_django.etl.errors import (
     ETLCompilationError,
@@ -19,13 +19,14 @@ from loom_django.etl.errors import (
     RunInterrupted,
 )
 
-__all__ = ["do_check", "do_history", "do_list", "do_plan_or_run", "render_plan"]
+__all__ = ["do_check", "do_list", "do_plan_or_run", "registry_or_exit", "render_plan"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
-def _registry() -> Any:
+def registry_or_exit() -> Any:
+    """The pipeline registry; exit 3 if the door failed to start (bad config, import error)."""
     from loom_django.etl.registry import registry
 
     if registry.failures:
@@ -36,7 +37,7 @@ def _registry() -> Any:
 def do_list(out: Any, fmt: str) -> None:
     """One entry per registered pipeline, sorted by name."""
     entries = []
-    for name, cls in _registry().all():
+    for name, cls in registry_or_exit().all():
         entries.append(
             {
                 "name": name,
@@ -57,7 +58,7 @@ def do_check(out: Any) -> None:
     """Compile every registered pipeline and run its pre-flight; exit 3 on any problem."""
     from loom_django.etl.preflight import preflight_errors
 
-    registry = _registry()
+    registry = registry_or_exit()
     problems = [f"{name}: {err}" for name, err in sorted(registry.errors.items())]
     for name, plan in sorted(registry.plans.items()):
         problems.extend(
@@ -68,23 +69,53 @@ def do_check(out: Any) -> None:
     out.write(f"{len(registry.plans)} pipeline(s) OK")
 
 
-def _backend(requested: str | None, config: Any) -> str:
-    from loom_django.etl.runner import BACKENDS
+def _config(options: dict[str, Any]) -> Any:
+    """The ``etl`` config with ``--config`` files, ``--set`` overrides and flags applied."""
+    from loom_django.core.errors import ConfigError
+    from loom_django.etl.config import load_config
 
-    name = requested or config.engine
-    if name not in BACKENDS:
-        raise CommandError(
-            f"unknown backend {name!r}; registered: {list(BACKENDS)}", returncode=EXIT_COMPILE
-        )
-    if name == "spark":
-        from loom_django.core.errors import MissingDependency
-        from loom_django.extras import require
-
+    config = registry_or_exit().config
+    files, dotlist = options.get("config") or [], options.get("set") or []
+    if files or dotlist:
         try:
-            require("pyspark", extra="spark")
-        except MissingDependency as exc:
-            raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
-    return name
+            config = load_config(files=files, dotlist=dotlist)
+        except (ConfigError, msgspec.ValidationError) as exc:
+            raise CommandError(
+                f"invalid etl configuration: {exc}", returncode=EXIT_COMPILE
+            ) from None
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+    if options.get("max_workers") is not None:
+        config = msgspec.structs.replace(config, max_workers=options["max_workers"])
+    return config
+
+
+def _runner(
+    config: Any, backend: str | None, observers: list[Any], *, fail_fast: bool = False
+) -> Any:
+    """A runner for ``--backend``, else ``engine`` from the config; exit 3 if unavailable."""
+    from loom_django.core.errors import MissingDependency
+    from loom_django.etl.backends import BackendError
+    from loom_django.etl.compiler import ETLCompiler
+    from loom_django.etl.runner import ETLRunner
+
+    registry = registry_or_exit()
+    compiler = registry.compiler if config is registry.config else ETLCompiler(config)
+    try:
+        return ETLRunner(
+            config,
+            runtime=registry.runtime,
+            observers=observers,
+            compiler=compiler,
+            backend=backend or config.engine,
+            fail_fast=fail_fast,
+        )
+    except MissingDependency as exc:
+        raise CommandError(
+            f"{exc}: the backend needs loom-django[{exc.extra}]", returncode=EXIT_COMPILE
+        ) from None
+    except (BackendError, ImportError) as exc:
+        raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
 
 
 def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> str:
@@ -187,23 +218,6 @@ def render_plan(plan: Any, name: str, params: Any, backend: str, fmt: str) -> st
     return "\n".join(lines)
 
 
-@contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into :class:`RunInterrupted` on the main thread for the run's duration."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise RunInterrupted(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _execute(
     runner: Any,
     pipeline: Any,
@@ -214,36 +228,42 @@ def _execute(
     config: Any,
 ) -> Any:
     """Run under the pipeline lock with history; map failures to exit codes."""
-    import uuid
-
+    from loom_django.core.errors import MissingDependency
+    from loom_django.etl.cancel import Cancellation, cancel_after, cancel_on_signals
     from loom_django.etl.errors import LockHeldError
-    from loom_django.etl.history import HistoryObserver, acquire_lock, release_lock
+    from loom_django.etl.launch import Launch, launch
 
-    run_id = options["run_id"] or str(uuid.uuid4())
-    db = config.history.database
-    extra: list[Any] = []
-    if config.history.enabled and not options["no_history"]:
-        extra.append(
-            HistoryObserver(pipeline, backend=backend, include=options["include"], database=db)
-        )
-    lock_key = None
-    if config.lock.enabled and not options["no_lock"]:
-        lock_key = options["lock_key"] or name
-        try:
-            acquire_lock(lock_key, run_id, database=db, stale_after=config.lock.stale_after_seconds)
-        except LockHeldError as exc:
-            raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+    how = Launch(
+        include=options["include"],
+        run_id=options["run_id"] or str(uuid.uuid4()),
+        history=not options["no_history"],
+        lock=not options["no_lock"],
+        lock_key=options["lock_key"],
+    )
+    cancel = Cancellation()
+    if backend == "spark":
+        cancel.callbacks.append(_cancel_spark_jobs)
     try:
-        with _sigterm_raises():
-            return runner.run(
-                pipeline, params, include=options["include"] or None, run_id=run_id, observers=extra
-            )
+        with cancel_on_signals(cancel), cancel_after(cancel, options.get("timeout")):
+            return launch(runner, pipeline, name, params, how, cancel=cancel)
+    except LockHeldError as exc:
+        raise CommandError(str(exc), returncode=EXIT_LOCKED) from None
+    except MissingDependency as exc:
+        raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
+    except (DatabaseError, ConnectionDoesNotExist) as exc:
+        raise CommandError(
+            f"cannot take the pipeline lock on database {config.history.database!r}: {exc} "
+            "(or run with --no-lock)",
+            returncode=EXIT_COMPILE,
+        ) from None
     except KeyboardInterrupt:
         raise SystemExit(EXIT_SIGINT) from None
-    except RunInterrupted:
-        raise SystemExit(EXIT_SIGTERM) from None
+    except RunInterrupted as exc:
+        if exc.signum is None:
+            raise CommandError(f"{exc} (run {how.run_id})", returncode=EXIT_FAILED) from None
+        raise SystemExit(EXIT_SIGTERM if exc.signum == signal.SIGTERM else EXIT_SIGINT) from None
     except RejectThresholdExceeded as exc:
-        raise CommandError(f"{exc} (run {run_id})", returncode=EXIT_REJECTS) from None
+        raise CommandError(f"{exc} (run {how.run_id})", returncode=EXIT_REJECTS) from None
     except Exception as exc:
         if options.get("traceback"):
             raise
@@ -251,92 +271,23 @@ def _execute(
         raise CommandError(
             f"{type(exc).__name__}: {exc} ({notes})", returncode=EXIT_FAILED
         ) from None
-    finally:
-        if lock_key is not None:
-            release_lock(lock_key, run_id, database=db)
 
 
-def do_history(out: Any, options: dict[str, Any]) -> None:
-    """``history [list|show RUN_ID|prune]``."""
-    from loom_django.etl import history
-    from loom_django.etl.models import EtlPipelineRun
+def _cancel_spark_jobs() -> None:
+    from loom_django.etl._spark_backend import get_session
 
-    config = _registry().config
-    db = config.history.database
-    what = options["what"]
-    if what == "prune":
-        days = options["older_than"] or config.history.retention_days
-        removed = history.prune(days, database=db)
-        reaped = (
-            history.reap_stale(config.lock.stale_after_seconds, database=db)
-            if options["reap_stale"]
-            else 0
-        )
-        out.write(f"pruned {removed} run(s); marked {reaped} stale run(s) abandoned")
-        return
-    if what == "show":
-        if not options["run_id"]:
-            raise CommandError("history show needs a RUN_ID", returncode=EXIT_USAGE)
-        try:
-            run = EtlPipelineRun.objects.using(db).get(run_id=options["run_id"])
-        except (EtlPipelineRun.DoesNotExist, ValueError, Exception) as exc:
-            if isinstance(exc, CommandError):
-                raise
-            raise CommandError(
-                f"no run {options['run_id']!r} in history", returncode=EXIT_USAGE
-            ) from None
-        out.write(
-            f"{run.pipeline} {run.run_id} {run.status} {run.duration_ms or 0:.0f}ms "
-            f"rows={run.rows_written} rejected={run.rows_rejected} {run.error_type}"
-        )
-        from loom_django.etl.models import EtlStepRun
-
-        for step in EtlStepRun.objects.using(db).filter(run=run).order_by("started_at"):
-            out.write(
-                f"  {step.step} {step.status} {step.duration_ms or 0:.0f}ms "
-                f"rows={step.rows_written} {step.error_type} {step.error_message}"
-            )
-        return
-    runs = EtlPipelineRun.objects.using(db).order_by("-started_at")
-    if options["pipeline"]:
-        runs = runs.filter(pipeline=options["pipeline"])
-    if options["status"]:
-        runs = runs.filter(status=options["status"])
-    rows = list(runs[: options["limit"]])
-    if options["format"] == "json":
-        out.write(
-            json.dumps(
-                [
-                    {
-                        "run_id": str(r.run_id),
-                        "pipeline": r.pipeline,
-                        "status": r.status,
-                        "started_at": r.started_at.isoformat(),
-                        "duration_ms": r.duration_ms,
-                        "rows_written": r.rows_written,
-                        "rows_rejected": r.rows_rejected,
-                    }
-                    for r in rows
-                ],
-                sort_keys=True,
-            )
-        )
-        return
-    for r in rows:
-        out.write(
-            f"{r.started_at:%Y-%m-%dT%H:%M:%SZ} {r.pipeline} {r.status} {r.run_id} "
-            f"rows={r.rows_written}"
-        )
+    get_session(registry_or_exit().config).sparkContext.cancelAllJobs()
 
 
-def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any) -> None:
+def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
     """``plan`` prints the plan; ``run`` executes it with progress output."""
     from loom_django.etl._params import parse_params
     from loom_django.etl.compiler import check_temps
     from loom_django.etl.preflight import preflight
-    from loom_django.etl.runner import ETLRunner, filter_plan
+    from loom_django.etl.progress import choose_mode, progress_observer
+    from loom_django.etl.runner import filter_plan
 
-    registry = _registry()
+    registry = registry_or_exit()
     name = options["pipeline"]
     try:
         pipeline = registry.get(name)
@@ -349,14 +300,25 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
         params = parse_params(pipeline.params_type, options["param"], options["params_json"])
     except ValueError as exc:
         raise CommandError(str(exc), returncode=EXIT_USAGE) from None
-    backend = _backend(options["backend"], registry.config)
+    config = _config(options)
+    observers: list[Any] = []
+    mode = "none"
+    verbosity = options.get("verbosity", 1)
+    if action == "run" and verbosity > 0:
+        mode = choose_mode(options["progress"], out)
+        observer = progress_observer(mode, out, colour=not options.get("no_color"))
+        observers = [observer] if observer is not None else []
+    runner = _runner(
+        config, options["backend"], observers, fail_fast=options.get("fail_fast", False)
+    )
+    backend = runner.backend
     try:
-        plan = registry.compiler.compile(pipeline, backend=backend)
+        plan = runner.compiler.compile(pipeline, backend=backend)
         if options["include"]:
             plan = filter_plan(plan, options["include"])
             check_temps(plan)
         if action == "run" or not options.get("no_check_tables"):
-            preflight(plan)
+            preflight(plan, runner.config.storage.missing_table_policy)
     except InvalidStageError as exc:
         raise CommandError(str(exc), returncode=EXIT_USAGE) from None
     except ETLCompilationError as exc:
@@ -364,18 +326,11 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any], printer: Any)
     if action == "plan" or options.get("dry_run"):
         out.write(render_plan(plan, name, params, backend, options.get("format", "text")))
         return
-    mode = options["progress"]
-    if mode in ("auto", "tty"):
-        mode = "plain"
-    observers = [printer(out, mode)] if mode != "none" else []
-    runner = ETLRunner(
-        registry.config,
-        runtime=registry.runtime,
-        observers=observers,
-        compiler=registry.compiler,
-        backend=backend,
-    )
-    result = _execute(runner, pipeline, name, params, backend, options, registry.config)
+    if verbosity >= 3:
+        out.write(render_plan(plan, name, params, backend, "text"))
+    result = _execute(runner, pipeline, name, params, backend, options, config)
+    if verbosity == 0:
+        return
     summary = {
         "event": "summary",
         "run_id": result.run_id,

@@ -19,7 +19,7 @@ from loom_django.etl._django_io import (
     _insert,
     partition_predicate,
     polars_dtype,
-    read_table,
+    read_frame,
     sql_where,
 )
 from loom_django.etl._historify import historify
@@ -81,9 +81,9 @@ def write_history(
             return 0
     stored = [c.name for c in route.columns if not c.auto]
     with transaction.atomic(using=route.database):
-        existing = read_table(
+        existing = read_frame(
             route, columns=stored, predicate=scope, params=params, batch_size=read_batch_size
-        ).collect()
+        )
         result = historify(existing, incoming, spec, effective)
         _delete(route, sql_where(route, scope, params) if scope is not None else None)
         if result.height == 0:

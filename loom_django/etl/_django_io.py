@@ -20,7 +20,15 @@ from loom_django.etl.expr import Dialect, Predicate, fold
 from loom_django.etl.plan import ColumnInfo, TableRoute
 from loom_django.etl.targets import IntoTable, WriteMode
 
-__all__ = ["partition_predicate", "polars_dtype", "read_table", "sql_where", "write_table"]
+__all__ = [
+    "fetch_batches",
+    "partition_predicate",
+    "polars_dtype",
+    "read_frame",
+    "select_sql",
+    "sql_where",
+    "write_table",
+]
 
 _log = logging.getLogger("loom_django.etl.django")
 
@@ -199,17 +207,10 @@ def _to_frame(rows: list[tuple[Any, ...]], columns: Sequence[ColumnInfo]) -> pl.
     return raw.with_columns(casts) if casts else raw
 
 
-def read_table(
-    route: TableRoute,
-    *,
-    columns: Sequence[str] | None,
-    predicate: Predicate | None,
-    params: Any,
-    batch_size: int,
-    sql: tuple[str, Sequence[Any]] | None = None,
-) -> pl.LazyFrame:
-    """Read ``route`` with the projection and predicate in the SQL, ``batch_size`` rows at a
-    time (a server-side cursor on PostgreSQL), into a frame typed from the model."""
+def select_sql(
+    route: TableRoute, columns: Sequence[str] | None, predicate: Predicate | None, params: Any
+) -> tuple[str, list[Any], list[ColumnInfo]]:
+    """The ``SELECT`` of ``columns`` (all when ``None``) filtered by ``predicate``."""
     connection = connections[route.database]
     wanted = [route.column(n) for n in columns] if columns else list(route.columns)
     infos = [c for c in wanted if c is not None]
@@ -219,19 +220,57 @@ def read_table(
     if predicate is not None:
         where, args = sql_where(route, predicate, params)
         query += f" WHERE {where}"
-    frames = []
-    cursor_factory = (
-        connection.chunked_cursor if connection.vendor == "postgresql" else connection.cursor
-    )
-    with cursor_factory() as cursor:
-        cursor.execute(query, args)
+    return query, args, infos
+
+
+def fetch_batches(
+    connection: Any,
+    query: str,
+    args: Sequence[Any],
+    infos: Sequence[ColumnInfo],
+    *,
+    batch_size: int,
+    server_side: bool = True,
+    lock: Any = None,
+) -> Iterator[pl.DataFrame]:
+    """Run ``query`` on ``connection`` and yield frames of ``batch_size`` rows typed from the
+    model (a server-side cursor on PostgreSQL unless ``server_side`` is off). ``lock``, when
+    given, is held around each cursor call, never across a ``yield``."""
+    from contextlib import nullcontext
+
+    guard = lock if lock is not None else nullcontext()
+    named = server_side and connection.vendor == "postgresql"
+    with guard:
+        cursor = connection.chunked_cursor() if named else connection.cursor()
+    try:
+        with guard:
+            cursor.execute(query, args)
         while True:
-            rows = cursor.fetchmany(batch_size)
+            with guard:
+                rows = cursor.fetchmany(batch_size)
             if not rows:
-                break
-            frames.append(_to_frame(rows, infos))
-    frame = pl.concat(frames) if frames else pl.DataFrame(schema=_schema(infos))
-    return _normalise(frame, infos, connection.vendor).lazy()
+                return
+            yield _normalise(_to_frame(rows, infos), infos, connection.vendor)
+    finally:
+        with guard:
+            cursor.close()
+
+
+def read_frame(
+    route: TableRoute,
+    *,
+    columns: Sequence[str] | None,
+    predicate: Predicate | None,
+    params: Any,
+    batch_size: int,
+) -> pl.DataFrame:
+    """Rows of ``route`` read now, on this thread's connection (inside its transaction)."""
+    query, args, infos = select_sql(route, columns, predicate, params)
+    connection = connections[route.database]
+    batches = list(
+        fetch_batches(connection, query, args, infos, batch_size=batch_size, server_side=False)
+    )
+    return pl.concat(batches) if batches else pl.DataFrame(schema=_schema(infos))
 
 
 # -- writes ------------------------------------------------------------------------------

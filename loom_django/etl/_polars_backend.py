@@ -12,7 +12,8 @@ from typing import Any
 import polars as pl
 
 from loom_django.etl._audit import add_audit
-from loom_django.etl._django_io import iter_rows, read_table, write_table
+from loom_django.etl._django_io import iter_rows, write_table
+from loom_django.etl._django_scan import scan_table
 from loom_django.etl._temps import temp_path
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import SchemaError
@@ -29,6 +30,7 @@ from loom_django.etl.targets import IntoFile, IntoHistory, IntoTable, IntoTemp, 
 
 __all__ = [
     "read_source",
+    "read_streaming",
     "render_path",
     "run_client_step",
     "run_sql",
@@ -95,12 +97,13 @@ def read_source(
         return _parse_json(read_delta(binding.delta, spec, params), spec.json_columns)
     if isinstance(spec, FromTable):
         assert binding.route is not None
-        table = read_table(
+        table = scan_table(
             binding.route,
             columns=spec.projected,
             predicate=spec.predicate,
             params=params,
             batch_size=config.django.read_batch_size,
+            server_side=config.django.server_side_cursors,
         )
         return _parse_json(table, spec.json_columns)
     if isinstance(spec, FromFile):
@@ -302,3 +305,7 @@ def write_rejects(
         )
         frame = pl.DataFrame(schema=schema)
     write_target(binding, frame, run, config, None)
+
+
+read_streaming = read_source
+"""Streaming steps read the same lazy sources (scans and batched Django reads)."""

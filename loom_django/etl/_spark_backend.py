@@ -18,7 +18,8 @@ from typing import Any
 
 import polars as pl
 
-from loom_django.etl._django_io import iter_rows, read_table, write_table
+from loom_django.etl._django_io import iter_rows, write_table
+from loom_django.etl._django_scan import scan_table
 from loom_django.etl._polars_backend import render_path, write_rejects
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import SchemaError
@@ -30,6 +31,7 @@ from loom_django.etl.targets import IntoFile, IntoHistory, IntoTable, IntoTemp, 
 __all__ = [
     "get_session",
     "read_source",
+    "read_streaming",
     "run_client_step",
     "run_sql",
     "set_session",
@@ -108,12 +110,13 @@ def read_source(
         raise SchemaError(f"source {binding.alias!r}: parse_json runs on the Polars backend only")
     if isinstance(spec, FromTable):
         assert binding.route is not None
-        frame = read_table(
+        frame = scan_table(
             binding.route,
             columns=spec.projected,
             predicate=spec.predicate,
             params=params,
             batch_size=config.django.read_batch_size,
+            server_side=config.django.server_side_cursors,
         ).collect()
         return _from_polars(spark, frame)
     if isinstance(spec, FromFile):
@@ -249,11 +252,12 @@ def write_target(
         if spec.format is Format.PARQUET:
             _write_file(spec, df, path)
             return _parquet_rows(path), 0
-        cached = df.cache()
-        _write_file(spec, cached, path)
-        count = int(cached.count())
-        cached.unpersist()
-        return count, 0
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        rows = Observation(f"loom_rows_{uuid.uuid4().hex}")
+        _write_file(spec, df.observe(rows, F.count(F.lit(1)).alias("rows")), path)
+        return int(rows.get["rows"]), 0  # counted by the write job itself
     if isinstance(spec, IntoTemp):
         from loom_django.etl._temps import temp_path
 
@@ -274,3 +278,7 @@ def write_target(
             write_rejects(binding.rejects, result.rejects, run, config, columns=frame.columns)
         return (0 if spec.mode == "validate" else len(result.valid)), len(result.rejects)
     raise TypeError(f"unsupported target {spec!r}")
+
+
+read_streaming = read_source
+"""Spark accepts ``streaming = True`` and reads as usual (the flag is ignored)."""

@@ -6,36 +6,33 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import time
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from loom_django.etl._params import parse_params
+from loom_django.etl.progress import MODES
 
 __all__ = ["Command", "parse_params"]
 
 
-class _Printer:
-    """A lifecycle observer writing progress lines (plain or NDJSON) to stdout."""
+def _uuid(text: str) -> str:
+    return str(uuid.UUID(text))
 
-    def __init__(self, out: Any, mode: str) -> None:
-        self.out = out
-        self.mode = mode
 
-    def on_event(self, event: Any) -> None:
-        if self.mode == "json":
-            data = dataclasses.asdict(event)
-            data["ts"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            self.out.write(json.dumps(data, default=str, sort_keys=True))
-        elif self.mode == "plain" and event.kind in ("end", "error"):
-            rows = f" rows={event.rows_written}" if event.rows_written is not None else ""
-            rej = f" rejected={event.rows_rejected}" if event.rows_rejected else ""
-            dur = f" {event.duration_ms / 1000:.2f}s" if event.duration_ms is not None else ""
-            err = f" {event.error_type}: {event.error}" if event.error_type else ""
-            self.out.write(f"{event.scope} {event.name} {event.status}{dur}{rows}{rej}{err}")
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
 
 
 class Command(BaseCommand):
@@ -56,26 +53,31 @@ class Command(BaseCommand):
                 p.add_argument("--no-check-tables", action="store_true")
             else:
                 p.add_argument("--dry-run", action="store_true")
-                p.add_argument("--run-id", default=None)
-                p.add_argument(
-                    "--progress", choices=("auto", "tty", "plain", "json", "none"), default="auto"
-                )
+                p.add_argument("--run-id", type=_uuid, default=None)
+                p.add_argument("--progress", choices=MODES, default="auto")
                 p.add_argument("--no-history", action="store_true")
-                p.add_argument("--no-lock", action="store_true")
-                p.add_argument("--lock-key", default=None)
+                lock = p.add_mutually_exclusive_group()
+                lock.add_argument("--no-lock", action="store_true")
+                lock.add_argument("--lock-key", default=None)
+                p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS")
+                p.add_argument("--max-workers", type=_positive_int, default=None)
+                p.add_argument("--fail-fast", action="store_true")
+            p.add_argument("--config", action="append", default=[], metavar="FILE")
+            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         sub.add_parser("check")
         h = sub.add_parser("history")
         h.add_argument("what", nargs="?", choices=("list", "show", "prune"), default="list")
         h.add_argument("run_id", nargs="?")
         h.add_argument("--pipeline", default=None)
         h.add_argument("--status", default=None)
+        h.add_argument("--since", default=None, metavar="ISO")
         h.add_argument("--limit", type=int, default=20)
         h.add_argument("--format", choices=("table", "json", "text"), default="table")
         h.add_argument("--older-than", type=int, default=None)
         h.add_argument("--reap-stale", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from loom_django.etl import _cli
+        from loom_django.etl import _cli, _history_cli
 
         action = options["action"]
         if action == "list":
@@ -83,6 +85,6 @@ class Command(BaseCommand):
         elif action == "check":
             _cli.do_check(self.stdout)
         elif action == "history":
-            _cli.do_history(self.stdout, options)
+            _history_cli.do_history(self.stdout, options)
         else:
-            _cli.do_plan_or_run(self.stdout, action, options, _Printer)
+            _cli.do_plan_or_run(self.stdout, action, options)

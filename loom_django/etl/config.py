@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,8 @@ __all__ = [
     "FileRoute",
     "HistoryConfig",
     "LockConfig",
+    "ObservabilityConfig",
+    "PrometheusConfig",
     "StorageConfig",
     "StorageDefaults",
     "TableRoute",
@@ -137,6 +139,7 @@ class HistoryConfig(_Struct, frozen=True):
     enabled: bool = True
     database: str = "default"
     retention_days: int = 90
+    heartbeat_seconds: float = 30
 
 
 class LockConfig(_Struct, frozen=True):
@@ -144,6 +147,19 @@ class LockConfig(_Struct, frozen=True):
 
     enabled: bool = True
     stale_after_seconds: int = 3600
+
+
+class PrometheusConfig(_Struct, frozen=True):
+    """ETL metrics: recorded when enabled, pushed at the end of each run when a URL is set."""
+
+    enabled: bool = False
+    pushgateway_url: str | None = None
+
+
+class ObservabilityConfig(_Struct, frozen=True):
+    """Optional observers of every run."""
+
+    prometheus: PrometheusConfig = msgspec.field(default_factory=PrometheusConfig)
 
 
 class EtlConfig(_Struct, frozen=True):
@@ -157,6 +173,7 @@ class EtlConfig(_Struct, frozen=True):
     spark: SparkConfig = msgspec.field(default_factory=SparkConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     lock: LockConfig = msgspec.field(default_factory=LockConfig)
+    observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
 
     def file_alias(self, name: str) -> str | None:
         """The configured URI of a file alias, or ``None``."""
@@ -192,17 +209,35 @@ class EtlConfig(_Struct, frozen=True):
         return Path(getattr(settings, "BASE_DIR", Path.cwd()))
 
 
-def load_config(overrides: Mapping[str, Any] | None = None) -> EtlConfig:
-    """The ``etl`` section of the merged loom config (YAML files, then ``LOOM['CONFIG']``).
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    files: Sequence[str] = (),
+    dotlist: Sequence[str] = (),
+) -> EtlConfig:
+    """The ``etl`` section of the merged loom config, lowest precedence first: YAML
+    ``CONFIG_FILES``, ``LOOM['CONFIG']``, ``files`` (``--config``, left to right), then
+    ``dotlist`` (``--set etl.key=value``; the ``etl.`` prefix may be left out).
 
     Raises:
+        ValueError: a ``dotlist`` item without ``=``.
+        ConfigError: a file is missing, unparsable or includes itself.
         msgspec.ValidationError: an unknown key or a wrong type, named by path.
     """
     from omegaconf import OmegaConf
 
     from loom_django.conf import conf
+    from loom_django.core.config import load_config as load_files
+    from loom_django.core.config import merge_configs
 
     cfg = conf.loom_config()
+    if files or dotlist:
+        parts: list[Any] = [cfg]
+        if files:
+            parts.append(load_files(*files))
+        if dotlist:
+            parts.append(OmegaConf.from_dotlist([_etl_key(item) for item in dotlist]))
+        cfg = merge_configs(parts)
     raw = OmegaConf.select(cfg, "etl", default=None)
     data: dict[str, Any] = {}
     if raw is not None:
@@ -210,6 +245,13 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> EtlConfig:
     if overrides:
         data = _merge(data, dict(overrides))
     return msgspec.convert(data, EtlConfig, strict=False)
+
+
+def _etl_key(item: str) -> str:
+    key, sep, _ = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set expects dotted.key=value, got {item!r}")
+    return item if item.startswith("etl.") else f"etl.{item}"
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

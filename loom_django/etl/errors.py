@@ -144,8 +144,8 @@ class LockHeldError(RuntimeError):
 
 
 class RunInterrupted(BaseException):
-    """SIGTERM arrived during a run (SIGINT arrives as ``KeyboardInterrupt``)."""
+    """The run was cancelled: a signal (``signum``) or ``--timeout`` (``signum`` is ``None``)."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by signal {signum}")
+    def __init__(self, signum: int | None, reason: str = "") -> None:
+        super().__init__(reason or f"interrupted by signal {signum}")
         self.signum = signum

@@ -6,21 +6,26 @@ History rows are written as events arrive, outside any step transaction, on the
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 import traceback
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 
 from loom_django.etl.errors import LockHeldError
 from loom_django.etl.models import EtlLock, EtlPipelineRun, EtlProcessRun, EtlStepRun
 from loom_django.etl.runner import Event
 
-__all__ = ["HistoryObserver", "acquire_lock", "prune", "reap_stale", "release_lock"]
+__all__ = ["Heartbeat", "HistoryObserver", "acquire_lock", "prune", "reap_stale", "release_lock"]
+
+_log = logging.getLogger("loom_django.etl.history")
 
 _TRACEBACK_LIMIT = 64 * 1024
 
@@ -40,7 +45,12 @@ class HistoryObserver:
         include: Sequence[str] | None = None,
         trigger: str = "cli",
         database: str = "default",
+        attempt: int = 1,
+        last_attempt: bool = True,
+        correlation_id: str | None = None,
     ) -> None:
+        self.attempt, self.last_attempt = attempt, last_attempt
+        self.correlation_id = correlation_id
         self.pipeline_class = pipeline_class
         self.backend = backend
         self.include = list(include) if include else None
@@ -69,6 +79,9 @@ class HistoryObserver:
             status="running",
             include=self.include,
             trigger=self.trigger,
+            attempt=self.attempt,
+            last_attempt=self.last_attempt,
+            correlation_id=self.correlation_id,
             started_at=now,
             heartbeat_at=now,
             host=socket.gethostname(),
@@ -147,6 +160,57 @@ class HistoryObserver:
 
     def _heartbeat(self, run_id: str, now: datetime) -> None:
         EtlPipelineRun.objects.using(self.db).filter(run_id=run_id).update(heartbeat_at=now)
+
+
+class Heartbeat:
+    """Refreshes ``heartbeat_at`` of the running history row and of the held lock every
+    ``every`` seconds from a background thread, so long steps are not reaped as stale.
+
+    Use as a context manager around the run; failures are logged, never raised.
+    """
+
+    def __init__(
+        self, run_id: str | None, lock_key: str | None, *, database: str, every: float
+    ) -> None:
+        self.run_id, self.lock_key, self.db, self.every = run_id, lock_key, database, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self) -> None:
+        """Refresh both timestamps once."""
+        now = _now()
+        if self.run_id is not None:
+            runs = EtlPipelineRun.objects.using(self.db).filter(run_id=self.run_id)
+            runs.filter(status="running").update(heartbeat_at=now)
+        if self.lock_key is not None:
+            EtlLock.objects.using(self.db).filter(key=self.lock_key).update(heartbeat_at=now)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    self.beat()
+                except Exception:
+                    _log.warning("ETL heartbeat failed", exc_info=True)
+        finally:
+            connections.close_all()
+
+    def __enter__(self) -> Heartbeat:
+        if self.run_id is not None or self.lock_key is not None:
+            self._thread = threading.Thread(target=self._loop, name="loom-etl-heartbeat")
+            self._thread.daemon = True
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def acquire_lock(key: str, run_id: str, *, database: str, stale_after: int) -> None:

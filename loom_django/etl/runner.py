@@ -31,6 +31,7 @@ from loom_django.etl._temps import (
     run_dir,
     stored_temps,
 )
+from loom_django.etl.cancel import Cancellation
 from loom_django.etl.compiler import ETLCompiler, check_temps
 from loom_django.etl.config import EtlConfig
 from loom_django.etl.errors import InvalidStageError, RejectThresholdExceeded, RunInterrupted
@@ -43,7 +44,6 @@ from loom_django.etl.plan import (
 )
 
 __all__ = [
-    "BACKENDS",
     "ETLRunner",
     "Event",
     "RunObserver",
@@ -53,9 +53,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("loom_django.etl.runner")
-
-BACKENDS: tuple[str, ...] = ("polars", "spark")
-"""The backends a runner can use."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +128,12 @@ class StepContext:
     logger: logging.Logger
     metrics: dict[str, float] = field(default_factory=dict)
     process_run_id: str | None = None
+    cancellation: Cancellation | None = field(default=None, repr=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """The run was cancelled (signal or timeout): a long step may stop early."""
+        return self.cancellation is not None and self.cancellation.is_set
 
     def metric(self, name: str, value: float) -> None:
         """Add to a named metric of this step."""
@@ -153,6 +156,7 @@ class _Run:
     last_attempt: bool = True
     written_temps: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cancel: Cancellation | None = None
 
 
 def render_params(params: Any) -> dict[str, Any]:
@@ -208,17 +212,21 @@ def filter_plan(plan: PipelinePlan, include: Sequence[str]) -> PipelinePlan:
 
 
 class ETLRunner:
-    """Runs pipelines on the Polars backend.
+    """Runs pipelines on one backend (Polars by default).
 
     Args:
         config: the ``etl`` configuration (routes, files, batch sizes).
         runtime: returns the loom runtime (for ``IntoUseCase``); ``None`` if unused.
         observers: receive every lifecycle event.
-        backend: ``"polars"`` (default) or ``"spark"``.
+        backend: a registered backend name (``"polars"``, ``"spark"`` or a third-party
+            ``loom.etl.backends`` entry point); ``None`` selects ``"spark"`` when ``spark`` is
+            given, else ``"polars"``.
         spark: a SparkSession to use instead of building one from ``etl.spark``.
+        fail_fast: when a parallel member fails, members not yet started (``max_workers``
+            smaller than the group) are skipped; by default every member runs.
 
     Raises:
-        ValueError: an unknown backend name.
+        BackendError: an unknown backend name (a ``ValueError``).
         MissingDependency: ``backend="spark"`` without pyspark (names ``loom-django[spark]``).
     """
 
@@ -229,24 +237,20 @@ class ETLRunner:
         runtime: Callable[[], Any] | None = None,
         observers: Sequence[RunObserver] = (),
         compiler: ETLCompiler | None = None,
-        backend: str = "polars",
+        backend: str | None = None,
         spark: Any = None,
+        fail_fast: bool = False,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown ETL backend {backend!r}; registered: {list(BACKENDS)}")
-        if backend == "spark":
-            from loom_django.extras import require
+        from loom_django.etl.backends import get_provider
 
-            require("pyspark", extra="spark")
-            if spark is not None:
-                from loom_django.etl._spark_backend import set_session
-
-                set_session(spark)
-        self.backend = backend
+        backend = backend or ("spark" if spark is not None else "polars")
         self.config = config or EtlConfig()
+        self._impl = get_provider(backend).load(self.config, spark)
+        self.backend = backend
         self.compiler = compiler or ETLCompiler(self.config)
         self._runtime = runtime
         self.observers = list(observers)
+        self.fail_fast = fail_fast
 
     @classmethod
     def from_config(
@@ -257,7 +261,8 @@ class ETLRunner:
         spark: Any = None,
         observers: Sequence[RunObserver] = (),
     ) -> ETLRunner:
-        """A runner for ``config``; the backend is ``backend``, else ``config.engine``.
+        """A runner for ``config``; the backend is ``backend``, else ``spark`` when a session is
+        given, else ``config.engine``.
 
         ``IntoUseCase`` steps use the runtime the ETL door received at startup.
         """
@@ -267,7 +272,7 @@ class ETLRunner:
             config,
             runtime=registry.runtime,
             observers=observers,
-            backend=backend or config.engine,
+            backend=backend or ("spark" if spark is not None else config.engine),
             spark=spark,
         )
 
@@ -303,12 +308,14 @@ class ETLRunner:
         correlation_id: str | None = None,
         attempt: int = 1,
         last_attempt: bool = True,
+        cancel: Cancellation | None = None,
     ) -> RunResult:
         """Compile (cached), pre-flight, execute and return what happened.
 
         ``correlation_id`` names a logical job across retries (``attempt`` is 1-based):
         CORRELATION-scope temps survive failed attempts and go after a successful
         ``last_attempt``.
+        Once ``cancel`` is set no new step starts and the run raises ``RunInterrupted``.
 
         Raises:
             TypeError: ``params`` is not the pipeline's params type.
@@ -343,6 +350,7 @@ class ETLRunner:
             correlation_dir=cdir,
             attempt=attempt,
             last_attempt=last_attempt,
+            cancel=cancel,
         )
         t0 = time.perf_counter()
         self._emit(
@@ -358,23 +366,10 @@ class ETLRunner:
                         self._process(run, node)
         except BaseException as exc:
             duration = (time.perf_counter() - t0) * 1000
-            interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
-            status = "interrupted" if interrupted else "failed"
-            self._emit(
-                run,
-                Event(
-                    "pipeline",
-                    "end",
-                    run.pipeline,
-                    run_id,
-                    run_id,
-                    status=status,
-                    duration_ms=duration,
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                    traceback="".join(traceback.format_exception(exc)),
-                ),
-            )
+            failure = self._failure("pipeline", run.pipeline, run, run_id, exc, duration)
+            tb = "".join(traceback.format_exception(exc))
+            self._emit_failure(run, replace(failure, traceback=tb))
+            self._flush(run)
             exc.add_note(f"ETL run {run_id} of {run.pipeline}")
             finish_temps(run, success=False)
             raise
@@ -395,6 +390,7 @@ class ETLRunner:
                 rows_rejected=result.rejected,
             ),
         )
+        self._flush(run)
         return result
 
     def _params(self, pipeline: type[Any], params: Any) -> Any:
@@ -421,13 +417,29 @@ class ETLRunner:
                     exc_info=True,
                 )
 
+    def _flush(self, run: _Run) -> None:
+        """Call the optional ``flush()`` of every observer (e.g. a Pushgateway push)."""
+        for observer in [*self.observers, *run.observers]:
+            flush = getattr(observer, "flush", None)
+            if flush is None:
+                continue
+            try:
+                flush()
+            except Exception:
+                _log.warning("ETL observer %r failed to flush", observer, exc_info=True)
+
     def _parallel(self, tasks: list[Callable[[], None]]) -> None:
         from django.db import connections
 
+        failed = threading.Event()
+
         def guarded(task: Callable[[], None]) -> BaseException | None:
+            if self.fail_fast and failed.is_set():
+                return None  # a member not yet started when a sibling failed
             try:
                 task()
             except BaseException as exc:
+                failed.set()
                 return exc
             finally:
                 connections.close_all()
@@ -451,7 +463,7 @@ class ETLRunner:
                     self._step(run, node, pid)
         except BaseException as exc:
             ms = (time.perf_counter() - t0) * 1000
-            self._emit(run, self._failure("process", process.name, run, pid, exc, ms))
+            self._emit_failure(run, self._failure("process", process.name, run, pid, exc, ms))
             raise
         ms = (time.perf_counter() - t0) * 1000
         self._emit(run, Event("process", "end", process.name, run.run_id, pid, "success", ms))
@@ -460,19 +472,27 @@ class ETLRunner:
     def _failure(
         scope: str, name: str, run: _Run, id_: str, exc: BaseException, ms: float
     ) -> Event:
+        interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
         return Event(
             scope,
             "end",
             name,
             run.run_id,
             id_,
-            "failed",
+            "interrupted" if interrupted else "failed",
             ms,
             error_type=type(exc).__name__,
             error=str(exc),
         )
 
+    def _emit_failure(self, run: _Run, end: Event) -> None:
+        """The ERROR event of a scope, then its END carrying the same failure."""
+        self._emit(run, replace(end, kind="error"))
+        self._emit(run, end)
+
     def _step(self, run: _Run, step: StepPlan, process_id: str | None = None) -> None:
+        if run.cancel is not None:
+            run.cancel.check()
         sid = str(uuid.uuid4())
         target, mode = _target_label(step)
         start = Event(
@@ -494,15 +514,18 @@ class ETLRunner:
             self.backend,
             step.step_type.logger,
             process_run_id=process_id,
+            cancellation=run.cancel,
         )
         t0 = time.perf_counter()
         try:
             written, rejected = self._execute_step(run, step, ctx)
         except BaseException as exc:
             ms = (time.perf_counter() - t0) * 1000
-            error = replace(self._failure("step", step.name, run, sid, exc, ms), kind="error")
-            self._emit(run, error)
-            self._emit(run, replace(error, kind="end", metrics=ctx.metrics))
+            failure = self._failure("step", step.name, run, sid, exc, ms)
+            failure = replace(
+                failure, parent=process_id, target=target, write_mode=mode, metrics=ctx.metrics
+            )
+            self._emit_failure(run, failure)
             run.results.append(StepResult(step.name, "failed", ms))
             if not getattr(exc, "_loom_step_noted", False):
                 exc.add_note(f"ETL step {step.name} failed")
@@ -523,27 +546,27 @@ class ETLRunner:
                 written,
                 rejected,
                 parent=process_id,
+                target=target,
+                write_mode=mode,
                 metrics=ctx.metrics,
             ),
         )
 
-    def _module(self) -> Any:
-        if self.backend == "spark":
-            from loom_django.etl import _spark_backend
-
-            return _spark_backend
-        from loom_django.etl import _polars_backend
-
-        return _polars_backend
-
     def _execute_step(self, run: _Run, step: StepPlan, ctx: StepContext) -> tuple[int, int]:
-        backend = self._module()
+        backend = self._impl
         if step.target_binding.spec.__class__.__name__ == "IntoClient":
             backend.run_client_step(step, run.params)
             return 0, 0
+        read = backend.read_source
+        if step.streaming:
+            read = getattr(backend, "read_streaming", None)
+            if read is None:
+                raise TypeError(
+                    f"step {step.name} is streaming but the {self.backend!r} backend has no "
+                    "read_streaming (it is not a StreamingSourceReader)"
+                )
         frames = {
-            b.alias: backend.read_source(b, run.params, self.config, run.temps)
-            for b in step.source_bindings
+            b.alias: read(b, run.params, self.config, run.temps) for b in step.source_bindings
         }
         instance = step.step_type()
         if step.sql is not None:

@@ -70,13 +70,6 @@ def test_plan_writes_nothing_and_its_json_is_stable():
     assert Book.objects.count() == 0
 
 
-def test_progress_json_is_one_object_per_line():
-    out = _run("run", OK, "-p", "run_date=2026-03-30", "--progress", "json")
-    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
-    assert lines[0]["scope"] == "pipeline" and lines[0]["kind"] == "start"
-    assert lines[-1]["event"] == "summary"
-
-
 def test_missing_table_exits_3_before_anything_runs():
     for action in ("plan", "run"):
         with pytest.raises(CommandError) as info:
@@ -154,3 +147,37 @@ def test_history_row_redacts_secret_params():
         "none",
     )
     assert EtlPipelineRun.objects.get().params["token"] == "***"
+
+
+def test_plan_executes_no_write_statement_and_records_no_history():
+    """etl §12.72."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loom_django.etl.models import EtlPipelineRun
+
+    with CaptureQueriesContext(connection) as queries:
+        out = _run("plan", "tests.etl.pipelines.FailingPipeline", "-p", "run_date=2026-03-30")
+    assert "CopyBooks" in out
+    writes = ("INSERT", "UPDATE", "DELETE")
+    assert not [q for q in queries.captured_queries if q["sql"].lstrip().startswith(writes)]
+    assert not EtlPipelineRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reject_threshold_exits_4_with_the_run_id(runtime):
+    """etl §12.75 (code 4) and §12.80: ``max_rejects=0`` with one bad row."""
+    from loom_django.etl.models import EtlPipelineRun
+
+    with pytest.raises(CommandError) as info:
+        _run(
+            "run",
+            "tests.etl.run_pipelines.RejectingPipeline",
+            "-p",
+            "run_date=2026-03-30",
+            "--progress",
+            "none",
+        )
+    run = EtlPipelineRun.objects.get()
+    assert info.value.returncode == 4 and str(run.run_id) in str(info.value)
+    assert run.status == "failed" and run.failed_step == "FeedProducts"

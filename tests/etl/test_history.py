@@ -110,3 +110,69 @@ def test_sigint_exits_130_with_history_interrupted_and_the_lock_released():
     assert info.value.code == 130
     assert EtlPipelineRun.objects.get().status == "interrupted"
     assert not EtlLock.objects.exists()
+
+
+def test_an_unreachable_lock_database_exits_3_and_no_lock_still_runs():
+    """etl §9.9: the lock cannot be taken → a one-line configuration error, never a traceback."""
+    with pytest.raises(CommandError) as info:
+        _call("run", OK, "-p", "run_date=2026-03-30", "--set", "history.database=nope")
+    assert info.value.returncode == 3 and "--no-lock" in str(info.value)
+    out = _call(
+        "run",
+        OK,
+        "-p",
+        "run_date=2026-03-30",
+        "--set",
+        "history.database=nope",
+        "--no-lock",
+        "--progress",
+        "none",
+    )
+    assert "success" in out  # the history observer failed, the run did not
+
+
+def test_history_list_since_and_show_as_json():
+    """etl §9.10: ``--since`` filters by start; ``show --format json`` lists the steps."""
+    import json
+
+    _call("run", OK, "-p", "run_date=2026-03-30", "--progress", "none")
+    run = EtlPipelineRun.objects.get()
+    EtlPipelineRun.objects.update(started_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert json.loads(_call("history", "--since", "2026-02-01", "--format", "json")) == []
+    listed = json.loads(_call("history", "--since", "2025-12-31", "--format", "json"))
+    assert [r["run_id"] for r in listed] == [str(run.run_id)]
+    shown = json.loads(_call("history", "show", str(run.run_id), "--format", "json"))
+    assert shown["status"] == "success" and shown["steps"][0]["step"] == "LoadBooks"
+    with pytest.raises(CommandError, match="--since") as info:
+        _call("history", "--since", "yesterday")
+    assert info.value.returncode == 2
+    with pytest.raises(CommandError, match="no run") as info:
+        _call("history", "show", "not-a-uuid")
+    assert info.value.returncode == 2
+
+
+def test_a_run_inside_an_outer_transaction_warns_that_history_rolls_back(caplog):
+    """etl §9.10: pytest-django wraps this test in ``atomic`` on the history alias."""
+    _call("run", OK, "-p", "run_date=2026-03-30", "--progress", "none")
+    assert any("roll back" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_verbosity_0_prints_nothing_and_3_prints_the_plan_first():
+    """etl §9.9 verbosity."""
+    out = io.StringIO()
+    call_command("loom_etl", "run", OK, "-p", "run_date=2026-03-30", verbosity=0, stdout=out)
+    assert out.getvalue() == ""
+    out = io.StringIO()
+    call_command(
+        "loom_etl",
+        "run",
+        OK,
+        "-p",
+        "run_date=2026-03-30",
+        "--progress",
+        "none",
+        verbosity=3,
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "(BooksPipeline)" in lines[0] and "success" in lines[-1]

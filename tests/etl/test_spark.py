@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import sys
 import types
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from loom_django.core.errors import MissingDependency
 from loom_django.etl import (
@@ -88,20 +85,3 @@ def test_spark_backend_without_pyspark_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(MissingDependency, match="'spark' extra"):
         ETLRunner(backend="spark")
-
-
-@pytest.mark.django_db
-def test_command_backend_spark_without_pyspark_exits_3(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pyspark", None)
-    with pytest.raises(CommandError) as info:
-        call_command(
-            "loom_etl",
-            "run",
-            "tests.etl.pipelines.BooksPipeline",
-            "-p",
-            "run_date=2026-03-30",
-            "--backend",
-            "spark",
-            stdout=io.StringIO(),
-        )
-    assert info.value.returncode == 3 and "spark" in str(info.value)

@@ -85,12 +85,12 @@ def test_a_written_row_reads_back_like_one_saved_by_the_orm():
 
 
 def test_a_django_table_reads_back_typed_from_the_model():
-    from loom_django.etl._django_io import read_table
+    from loom_django.etl._django_scan import scan_table
     from loom_django.etl._routing import model_route
 
     code = uuid.uuid4()
     Book.objects.create(title="t", pages=7, published=date(2026, 1, 2), code=code)
-    frame = read_table(
+    frame = scan_table(
         model_route(Book, "default", "testapp.book"),
         columns=None,
         predicate=None,
