@@ -38,7 +38,7 @@ from loom_django.streaming.codecs import MsgpackCodec
 from loom_django.streaming.messages import Message, MessageMeta, message_type_of
 from loom_django.streaming.testing import envelope_bytes
 from loom_django.streaming.tracker import AckTracker
-from tests.streaming.flows import Order, OrderValidated, Validate, kafka_config
+from tests.streaming.flows import Order, OrderValidated, Run, Validate, by_topic, kafka_config
 
 
 class Lane(msgspec.Struct, frozen=True):
@@ -66,57 +66,10 @@ def _flow(*nodes, output=None, errors=None, unrouted="drop"):
     )
 
 
-class Run:
-    """Feeds records to a compiled flow, settles emits like a successful sink."""
-
-    def __init__(self, flow):
-        self.plan = compile_flow(flow, config=kafka_config())
-        self.engine = FlowEngine(self.plan)
-        self.tracker = AckTracker()
-        self.offset = 0
-
-    def feed(self, *items, partition=0, key=None, settle=True):
-        records = []
-        for item in items:
-            value = (
-                item
-                if isinstance(item, bytes)
-                else envelope_bytes(item, trace_id="trace-1", correlation_id="corr-1")
-            )
-            records.append(
-                RawRecord(
-                    value,
-                    key,
-                    {"h": b"1"},
-                    "in",
-                    partition,
-                    self.offset,
-                    10,
-                    self.tracker.register("in", partition, self.offset),
-                )
-            )
-            self.offset += 1
-        emits = self.engine.process(records)
-        if settle:
-            for emit in emits:
-                emit.token.done()
-        return emits
-
-    def committed(self):
-        return self.tracker.to_commit()
-
-
-def _by_topic(emits):
-    out = {}
-    for e in emits:
-        out.setdefault(e.sink.topic, []).append(e.message.payload)
-    return out
-
-
 def test_step_failure_becomes_one_task_envelope_with_reason_and_original_payload():
     run = Run(_flow(Validate, IntoTopic("out"), errors=IntoTopic("errors")))
     emits = run.feed(Order(order_id="a", amount=13))
-    [envelope] = _by_topic(emits)["errors"]
+    [envelope] = by_topic(emits)["errors"]
     assert envelope.kind is ErrorKind.TASK
     assert envelope.reason == "boom"
     assert envelope.original_message.payload == Order(order_id="a", amount=13)
@@ -129,7 +82,7 @@ def test_domain_error_goes_to_the_business_route_only_with_details():
         ErrorRoute((ErrorKind.TASK,), IntoTopic("failed")),
     ]
     run = Run(_flow(Validate, IntoTopic("out"), errors=errors))
-    topics = _by_topic(run.feed(Order(order_id="a", amount=-1)))
+    topics = by_topic(run.feed(Order(order_id="a", amount=-1)))
     assert list(topics) == ["rejected"]
     assert topics["rejected"][0].details == [
         {"field": "amount", "message": "must be positive", "code": "rule_violation"}
@@ -151,7 +104,7 @@ def test_undecodable_bytes_become_one_wire_error_and_valid_records_still_flow():
     run = Run(
         _flow(Validate, IntoTopic("out"), errors=ErrorRoute((ErrorKind.WIRE,), IntoTopic("w")))
     )
-    topics = _by_topic(run.feed(b"not-msgpack", Order(order_id="ok", amount=1), key=b"k"))
+    topics = by_topic(run.feed(b"not-msgpack", Order(order_id="ok", amount=1), key=b"k"))
     [decode_error] = topics["w"]
     assert (decode_error.raw, decode_error.offset, decode_error.key) == (b"not-msgpack", 0, b"k")
     assert decode_error.error.kind is ErrorKind.WIRE
@@ -189,7 +142,7 @@ def test_router_by_selector_routes_lanes_in_input_order_with_default():
         default=Process(_lane("manual")),
     )
     run = Run(_flow(router, IntoTopic("out")))
-    out = _by_topic(
+    out = by_topic(
         run.feed(
             Order(order_id="1", segment="vip"),
             Order(order_id="2"),
@@ -202,7 +155,7 @@ def test_router_by_selector_routes_lanes_in_input_order_with_default():
 def test_router_branch_ending_in_a_topic_does_not_rejoin_and_no_match_passes_through():
     router = Router.when([Route(payload.segment == "vip", Process(IntoTopic("orders.vip")))])
     run = Run(_flow(router, IntoTopic("out")))
-    topics = _by_topic(run.feed(Order(order_id="1", segment="vip"), Order(order_id="2")))
+    topics = by_topic(run.feed(Order(order_id="1", segment="vip"), Order(order_id="2")))
     assert [p.order_id for p in topics["orders.vip"]] == ["1"]
     assert [p.order_id for p in topics["out"]] == ["2"]
 
@@ -225,7 +178,7 @@ def test_fork_when_is_first_match():
         default=Process(Drain()),
     )
     run = Run(_flow(fork))
-    topics = _by_topic(
+    topics = by_topic(
         run.feed(
             Order(order_id="a", segment="vip", amount=100),
             Order(order_id="b", segment="manual", amount=500),
@@ -271,7 +224,7 @@ def test_batch_step_returning_fewer_items_fails_every_message_of_the_batch():
     from loom_django.streaming import ForEach
 
     run = Run(_flow(CollectBatch(10, 1), Short, ForEach(), IntoTopic("out"), errors=IntoTopic("e")))
-    envelopes = _by_topic(run.feed(Order(order_id="a"), Order(order_id="b")))["e"]
+    envelopes = by_topic(run.feed(Order(order_id="a"), Order(order_id="b")))["e"]
     assert len(envelopes) == 2
     assert all("returned 1 items for a batch of 2" in e.reason for e in envelopes)
 
@@ -289,9 +242,9 @@ def test_retry_policy_retries_task_errors_and_counts_attempts():
             return message.payload
 
     run = Run(_flow(Flaky, IntoTopic("out"), errors=IntoTopic("e")))
-    assert len(_by_topic(run.feed(Order(order_id="ok")))["out"]) == 1
+    assert len(by_topic(run.feed(Order(order_id="ok")))["out"]) == 1
     assert sum(run.engine.metrics.retries.values()) == 2
-    [envelope] = _by_topic(run.feed(Order(order_id="always")))["e"]
+    [envelope] = by_topic(run.feed(Order(order_id="always")))["e"]
     assert envelope.attempts == 3
 
 
@@ -344,7 +297,7 @@ def test_with_worker_scope_opens_a_client_once_and_batch_scope_once_per_batch():
 
 def test_with_directly_after_the_source_processes_and_writes_every_record():
     run = Run(_flow(With(process=Process(Validate, IntoTopic("out")))))
-    out = _by_topic(run.feed(*[Order(order_id=str(i), amount=1) for i in range(3)]))["out"]
+    out = by_topic(run.feed(*[Order(order_id=str(i), amount=1) for i in range(3)]))["out"]
     assert len(out) == 3
 
 
