@@ -49,7 +49,7 @@ def describe(plan: CompiledPlan) -> dict[str, Any]:
             "topics": list(src.topics),
             "group": src.group_id,
             "codec": src.codec,
-            "payload": src.payload_type.__qualname__,
+            "payload": getattr(src.payload_type, "__qualname__", None) or repr(src.payload_type),
             "consumer": redact(
                 src.settings.to_confluent_config(
                     group_id=src.group_id, auto_commit=plan.runtime.commit_mode == "auto"
