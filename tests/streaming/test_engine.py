@@ -372,3 +372,30 @@ def test_json_raw_codec_reads_payload_only_json_with_type_from_headers():
     out, _, out_headers, _ = encode_emit(emit, JsonRawCodec())
     assert msgspec.json.decode(out) == {"order_id": "r", "amount": 3}
     assert ("x-loom-message-type", message_type_of(OrderValidated).encode()) in out_headers
+
+
+def test_an_envelope_without_trace_id_gets_a_new_one():
+    """streaming §11.28"""
+    seen = []
+
+    class Spy(RecordStep[Order, Order]):
+        def execute(self, message):
+            seen.append(message.meta.trace_id)
+            return message.payload
+
+    run = Run(_flow(Spy, Drain()))
+    run.engine.process(
+        [
+            RawRecord(
+                envelope_bytes(Order(order_id="a")),
+                None,
+                {},
+                "in",
+                0,
+                0,
+                None,
+                run.tracker.register("in", 0, 0),
+            )
+        ]
+    )
+    assert seen[0] and len(seen[0]) == 32
