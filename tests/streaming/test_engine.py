@@ -67,6 +67,7 @@ def _flow(*nodes, output=None, errors=None, unrouted="drop"):
 
 
 def test_step_failure_becomes_one_task_envelope_with_reason_and_original_payload():
+    """streaming §11.49"""
     run = Run(_flow(Validate, IntoTopic("out"), errors=IntoTopic("errors")))
     emits = run.feed(Order(order_id="a", amount=13))
     [envelope] = by_topic(emits)["errors"]
@@ -77,6 +78,7 @@ def test_step_failure_becomes_one_task_envelope_with_reason_and_original_payload
 
 
 def test_domain_error_goes_to_the_business_route_only_with_details():
+    """streaming §11.50"""
     errors = [
         ErrorRoute((ErrorKind.BUSINESS,), IntoTopic("rejected")),
         ErrorRoute((ErrorKind.TASK,), IntoTopic("failed")),
@@ -90,6 +92,7 @@ def test_domain_error_goes_to_the_business_route_only_with_details():
 
 
 def test_unrouted_error_is_dropped_and_committed_or_stops_the_flow():
+    """streaming §11.51"""
     run = Run(_flow(Validate, IntoTopic("out")))
     assert run.feed(Order(order_id="a", amount=-1)) == []
     assert run.committed() == {("in", 0): 1}
@@ -101,6 +104,7 @@ def test_unrouted_error_is_dropped_and_committed_or_stops_the_flow():
 
 
 def test_undecodable_bytes_become_one_wire_error_and_valid_records_still_flow():
+    """streaming §11.29"""
     run = Run(
         _flow(Validate, IntoTopic("out"), errors=ErrorRoute((ErrorKind.WIRE,), IntoTopic("w")))
     )
@@ -114,6 +118,7 @@ def test_undecodable_bytes_become_one_wire_error_and_valid_records_still_flow():
 
 
 def test_decoded_message_carries_envelope_and_record_metadata():
+    """streaming §11.27"""
     seen = []
 
     class Spy(RecordStep[Order, Order]):
@@ -136,6 +141,7 @@ def test_decoded_message_carries_envelope_and_record_metadata():
 
 
 def test_router_by_selector_routes_lanes_in_input_order_with_default():
+    """streaming §11.35"""
     router = Router.by(
         msg.payload.segment,
         {"vip": Process(_lane("vip")), "standard": Process(_lane("standard"))},
@@ -153,6 +159,7 @@ def test_router_by_selector_routes_lanes_in_input_order_with_default():
 
 
 def test_router_branch_ending_in_a_topic_does_not_rejoin_and_no_match_passes_through():
+    """streaming §11.37, §11.38"""
     router = Router.when([Route(payload.segment == "vip", Process(IntoTopic("orders.vip")))])
     run = Run(_flow(router, IntoTopic("out")))
     topics = by_topic(run.feed(Order(order_id="1", segment="vip"), Order(order_id="2")))
@@ -161,6 +168,7 @@ def test_router_branch_ending_in_a_topic_does_not_rejoin_and_no_match_passes_thr
 
 
 def test_fork_without_default_completes_unmatched_records_so_offsets_commit():
+    """streaming §11.39, §11.40"""
     fork = Fork.by(payload.segment, {"vip": Process(IntoTopic("vip"))})
     run = Run(_flow(fork))
     emits = run.feed(Order(order_id="0", segment="manual"), Order(order_id="1", segment="vip"))
@@ -170,6 +178,7 @@ def test_fork_without_default_completes_unmatched_records_so_offsets_commit():
 
 
 def test_fork_when_is_first_match():
+    """streaming §11.39"""
     fork = Fork.when(
         [
             Route(payload.segment == "vip", Process(IntoTopic("vip"))),
@@ -194,6 +203,7 @@ class Split(ExpandStep[Order, Order]):
 
 
 def test_expand_to_zero_commits_and_to_three_commits_only_after_all_three_written():
+    """streaming §11.56"""
     run = Run(_flow(Split, IntoTopic("out")))
     assert run.feed(Order(order_id="none", amount=0)) == []
     assert run.committed() == {("in", 0): 1}
@@ -207,6 +217,8 @@ def test_expand_to_zero_commits_and_to_three_commits_only_after_all_three_writte
 
 
 def test_step_replacing_meta_with_empty_coordinates_does_not_block_commits():
+    """streaming §11.56"""
+
     class Replace(RecordStep[Order, Order]):
         def execute(self, message):
             return Message(payload=message.payload, meta=MessageMeta(message_id="new"))
@@ -217,6 +229,8 @@ def test_step_replacing_meta_with_empty_coordinates_does_not_block_commits():
 
 
 def test_batch_step_returning_fewer_items_fails_every_message_of_the_batch():
+    """streaming §11.52"""
+
     class Short(BatchStep[Order, Order]):
         def execute(self, messages):
             return [m.payload for m in messages][:-1]
@@ -230,6 +244,7 @@ def test_batch_step_returning_fewer_items_fails_every_message_of_the_batch():
 
 
 def test_retry_policy_retries_task_errors_and_counts_attempts():
+    """streaming §11.53"""
     calls = {"n": 0}
 
     class Flaky(RecordStep[Order, Order]):
@@ -249,6 +264,7 @@ def test_retry_policy_retries_task_errors_and_counts_attempts():
 
 
 def test_business_errors_are_not_retried():
+    """streaming §11.53"""
     calls = {"n": 0}
 
     class Reject(RecordStep[Order, Order]):
@@ -263,6 +279,7 @@ def test_business_errors_are_not_retried():
 
 
 def test_with_worker_scope_opens_a_client_once_and_batch_scope_once_per_batch():
+    """streaming §11.44"""
     events = []
 
     @contextlib.contextmanager
@@ -296,12 +313,14 @@ def test_with_worker_scope_opens_a_client_once_and_batch_scope_once_per_batch():
 
 
 def test_with_directly_after_the_source_processes_and_writes_every_record():
+    """streaming §11.45"""
     run = Run(_flow(With(process=Process(Validate, IntoTopic("out")))))
     out = by_topic(run.feed(*[Order(order_id=str(i), amount=1) for i in range(3)]))["out"]
     assert len(out) == 3
 
 
 def test_output_envelope_lineage_type_and_timestamp():
+    """streaming §11.31, §11.32"""
     run = Run(_flow(Validate, IntoTopic("out")))
     [emit] = run.feed(Order(order_id="a", amount=1), settle=False)
     value, key, headers, ts = encode_emit(emit, MsgpackCodec())
@@ -321,6 +340,8 @@ def test_output_envelope_lineage_type_and_timestamp():
     [(None, False, b"order-123"), (b"in", False, b"in"), (b"in", True, b"order-123")],
 )
 def test_output_key_follows_the_partition_policy(in_key, repartition, expected):
+    """streaming §11.30"""
+
     class KeyByOrder:
         def partition_key(self, message):
             return f"order-{message.payload.order_id}".encode()
@@ -332,6 +353,7 @@ def test_output_key_follows_the_partition_policy(in_key, repartition, expected):
 
 
 def test_no_policy_keeps_the_input_key():
+    """streaming §11.30"""
     run = Run(_flow(IntoTopic("out")))
     [emit] = run.feed(Order(order_id="1"), key=b"k", settle=False)
     assert encode_emit(emit, MsgpackCodec())[1] == b"k"
@@ -346,6 +368,7 @@ def _codec_run(codec):
 
 
 def test_json_codec_decodes_json_envelopes_and_writes_json_with_its_content_type():
+    """streaming §11.33 (in memory)"""
     from loom_django.streaming.codecs import JsonCodec
 
     engine, tracker = _codec_run("json")
@@ -359,6 +382,7 @@ def test_json_codec_decodes_json_envelopes_and_writes_json_with_its_content_type
 
 
 def test_json_raw_codec_reads_payload_only_json_with_type_from_headers():
+    """streaming §11.33 (in memory)"""
     from loom_django.streaming.codecs import JsonRawCodec
 
     engine, tracker = _codec_run("json-raw")

@@ -57,6 +57,7 @@ def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 
 
 def test_flow_writes_outputs_routes_errors_by_kind_and_commits_every_offset(bootstrap):
+    """streaming §11.58"""
     suffix = uuid.uuid4().hex[:8]
     plan = compile_flow(_flow(suffix), config=kafka_config())
     orders = [Order(order_id=f"o{i}", amount=i + 1) for i in range(5)]
@@ -87,6 +88,7 @@ def test_flow_writes_outputs_routes_errors_by_kind_and_commits_every_offset(boot
 
 
 def test_request_stop_drains_and_commits_what_was_written(bootstrap):
+    """streaming §11.58 (drain on stop)"""
     suffix = uuid.uuid4().hex[:8]
     plan = compile_flow(_flow(suffix), config=kafka_config())
     send(bootstrap, f"orders-{suffix}", [Order(order_id=f"o{i}", amount=1) for i in range(50)])
@@ -102,6 +104,7 @@ def test_request_stop_drains_and_commits_what_was_written(bootstrap):
 
 
 def test_two_workers_split_the_partitions_and_output_every_record_once(bootstrap, caplog):
+    """streaming §11.61, §11.59"""
     import logging
 
     suffix = uuid.uuid4().hex[:8]

@@ -88,12 +88,14 @@ def _write(dlq, count=2):
 
 
 def test_clean_flush_completes_every_token(fake_producer):
+    """streaming §11.57"""
     sink, emits, tracker = _write(dlq=None)
     sink.write_batch(emits)
     assert tracker.to_commit() == {("in", 0): 2}
 
 
 def test_delivery_failure_goes_to_the_dlq_with_the_reason_and_commits(fake_producer):
+    """streaming §11.57"""
     fake_producer.failing = {"orders"}
     sink, emits, tracker = _write(dlq="orders.dlq")
     sink.write_batch(emits)
@@ -104,6 +106,7 @@ def test_delivery_failure_goes_to_the_dlq_with_the_reason_and_commits(fake_produ
 
 
 def test_delivery_failure_without_dlq_stops_and_commits_nothing(fake_producer):
+    """streaming §11.57"""
     fake_producer.failing = {"orders"}
     sink, emits, tracker = _write(dlq=None)
     with pytest.raises(KafkaDeliveryError, match="orders.*broker unavailable"):
