@@ -6,16 +6,20 @@ import ast
 import threading
 import uuid
 
+import anyio
 import msgspec
 import pytest
 
 from loom_django.streaming import (
+    Broadcast,
+    BroadcastRoute,
     ErrorKind,
     ErrorRoute,
     FromTopic,
     IntoTopic,
     Process,
     StreamFlow,
+    WithAsync,
     compile_flow,
 )
 from loom_django.streaming.codecs import MsgpackCodec
@@ -134,3 +138,61 @@ def test_two_workers_split_the_partitions_and_output_every_record_once(bootstrap
     assert committed and set(committed.values()) == {100}
     # commits are periodic, not one per write batch (200 ms interval in the test config)
     assert runner.metrics.commits <= 60
+
+
+class AsyncValidate(Validate):
+    async def execute(self, message):
+        await anyio.sleep(0.001)
+        return super().execute(message)
+
+
+def test_with_async_and_broadcast_run_through_bytewax_and_commit(bootstrap):
+    """streaming §11.41, §11.46 (through Bytewax and the real client)"""
+    suffix = uuid.uuid4().hex[:8]
+    flow = StreamFlow(
+        name=f"fan-{suffix}",
+        source=FromTopic(f"orders-{suffix}", payload=Order),
+        process=Process(
+            Broadcast(
+                BroadcastRoute(
+                    Process(
+                        WithAsync(
+                            max_concurrency=4,
+                            process=Process(AsyncValidate, IntoTopic(f"valid-{suffix}")),
+                        )
+                    )
+                ),
+                BroadcastRoute(Process(IntoTopic(f"copy-{suffix}"))),
+            )
+        ),
+    )
+    plan = compile_flow(flow, config=kafka_config())
+    send(
+        bootstrap,
+        f"orders-{suffix}",
+        [Order(order_id=f"o{i}", amount=1) for i in range(20)],
+        key=b"k",
+    )
+    runner = StreamingRunner(plan, brokers=bootstrap, max_messages=20, idle_timeout_s=30)
+    runner.run()
+    assert len(read_topic(bootstrap, f"valid-{suffix}", expected=20)) == 20
+    assert len(read_topic(bootstrap, f"copy-{suffix}", expected=20)) == 20
+    assert sum(_committed(bootstrap, plan.source.group_id, f"orders-{suffix}").values()) == 20
+
+
+def test_ten_thousand_records_are_transformed_within_five_seconds_of_joining(bootstrap, caplog):
+    """streaming §11.60"""
+    import logging
+    import time
+
+    suffix = uuid.uuid4().hex[:8]
+    plan = compile_flow(_flow(suffix), config=kafka_config())
+    orders = [Order(order_id=f"o{i}", amount=1) for i in range(10_000)]
+    send(bootstrap, f"orders-{suffix}", orders, key=b"k")
+    runner = StreamingRunner(plan, brokers=bootstrap, max_messages=10_000)
+    with caplog.at_level(logging.INFO, logger="loom_django.streaming"):
+        runner.run()
+    finished = time.time()
+    joined = min(r.created for r in caplog.records if ": assigned " in r.getMessage())
+    assert finished - joined < 5.0
+    assert sum(_committed(bootstrap, plan.source.group_id, f"orders-{suffix}").values()) == 10_000
