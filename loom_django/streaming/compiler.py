@@ -26,6 +26,7 @@ from loom_django.streaming.nodes import (
     FromMultiTypeTopic,
     FromTopic,
     IntoTopic,
+    RetryPolicy,
     Router,
     WindowStrategy,
     With,
@@ -98,6 +99,7 @@ class _Ctx:
     shapes: list[tuple[str, str, str, str]] = field(default_factory=list)
     has_terminal: bool = False
     in_async: bool = False
+    retry: RetryPolicy | None = None  # of the enclosing With, else the flow's default
 
     def error(self, node: str, problem: str) -> None:
         self.errors.append(f"{self.flow.name}.{node}: {problem}")
@@ -122,6 +124,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
     if not FLOW_NAME_RE.match(flow.name):
         ctx.error("name", f"must match {FLOW_NAME_RE.pattern} (got {flow.name!r})")
     runtime = _runtime_config(flow, cfg, ctx)
+    ctx.retry = _default_retry(flow, cfg, ctx)
     source = _source(flow, cfg, ctx)
     current = source.payload_type if source is not None else Any
     ops, shape, _ = _walk(flow.process.nodes, R, current, (), ctx, top=True)
@@ -179,6 +182,30 @@ def _runtime_config(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> Runt
     for problem in runtime.problems():
         ctx.errors.append(f"{flow.name}: {problem}")
     return runtime
+
+
+_RETRY_KEYS = ("max_attempts", "backoff_ms", "max_backoff_ms", "multiplier", "jitter", "retry_on")
+
+
+def _default_retry(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> RetryPolicy | None:
+    """``streaming.flows.<flow>.retry``: the policy of steps that declare none."""
+    flows = (cfg.get("streaming") or {}).get("flows") or {}
+    raw = (flows.get(flow.name) or {}).get("retry")
+    if not raw:
+        return None
+    where = f"streaming.flows.{flow.name}.retry"
+    unknown = sorted(set(raw) - set(_RETRY_KEYS))
+    if unknown:
+        ctx.errors.append(f"{flow.name}: {where}: unknown keys {', '.join(unknown)}")
+        return None
+    try:
+        values = dict(raw)
+        if "retry_on" in values:
+            values["retry_on"] = tuple(ErrorKind(k) for k in values["retry_on"])
+        return RetryPolicy(**values)
+    except (TypeError, ValueError) as exc:
+        ctx.errors.append(f"{flow.name}: {where}: {exc}")
+        return None
 
 
 def _group_id(flow: StreamFlow, cfg: Mapping[str, Any], ref: str, kafka: KafkaSettings) -> str:
@@ -432,8 +459,7 @@ def _step(
         if use_case is not None:
             ctx.use_cases[path_label(path)] = use_case
         declared_out = getattr(step, "result_type", None) or declared_out
-    retry = getattr(step, "retry", None)
-    op = StepOp(path, label, kind, step, retry, use_case)
+    op = StepOp(path, label, kind, step, getattr(step, "retry", None) or ctx.retry, use_case)
     out_type = declared_out if declared_out is not None else Any
     return op, out_shape, out_type, False
 
@@ -542,17 +568,12 @@ def _with(
             )
     if not valid:
         return None, NONE, current, True
-    was_async, ctx.in_async = ctx.in_async, is_async
+    saved = ctx.in_async, ctx.retry
+    ctx.in_async, ctx.retry = is_async, node.retry or ctx.retry
     try:
         ops, _, inner_terminal = _walk(inner, R, current, path, ctx)
     finally:
-        ctx.in_async = was_async
-    ops = tuple(
-        StepOp(op.path, op.name, op.kind, op.step, op.retry or node.retry, op.use_case)
-        if isinstance(op, StepOp)
-        else op
-        for op in ops
-    )
+        ctx.in_async, ctx.retry = saved
     to_output = ctx.flow.output is not None and not inner_terminal
     options = None
     if isinstance(node, WithAsync):

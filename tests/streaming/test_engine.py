@@ -27,6 +27,7 @@ from loom_django.streaming import (
     RetryPolicy,
     Route,
     Router,
+    StreamCompilationError,
     StreamFlow,
     With,
     compile_flow,
@@ -423,3 +424,42 @@ def test_an_envelope_without_trace_id_gets_a_new_one():
         ]
     )
     assert seen[0] and len(seen[0]) == 32
+
+
+def test_flow_default_retry_applies_to_steps_without_their_own_policy():
+    """streaming §5.4 (streaming.flows.<flow>.retry)"""
+    calls = {"n": 0}
+
+    class Flaky(RecordStep[Order, Order]):
+        def execute(self, message):
+            calls["n"] += 1
+            if calls["n"] < 3:
+                raise OperationalError("db gone")
+            return message.payload
+
+    cfg = kafka_config()
+    cfg["streaming"]["flows"] = {"t": {"retry": {"max_attempts": 3, "backoff_ms": 1}}}
+    run = Run(_flow(Flaky, IntoTopic("out")), config=cfg)
+    assert len(by_topic(run.feed(Order(order_id="a")))["out"]) == 1
+    assert calls["n"] == 3
+    cfg["streaming"]["flows"] = {"t": {"retry": {"attempts": 3}}}
+    with pytest.raises(StreamCompilationError, match="unknown keys attempts"):
+        Run(_flow(Flaky, IntoTopic("out")), config=cfg)
+
+
+def test_with_retry_applies_to_its_inner_steps():
+    """streaming §5.4 (With(retry=...))"""
+    calls = {"n": 0}
+
+    class Flaky(RecordStep[Order, Order]):
+        def execute(self, message):
+            calls["n"] += 1
+            if calls["n"] < 2:
+                raise OperationalError("db gone")
+            return message.payload
+
+    scope = With(retry=RetryPolicy(max_attempts=2, backoff_ms=1), process=Process(Flaky))
+    run = Run(_flow(scope))
+    run.feed(Order(order_id="a"))
+    assert calls["n"] == 2
+    assert run.committed() == {("in", 0): 1}
