@@ -302,3 +302,14 @@ def test_expander_failure_is_a_task_error_for_that_event():
     [envelope] = by_topic(run.feed(StoreEvent(store_id="s")))["e"]
     assert envelope.reason == "cannot expand"
     assert run.committed() == {("in", 0): 1}
+
+
+def test_a_failing_fork_predicate_is_a_routing_error_not_a_crash():
+    """streaming §2.10 (improvement: Fork predicate errors become ROUTING envelopes)"""
+    from loom_django.streaming import ErrorKind, msg
+
+    fork = Fork.by(msg.payload.missing, {"a": Process(Drain())})
+    run = Run(_flow(fork, errors=IntoTopic("e")))
+    [envelope] = by_topic(run.feed(Order(order_id="x")))["e"]
+    assert envelope.kind is ErrorKind.ROUTING
+    assert run.committed() == {("in", 0): 1}

@@ -109,3 +109,10 @@ def test_describe_names_the_union_of_a_multi_type_source():
 
     text = describe(compile_flow(_flow(), config=kafka_config()))["source"]["payload"]
     assert "Order" in text and "Refund" in text
+
+
+def test_an_error_record_of_an_undeclared_inner_type_is_a_wire_error():
+    """streaming §2.4 (unknown inner error payload type)"""
+    run = Run(_flow(payloads=(Refund, ErrorEnvelope[Refund])))
+    [wire] = by_topic(run.feed(_error_record(ErrorKind.TASK)))["wire"]
+    assert "unknown error payload_type" in wire.error.reason
