@@ -426,40 +426,39 @@ def test_an_envelope_without_trace_id_gets_a_new_one():
     assert seen[0] and len(seen[0]) == 32
 
 
-def test_flow_default_retry_applies_to_steps_without_their_own_policy():
-    """streaming §5.4 (streaming.flows.<flow>.retry)"""
-    calls = {"n": 0}
+def _flaky(failures):
+    """A step class failing ``failures`` times with ``OperationalError``; counts its calls."""
 
     class Flaky(RecordStep[Order, Order]):
+        calls = 0
+
         def execute(self, message):
-            calls["n"] += 1
-            if calls["n"] < 3:
+            type(self).calls += 1
+            if type(self).calls <= failures:
                 raise OperationalError("db gone")
             return message.payload
 
+    return Flaky
+
+
+def test_flow_default_retry_applies_to_steps_without_their_own_policy():
+    """streaming §5.4 (streaming.flows.<flow>.retry)"""
+    flaky = _flaky(2)
     cfg = kafka_config()
     cfg["streaming"]["flows"] = {"t": {"retry": {"max_attempts": 3, "backoff_ms": 1}}}
-    run = Run(_flow(Flaky, IntoTopic("out")), config=cfg)
+    run = Run(_flow(flaky, IntoTopic("out")), config=cfg)
     assert len(by_topic(run.feed(Order(order_id="a")))["out"]) == 1
-    assert calls["n"] == 3
+    assert flaky.calls == 3
     cfg["streaming"]["flows"] = {"t": {"retry": {"attempts": 3}}}
     with pytest.raises(StreamCompilationError, match="unknown keys attempts"):
-        Run(_flow(Flaky, IntoTopic("out")), config=cfg)
+        Run(_flow(flaky, IntoTopic("out")), config=cfg)
 
 
 def test_with_retry_applies_to_its_inner_steps():
     """streaming §5.4 (With(retry=...))"""
-    calls = {"n": 0}
-
-    class Flaky(RecordStep[Order, Order]):
-        def execute(self, message):
-            calls["n"] += 1
-            if calls["n"] < 2:
-                raise OperationalError("db gone")
-            return message.payload
-
-    scope = With(retry=RetryPolicy(max_attempts=2, backoff_ms=1), process=Process(Flaky))
+    flaky = _flaky(1)
+    scope = With(retry=RetryPolicy(max_attempts=2, backoff_ms=1), process=Process(flaky))
     run = Run(_flow(scope))
     run.feed(Order(order_id="a"))
-    assert calls["n"] == 2
+    assert flaky.calls == 2
     assert run.committed() == {("in", 0): 1}
