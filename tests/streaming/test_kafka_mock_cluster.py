@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import threading
+import time
 import uuid
 
 import anyio
@@ -97,10 +98,16 @@ def test_request_stop_drains_and_commits_what_was_written(bootstrap):
     plan = compile_flow(_flow(suffix), config=kafka_config())
     send(bootstrap, f"orders-{suffix}", [Order(order_id=f"o{i}", amount=1) for i in range(50)])
     runner = StreamingRunner(plan, brokers=bootstrap)
-    timer = threading.Timer(8.0, runner.request_stop)
-    timer.start()
+
+    def stop_once_processed():  # not on a fixed timer: group joins are slow on a busy machine
+        deadline = time.monotonic() + 60
+        while runner.tracker.completed_total < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.request_stop()
+
+    stopper = threading.Thread(target=stop_once_processed, daemon=True)
+    stopper.start()
     runner.run()
-    timer.cancel()
     written = read_topic(bootstrap, f"valid-{suffix}", expected=50)
     committed = _committed(bootstrap, plan.source.group_id, f"orders-{suffix}")
     assert len(written) == 50
@@ -183,7 +190,6 @@ def test_with_async_and_broadcast_run_through_bytewax_and_commit(bootstrap):
 def test_ten_thousand_records_are_transformed_within_five_seconds_of_joining(bootstrap, caplog):
     """streaming §11.60"""
     import logging
-    import time
 
     suffix = uuid.uuid4().hex[:8]
     plan = compile_flow(_flow(suffix), config=kafka_config())
