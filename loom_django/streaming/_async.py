@@ -113,7 +113,8 @@ def run_with_async(
     """Run ``op``'s inner process for every message of ``batch`` concurrently; returns the
     messages that reached its end (completion order, or input order with ``ordered_output``)."""
     bridge = bridge_for(engine)
-    deps = bridge.call(_worker_deps, engine, bridge, op)
+    with engine._stacks_lock:  # workers share the process's contexts: enter them once
+        deps = bridge.call(_worker_deps, engine, bridge, op)
     return bridge.call(_window, engine, op, batch, deps, out)
 
 

@@ -269,7 +269,8 @@ class WithAsync(With):
     whole inner process (a TASK error when exceeded); ``preserve_key_order`` keeps at most one
     message per Kafka key in flight; ``ordered_output`` passes results on in input order
     instead of completion order. Async context managers and ``ContextFactory`` values are
-    entered on the bridge's event loop.
+    entered on the bridge's event loop: once per process with ``WORKER`` scope (the workers
+    share the bridge), per micro-batch with ``BATCH``.
 
     Raises:
         ValueError: ``max_concurrency < 1`` or ``task_timeout_ms < 1``.

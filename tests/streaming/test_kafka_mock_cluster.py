@@ -202,3 +202,15 @@ def test_ten_thousand_records_are_transformed_within_five_seconds_of_joining(boo
     joined = min(r.created for r in caplog.records if ": assigned " in r.getMessage())
     assert finished - joined < 5.0
     assert sum(_committed(bootstrap, plan.source.group_id, f"orders-{suffix}").values()) == 10_000
+
+
+def test_json_codec_round_trips_on_the_wire(bootstrap):
+    """streaming §11.33"""
+    suffix = uuid.uuid4().hex[:8]
+    cfg = kafka_config(codec="json")
+    plan = compile_flow(_flow(suffix), config=cfg)
+    send(bootstrap, f"orders-{suffix}", [Order(order_id="j", amount=2)], codec="json")
+    StreamingRunner(plan, brokers=bootstrap, max_messages=1, idle_timeout_s=30).run()
+    [record] = read_topic(bootstrap, f"valid-{suffix}", expected=1)
+    assert dict(record.headers())["content-type"] == b"application/x-loom-json"
+    assert msgspec.json.decode(record.value())["payload"] == {"order_id": "j", "amount": 2}
