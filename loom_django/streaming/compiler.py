@@ -674,50 +674,54 @@ def _fanout(
     path: tuple[int, ...],
     ctx: _Ctx,
 ) -> tuple[Op | None, StreamShape, Any, bool]:
-    if isinstance(node, Explode):
-        _expect(shape, (R,), "Explode", ctx)
-        outputs = tuple(getattr(node.exploder, "outputs", ()))
-        out_type = Union[outputs] if outputs else Any  # noqa: UP007 - runtime union
-        return (
-            ExplodeOp(path, f"Explode({node.exploder.__qualname__})", node.exploder),
-            R,
-            out_type,
-            False,
-        )
-    branches: list[BranchOp] = []
     if isinstance(node, Broadcast):
-        for index, route in enumerate(node.routes):
-            ops, out, terminal = _walk(route.process.nodes, shape, current, (*path, index), ctx)
-            if route.output is not None:
-                if terminal:
-                    ctx.error(
-                        "Broadcast",
-                        f"route {index}: output given but its process ends in a terminal",
-                    )
-                else:
-                    _expect(out, (R,), f"Broadcast route {index} output", ctx)
-                    sink = _sink(route.output, ctx, f"Broadcast route {index} output")
-                    if sink is not None:
-                        ctx.sinks[path_label((*path, index, len(route.process)))] = sink
-                        ops = (*ops, SinkOp((*path, index, len(route.process)), sink))
-                    terminal = True
-            branches.append(BranchOp(f"route[{index}]", ops, terminal))
-        return BroadcastOp(path, "Broadcast", tuple(branches)), NONE, current, True
-    _expect(shape, (R,), "ExpandRoutes", ctx)
+        return _broadcast(node, shape, current, path, ctx), NONE, current, True
+    _expect(shape, (R,), type(node).__name__, ctx)
+    if isinstance(node, ExpandRoutes):
+        return _expand_routes(node, path, ctx), NONE, current, True
+    outputs = tuple(getattr(node.exploder, "outputs", ()))
+    out_type = Union[outputs] if outputs else Any  # noqa: UP007 - a runtime union
+    op = ExplodeOp(path, f"Explode({node.exploder.__qualname__})", node.exploder)
+    return op, R, out_type, False
+
+
+def _broadcast(
+    node: Broadcast, shape: StreamShape, current: Any, path: tuple[int, ...], ctx: _Ctx
+) -> BroadcastOp:
+    branches: list[BranchOp] = []
+    for index, route in enumerate(node.routes):
+        ops, out, terminal = _walk(route.process.nodes, shape, current, (*path, index), ctx)
+        where = f"Broadcast route {index}"
+        if route.output is not None and terminal:
+            ctx.error(
+                "Broadcast", f"route {index}: output given but its process ends in a terminal"
+            )
+        elif route.output is not None:
+            _expect(out, (R,), f"{where} output", ctx)
+            sink = _sink(route.output, ctx, f"{where} output")
+            if sink is not None:
+                sink_path = (*path, index, len(route.process))
+                ctx.sinks[path_label(sink_path)] = sink
+                ops = (*ops, SinkOp(sink_path, sink))
+            terminal = True
+        branches.append(BranchOp(f"route[{index}]", ops, terminal))
+    return BroadcastOp(path, "Broadcast", tuple(branches))
+
+
+def _expand_routes(node: ExpandRoutes, path: tuple[int, ...], ctx: _Ctx) -> ExpandRoutesOp:
+    branches: list[BranchOp] = []
+    classes = list(node.routes)
     for index, (label, process) in enumerate(node.branches()):
-        cls = list(node.routes)[index] if index < len(node.routes) else Any
-        ops, _, terminal = _walk(process.nodes, R, cls, (*path, index), ctx)
+        row_type = classes[index] if index < len(classes) else Any
+        ops, _, terminal = _walk(process.nodes, R, row_type, (*path, index), ctx)
         if not terminal:
             ctx.error("ExpandRoutes", f"route {label}: no terminal output found")
         branches.append(BranchOp(label, ops, terminal))
-    keyed = {cls: i for i, cls in enumerate(node.routes)}
-    default = len(branches) - 1 if node.default is not None else None
-    op = ExpandRoutesOp(
+    return ExpandRoutesOp(
         path,
         f"ExpandRoutes({node.expander.__qualname__})",
         node.expander,
-        keyed,
-        default,
+        {cls: i for i, cls in enumerate(classes)},
+        len(branches) - 1 if node.default is not None else None,
         tuple(branches),
     )
-    return op, NONE, current, True
