@@ -652,9 +652,8 @@ class FlowEngine:
         return [rec for _, rec in rejoined]
 
     def _broadcast(self, op: BroadcastOp, items: list[Any], out: list[Emit]) -> list[Any]:
-        for item in items:  # each input (record or batch) completes once per route
-            for rec in item if isinstance(item, list) else (item,):
-                rec.token.fork(len(op.routes))
+        for rec in _flatten(items):  # each input completes once per route
+            rec.token.fork(len(op.routes))
         for route in op.routes:
             copies = [
                 [_Rec(r.message, r.token) for r in item]
@@ -662,10 +661,7 @@ class FlowEngine:
                 else _Rec(item.message, item.token)
                 for item in items
             ]
-            rest = self._run(route.ops, copies, out)
-            _complete_all(
-                [r for item in rest for r in (item if isinstance(item, list) else (item,))]
-            )
+            _complete_all(_flatten(self._run(route.ops, copies, out)))  # a discard route
         return []
 
     def _expand_rows(
@@ -683,7 +679,7 @@ class FlowEngine:
                     for value in values
                 ]
             except Exception as exc:
-                self._fail(_Failure(classify(exc), exc, 1, op.name), rec, out)
+                self._fail_exc(exc, rec, out, op.name)
                 continue
             if isinstance(op, ExpandRoutesOp):  # rows of classes without a route are dropped
                 produced = [(index, v) for index, v in produced if index is not None]
@@ -718,6 +714,11 @@ def _collect(records: list[_Rec], size: int) -> list[list[_Rec]]:
     for group in groups.values():
         batches.extend(group[i : i + size] for i in range(0, len(group), size))
     return batches
+
+
+def _flatten(items: list[Any]) -> list[_Rec]:
+    """The records of ``items`` (records, or batches of records)."""
+    return [rec for item in items for rec in (item if isinstance(item, list) else (item,))]
 
 
 def _complete_all(recs: list[_Rec]) -> list[Any]:
