@@ -16,6 +16,13 @@ from loom_django.streaming.errors import (
     StreamCompilationError,
 )
 from loom_django.streaming.expr import msg, payload
+from loom_django.streaming.fanout import (
+    Broadcast,
+    BroadcastRoute,
+    ExpandRoutes,
+    Explode,
+    PayloadExpander,
+)
 from loom_django.streaming.flow import StreamFlow
 from loom_django.streaming.messages import Message, MessageMeta
 from loom_django.streaming.nodes import (
@@ -26,6 +33,7 @@ from loom_django.streaming.nodes import (
     ForEach,
     Fork,
     ForkRoute,
+    FromMultiTypeTopic,
     FromTopic,
     IntoTopic,
     PartitionGuarantee,
@@ -37,13 +45,24 @@ from loom_django.streaming.nodes import (
     Router,
     WindowStrategy,
     With,
+    WithAsync,
 )
 from loom_django.streaming.plan import CompiledPlan
-from loom_django.streaming.steps import BatchStep, ExpandStep, RecordStep, Step, StreamShape
+from loom_django.streaming.steps import (
+    BatchExpandStep,
+    BatchStep,
+    ExpandStep,
+    RecordStep,
+    Step,
+    StreamShape,
+)
 from loom_django.streaming.usecase import InvokeUseCase, UseCaseStep
 
 __all__ = [
+    "BatchExpandStep",
     "BatchStep",
+    "Broadcast",
+    "BroadcastRoute",
     "CollectBatch",
     "CompiledPlan",
     "ContextFactory",
@@ -53,10 +72,13 @@ __all__ = [
     "ErrorKind",
     "ErrorMessage",
     "ErrorRoute",
+    "ExpandRoutes",
     "ExpandStep",
+    "Explode",
     "ForEach",
     "Fork",
     "ForkRoute",
+    "FromMultiTypeTopic",
     "FromTopic",
     "IntoTopic",
     "InvokeUseCase",
@@ -65,6 +87,7 @@ __all__ = [
     "MessageMeta",
     "PartitionGuarantee",
     "PartitionPolicy",
+    "PayloadExpander",
     "Process",
     "RecordStep",
     "ResourceScope",
@@ -78,6 +101,7 @@ __all__ = [
     "UseCaseStep",
     "WindowStrategy",
     "With",
+    "WithAsync",
     "compile_flow",
     "msg",
     "payload",

@@ -29,6 +29,7 @@ from loom_django.streaming.codecs import (
     MessageEnvelope,
     codec_for,
 )
+from loom_django.streaming.dispatch import MultiTypeDecoder
 from loom_django.streaming.errors import (
     DecodeError,
     ErrorEnvelope,
@@ -43,10 +44,13 @@ from loom_django.streaming.messages import (
     message_version_of,
 )
 from loom_django.streaming.plan import (
+    BroadcastOp,
     CollectOp,
     CompiledPlan,
     CompiledSink,
     DrainOp,
+    ExpandRoutesOp,
+    ExplodeOp,
     ForEachOp,
     Op,
     RouterOp,
@@ -54,7 +58,7 @@ from loom_django.streaming.plan import (
     StepOp,
     WithOp,
 )
-from loom_django.streaming.tracker import AckToken
+from loom_django.streaming.tracker import AckToken, Completion, GroupToken
 
 __all__ = [
     "Emit",
@@ -89,7 +93,7 @@ class Emit:
 
     sink: CompiledSink
     message: Message[Any]
-    token: AckToken
+    token: Completion
     message_type: str
     message_version: int
     extra_headers: dict[str, bytes] | None = None
@@ -147,7 +151,7 @@ def _details(exc: BaseException) -> list[dict[str, str]]:
 @dataclass(slots=True)
 class _Rec:
     message: Message[Any]
-    token: AckToken
+    token: Completion
 
 
 class _WorkerState(threading.local):
@@ -173,13 +177,18 @@ class FlowEngine:
         self.plan = plan
         self.metrics = metrics or StreamMetrics()
         self._provider = runtime_provider
-        self._codec: KafkaCodec = codec_for(plan.source.codec)
+        codec: KafkaCodec = codec_for(plan.source.codec)
+        if plan.source.dispatch is not None:
+            codec = MultiTypeDecoder(codec, plan.source.dispatch)
+        self._codec = codec
         self._payload = plan.source.payload_type
         self._local = _WorkerState()
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
         self._uses_db = bool(plan.use_cases)
         self._contracts: dict[type[Any], tuple[str, int]] = {}
+        self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
+        self._async_deps: dict[Any, dict[str, Any]] = {}
 
     # -- entry point ------------------------------------------------------------------
 
@@ -211,6 +220,9 @@ class FlowEngine:
                 stack.close()
             except Exception:
                 _log.exception("stream %s: closing a With dependency failed", self.plan.name)
+        bridge, self._bridge = self._bridge, None
+        if bridge is not None:
+            bridge.close()
 
     # -- decode -----------------------------------------------------------------------
 
@@ -292,7 +304,7 @@ class FlowEngine:
         kind: ErrorKind,
         reason: str,
         message: Message[Any],
-        token: AckToken,
+        token: Completion,
         out: list[Emit],
     ) -> None:
         sink = self.plan.error_routes.get(kind)
@@ -323,6 +335,11 @@ class FlowEngine:
                 {"x-error-kind": kind.value.encode(), "x-error-reason": reason[:500].encode()},
             )
         )
+
+    def _fail_exc(self, exc: BaseException, rec: _Rec, out: list[Emit], node: str) -> None:
+        """Route ``exc`` for ``rec``: a retry outcome as it is, anything else classified."""
+        failure = exc if isinstance(exc, _Failure) else _Failure(classify(exc), exc, 1, node)
+        self._fail(failure, rec, out)
 
     def _fail(self, failure: _Failure, rec: _Rec, out: list[Emit]) -> None:
         exc = failure.exc
@@ -379,6 +396,11 @@ class FlowEngine:
         if isinstance(op, StepOp):
             if op.kind == "batch":
                 return self._batch_step(op, items, out, {})
+            if op.kind == "singleton_batch":  # a BatchStep in a Router branch
+                batches = self._batch_step(op, [[rec] for rec in items], out, {})
+                return [rec for batch in batches for rec in batch]
+            if op.kind == "batch_expand":
+                return self._batch_expand(op, items, out)
             return self._record_step(op, items, out, {})
         if isinstance(op, SinkOp):
             for rec in items:
@@ -395,7 +417,11 @@ class FlowEngine:
             return []
         if isinstance(op, WithOp):
             return self._with(op, items, out)
-        return self._router(op, items, out)
+        if isinstance(op, RouterOp):
+            return self._router(op, items, out)
+        if isinstance(op, BroadcastOp):
+            return self._broadcast(op, items, out)
+        return self._expand_rows(op, items, out)
 
     def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
         payload = rec.message.payload
@@ -434,17 +460,21 @@ class FlowEngine:
             except _Failure as failure:
                 self._fail(failure, rec, out)
                 continue
-            if op.kind == "expand":
-                produced = [_wrap(v, rec) for v in value]
-                rec.token.fork(len(produced))
-                result.extend(produced)
-            elif value is None:
-                with self.metrics.lock:
-                    self.metrics.filtered[op.name] += 1
-                rec.token.done()
-            else:
-                result.append(_wrap(value, rec))
+            self._settle(op, rec, value, result)
         return result
+
+    def _settle(self, op: StepOp, rec: _Rec, value: Any, result: list[_Rec]) -> None:
+        """Append what a step returned for ``rec`` to ``result`` (filtered or expanded)."""
+        if op.kind == "expand":
+            produced = [_wrap(v, rec) for v in value]
+            rec.token.fork(len(produced))
+            result.extend(produced)
+        elif value is None:
+            with self.metrics.lock:
+                self.metrics.filtered[op.name] += 1
+            rec.token.done()
+        else:
+            result.append(_wrap(value, rec))
 
     def _call(self, op: StepOp, rec: _Rec, deps: dict[str, Any]) -> Any:
         if op.kind == "use_case":
@@ -472,27 +502,29 @@ class FlowEngine:
         return step.result(value, rec.message)
 
     def _attempt(self, op: StepOp, fn: Callable[[], Any]) -> Any:
-        policy = op.retry
         attempts = 0
         while True:
             attempts += 1
             try:
                 return fn()
             except Exception as exc:
-                kind = classify(exc)
-                if (
-                    policy is None
-                    or attempts >= policy.max_attempts
-                    or not _retryable(policy, kind, exc)
-                ):
-                    raise _Failure(kind, exc, attempts, op.name) from exc
-                _reset_connection(exc)
-                with self.metrics.lock:
-                    self.metrics.retries[op.name] += 1
-                delay = policy.delay_s(attempts)
-                if policy.jitter:
-                    delay *= 0.5 + random.random() / 2
-                time.sleep(delay)
+                time.sleep(self._retry_delay(op, exc, attempts))
+
+    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int) -> float:
+        """Seconds to wait before retrying ``op`` after failed attempt ``attempts``.
+
+        Raises:
+            _Failure: no retry is due (no policy, attempts exhausted, kind not retryable).
+        """
+        policy = op.retry
+        kind = classify(exc)
+        if policy is None or attempts >= policy.max_attempts or not _retryable(policy, kind, exc):
+            raise _Failure(kind, exc, attempts, op.name) from exc
+        _reset_connection(exc)
+        with self.metrics.lock:
+            self.metrics.retries[op.name] += 1
+        delay = policy.delay_s(attempts)
+        return delay * (0.5 + random.random() / 2) if policy.jitter else delay
 
     def _batch_step(
         self, op: StepOp, batches: list[list[_Rec]], out: list[Emit], deps: dict[str, Any]
@@ -525,11 +557,32 @@ class FlowEngine:
                 result.append(kept)
         return result
 
+    def _batch_expand(self, op: StepOp, batches: list[list[_Rec]], out: list[Emit]) -> list[_Rec]:
+        result: list[_Rec] = []
+        for batch in batches:
+            messages = [r.message for r in batch]
+            try:
+                values = list(self._attempt(op, partial(op.step.execute, messages)))
+            except _Failure as failure:
+                for rec in batch:
+                    self._fail(failure, rec, out)
+                continue
+            group = GroupToken([rec.token for rec in batch], len(values))
+            head = _Rec(batch[0].message, group)
+            result.extend(_wrap(value, head) for value in values)
+        return result
+
     # -- scopes and routing -----------------------------------------------------------
 
     def _with(self, op: WithOp, items: list[Any], out: list[Emit]) -> list[Any]:
-        batches = [i if isinstance(i, list) else [i] for i in items]
-        survivors: list[_Rec] = []
+        # Record input runs per micro-batch (one batch scope, one WithAsync window).
+        batches = items if items and isinstance(items[0], list) else [items]
+        if op.async_opts is not None:
+            from loom_django.streaming._async import run_with_async  # anyio: the stream extra
+
+            survivors = [rec for batch in batches for rec in run_with_async(self, op, batch, out)]
+            return survivors if op.to_output else _complete_all(survivors)
+        survivors = []
         for batch in batches:
             with ExitStack() as batch_stack:
                 deps = dict(self._worker_deps(op))
@@ -598,6 +651,48 @@ class FlowEngine:
         rejoined.sort(key=lambda pair: pair[0])
         return [rec for _, rec in rejoined]
 
+    def _broadcast(self, op: BroadcastOp, items: list[Any], out: list[Emit]) -> list[Any]:
+        for rec in _flatten(items):  # each input completes once per route
+            rec.token.fork(len(op.routes))
+        for route in op.routes:
+            copies = [
+                [_Rec(r.message, r.token) for r in item]
+                if isinstance(item, list)
+                else _Rec(item.message, item.token)
+                for item in items
+            ]
+            _complete_all(_flatten(self._run(route.ops, copies, out)))  # a discard route
+        return []
+
+    def _expand_rows(
+        self, op: ExplodeOp | ExpandRoutesOp, items: list[_Rec], out: list[Emit]
+    ) -> list[_Rec]:
+        rows: list[tuple[int | None, _Rec]] = []
+        keyed = op.keyed if isinstance(op, ExpandRoutesOp) else {}
+        default = op.default if isinstance(op, ExpandRoutesOp) else None
+        for rec in items:
+            try:
+                groups = op.expander.expand(rec.message.payload)
+                produced = [
+                    (keyed.get(cls, default), value)
+                    for cls, values in groups.items()
+                    for value in values
+                ]
+            except Exception as exc:
+                self._fail_exc(exc, rec, out, op.name)
+                continue
+            if isinstance(op, ExpandRoutesOp):  # rows of classes without a route are dropped
+                produced = [(index, v) for index, v in produced if index is not None]
+            rec.token.fork(len(produced))
+            rows.extend((index, _wrap(value, rec)) for index, value in produced)
+        if isinstance(op, ExplodeOp):
+            return [rec for _, rec in rows]
+        for index, branch in enumerate(op.branches):
+            lane = [rec for i, rec in rows if i == index]
+            if lane:
+                self._run(branch.ops, lane, out)
+        return []
+
 
 def _select(op: RouterOp, message: Message[Any]) -> int | None:
     if op.selector is not None:
@@ -619,6 +714,11 @@ def _collect(records: list[_Rec], size: int) -> list[list[_Rec]]:
     for group in groups.values():
         batches.extend(group[i : i + size] for i in range(0, len(group), size))
     return batches
+
+
+def _flatten(items: list[Any]) -> list[_Rec]:
+    """The records of ``items`` (records, or batches of records)."""
+    return [rec for item in items for rec in (item if isinstance(item, list) else (item,))]
 
 
 def _complete_all(recs: list[_Rec]) -> list[Any]:

@@ -10,30 +10,39 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
+from loom_django.streaming.dispatch import dispatch_table
 from loom_django.streaming.errors import ErrorKind, InvalidFlowConfig, StreamCompilationError
+from loom_django.streaming.fanout import Broadcast, ExpandRoutes, Explode
 from loom_django.streaming.flow import FLOW_NAME_RE, StreamFlow
 from loom_django.streaming.nodes import (
     CollectBatch,
     Drain,
     ForEach,
     Fork,
+    FromMultiTypeTopic,
     FromTopic,
     IntoTopic,
+    RetryPolicy,
     Router,
     WindowStrategy,
     With,
+    WithAsync,
 )
 from loom_django.streaming.plan import (
+    AsyncOptions,
     BranchOp,
+    BroadcastOp,
     CollectOp,
     CompiledPlan,
     CompiledSink,
     CompiledSource,
     DrainOp,
+    ExpandRoutesOp,
+    ExplodeOp,
     ForEachOp,
     Op,
     RouterOp,
@@ -43,7 +52,14 @@ from loom_django.streaming.plan import (
     path_label,
 )
 from loom_django.streaming.settings import KafkaSettings, RuntimeConfig
-from loom_django.streaming.steps import BatchStep, ExpandStep, RecordStep, Step, StreamShape
+from loom_django.streaming.steps import (
+    BatchExpandStep,
+    BatchStep,
+    ExpandStep,
+    RecordStep,
+    Step,
+    StreamShape,
+)
 from loom_django.streaming.usecase import UseCaseStep
 
 __all__ = ["compile_flow", "plain_config"]
@@ -82,6 +98,8 @@ class _Ctx:
     types: dict[str, Any] = field(default_factory=dict)
     shapes: list[tuple[str, str, str, str]] = field(default_factory=list)
     has_terminal: bool = False
+    in_async: bool = False
+    retry: RetryPolicy | None = None  # of the enclosing With, else the flow's default
 
     def error(self, node: str, problem: str) -> None:
         self.errors.append(f"{self.flow.name}.{node}: {problem}")
@@ -106,6 +124,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
     if not FLOW_NAME_RE.match(flow.name):
         ctx.error("name", f"must match {FLOW_NAME_RE.pattern} (got {flow.name!r})")
     runtime = _runtime_config(flow, cfg, ctx)
+    ctx.retry = _default_retry(flow, cfg, ctx)
     source = _source(flow, cfg, ctx)
     current = source.payload_type if source is not None else Any
     ops, shape, _ = _walk(flow.process.nodes, R, current, (), ctx, top=True)
@@ -165,6 +184,30 @@ def _runtime_config(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> Runt
     return runtime
 
 
+_RETRY_KEYS = ("max_attempts", "backoff_ms", "max_backoff_ms", "multiplier", "jitter", "retry_on")
+
+
+def _default_retry(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> RetryPolicy | None:
+    """``streaming.flows.<flow>.retry``: the policy of steps that declare none."""
+    flows = (cfg.get("streaming") or {}).get("flows") or {}
+    raw = (flows.get(flow.name) or {}).get("retry")
+    if not raw:
+        return None
+    where = f"streaming.flows.{flow.name}.retry"
+    unknown = sorted(set(raw) - set(_RETRY_KEYS))
+    if unknown:
+        ctx.errors.append(f"{flow.name}: {where}: unknown keys {', '.join(unknown)}")
+        return None
+    try:
+        values = dict(raw)
+        if "retry_on" in values:
+            values["retry_on"] = tuple(ErrorKind(k) for k in values["retry_on"])
+        return RetryPolicy(**values)
+    except (TypeError, ValueError) as exc:
+        ctx.errors.append(f"{flow.name}: {where}: {exc}")
+        return None
+
+
 def _group_id(flow: StreamFlow, cfg: Mapping[str, Any], ref: str, kafka: KafkaSettings) -> str:
     named = kafka.consumers.get(ref, {}).get("group_id")
     if named:
@@ -178,12 +221,21 @@ def _group_id(flow: StreamFlow, cfg: Mapping[str, Any], ref: str, kafka: KafkaSe
 
 def _source(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> CompiledSource | None:
     src = flow.source
-    if not isinstance(src, FromTopic):
+    if not isinstance(src, FromTopic | FromMultiTypeTopic):
         ctx.error("source", f"unsupported source type (got {type(src).__name__})")
         return None
     if src.shape is not StreamShape.RECORD:
-        ctx.error("source", f"FromTopic shape must be RECORD (got {src.shape.value})")
-    _payload_class(src.payload, ctx, "source")
+        ctx.error("source", f"{type(src).__name__} shape must be RECORD (got {src.shape.value})")
+    dispatch = None
+    payload_type: Any
+    if isinstance(src, FromMultiTypeTopic):
+        dispatch, problems = dispatch_table(src.payloads)
+        for problem in problems:
+            ctx.error("source", problem)
+        payload_type = Union[tuple(src.payloads)]  # noqa: UP007 - a runtime union of classes
+    else:
+        _payload_class(src.payload, ctx, "source")
+        payload_type = src.payload
     if ctx.kafka is None:
         return None
     try:
@@ -198,10 +250,11 @@ def _source(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> CompiledSour
     return CompiledSource(
         ref=src.name,
         topics=tuple(topics),
-        payload_type=src.payload,
+        payload_type=payload_type,
         codec=codec,
         settings=settings,
         group_id=_group_id(flow, cfg, src.name, ctx.kafka),
+        dispatch=dispatch,
     )
 
 
@@ -232,8 +285,9 @@ def _sink(node: IntoTopic[Any], ctx: _Ctx, where: str) -> CompiledSink | None:
 
 def _outputs(flow: StreamFlow, shape: StreamShape, ctx: _Ctx) -> CompiledSink | None:
     last = flow.process.nodes[-1]
-    if flow.output is not None and isinstance(last, Fork):
-        ctx.error("output", "a flow output cannot be combined with a top-level Fork")
+    if flow.output is not None and isinstance(last, Fork | Broadcast):
+        kind = "Fork" if isinstance(last, Fork) else "Broadcast"
+        ctx.error("output", f"a flow output cannot be combined with a top-level {kind}")
     if flow.output is None and not ctx.has_terminal:
         ctx.error("process", "no terminal output (end in IntoTopic or Drain, or set output=)")
     if flow.output is not None and shape not in (R, NONE):
@@ -252,9 +306,6 @@ def _label(node: object) -> str:
     if isinstance(node, IntoTopic):
         return f"IntoTopic({node.name})"
     return type(node).__name__
-
-
-_TERMINALS = (IntoTopic, Drain, Fork, With)
 
 
 def _walk(
@@ -280,6 +331,8 @@ def _walk(
             ctx.error(
                 label, f"{_label(nodes[index - 1])} must be the last node (followed by {label})"
             )
+        if isinstance(node, Explode):
+            _check_explode(node, nodes[index + 1] if index + 1 < len(nodes) else None, ctx)
         op, out_shape, current, is_terminal = _node(node, shape, current, path, ctx, in_branch)
         ctx.shapes.append((path_label(path), label, shape.value, out_shape.value))
         ctx.types[path_label(path)] = current
@@ -336,6 +389,8 @@ def _node(
         return _with(node, shape, current, path, ctx)
     if isinstance(node, Router):
         return _router(node, shape, current, path, ctx)
+    if isinstance(node, Broadcast | Explode | ExpandRoutes):
+        return _fanout(node, shape, current, path, ctx)
     ctx.error(label, f"unsupported node (got {node!r})")
     return None, shape, current, False
 
@@ -351,9 +406,13 @@ def _expect(shape: StreamShape, allowed: tuple[StreamShape, ...], label: str, ct
 _STEP_KINDS: tuple[tuple[type[Any], str, StreamShape, StreamShape], ...] = (
     (UseCaseStep, "use_case", R, R),
     (BatchStep, "batch", B, B),
+    (BatchExpandStep, "batch_expand", B, R),
     (ExpandStep, "expand", R, R),
     (RecordStep, "record", R, R),
 )
+
+
+_STEP_CLASS = {"expand": "ExpandStep", "batch_expand": "BatchExpandStep"}
 
 
 def _step(
@@ -369,16 +428,23 @@ def _step(
         ((k, i, o) for cls, k, i, o in _STEP_KINDS if isinstance(step, cls)), ("", R, R)
     )
     if not kind:
-        ctx.error(label, "must subclass RecordStep, BatchStep, ExpandStep or UseCaseStep")
+        ctx.error(
+            label,
+            "must subclass RecordStep, BatchStep, ExpandStep, BatchExpandStep or UseCaseStep",
+        )
         return None, shape, current, False
     if step.resource is not None:
         ctx.error(label, "Step.resource is reserved and not supported (remove it)")
-    if inspect.iscoroutinefunction(getattr(step, "execute", None)):
-        ctx.error(label, "async execute is not supported (make it synchronous)")
+    if inspect.iscoroutinefunction(getattr(step, "execute", None)) and not ctx.in_async:
+        ctx.error(label, "async execute is only supported inside WithAsync")
     if kind != "use_case" and not callable(getattr(step, "execute", None)):
         ctx.error(label, "defines no execute method")
-    if in_branch and kind == "expand":
-        ctx.error(label, "ExpandStep is not supported in Router branches (use Fork for fan-out)")
+    if in_branch and kind in ("expand", "batch_expand"):
+        ctx.error(
+            label, f"{_STEP_CLASS[kind]} is not supported in Router branches (use Fork for fan-out)"
+        )
+    if in_branch and kind == "batch" and shape is R:  # runs as a singleton batch
+        kind, in_shape, out_shape = "singleton_batch", R, R
     _expect(shape, (in_shape,), label, ctx)
     declared_in, declared_out = _step_types(type(step))
     if _concrete(declared_in) and _concrete(current) and not issubclass(current, declared_in):
@@ -393,8 +459,7 @@ def _step(
         if use_case is not None:
             ctx.use_cases[path_label(path)] = use_case
         declared_out = getattr(step, "result_type", None) or declared_out
-    retry = getattr(step, "retry", None)
-    op = StepOp(path, label, kind, step, retry, use_case)
+    op = StepOp(path, label, kind, step, getattr(step, "retry", None) or ctx.retry, use_case)
     out_type = declared_out if declared_out is not None else Any
     return op, out_shape, out_type, False
 
@@ -479,33 +544,46 @@ def _required_fields(cls: type[Any]) -> set[str]:
 def _with(
     node: With, shape: StreamShape, current: Any, path: tuple[int, ...], ctx: _Ctx
 ) -> tuple[Op | None, StreamShape, Any, bool]:
-    label = "With"
+    is_async = isinstance(node, WithAsync)
+    label = "WithAsync" if is_async else "With"
     _expect(shape, (R, B), label, ctx)
-    if node.scope.value == "batch" and node.context_managers:
-        names = ", ".join(sorted(node.context_managers))
+    async_managers = node.async_managers if isinstance(node, WithAsync) else {}
+    if node.scope.value == "batch" and (node.context_managers or async_managers):
+        names = ", ".join(sorted({*node.context_managers, *async_managers}))
         ctx.error(label, f"scope BATCH needs ContextFactory for {names} (got a context manager)")
     inner = node.process.nodes
+    valid = True
     for i, raw in enumerate(inner):
         item = raw() if isinstance(raw, type) and issubclass(raw, Step) else raw
-        last = i == len(inner) - 1
-        if isinstance(item, IntoTopic) and last:
-            continue
-        if not isinstance(item, RecordStep):
+        if isinstance(item, IntoTopic):
+            if i != len(inner) - 1:
+                valid = False
+                ctx.error(
+                    label, f"requires IntoTopic to be last (got {_label(inner[i + 1])} after it)"
+                )
+        elif not isinstance(item, RecordStep):
+            valid = False
             ctx.error(
-                label,
-                f"its process may contain only record steps and a final IntoTopic "
-                f"(got {_label(item)})",
+                label, f"only supports record steps and a final IntoTopic (got {_label(item)})"
             )
-    if ctx.errors and any(e.startswith(f"{ctx.flow.name}.With: its process") for e in ctx.errors):
+    if not valid:
         return None, NONE, current, True
-    ops, _, inner_terminal = _walk(inner, R, current, path, ctx)
-    ops = tuple(
-        StepOp(op.path, op.name, op.kind, op.step, op.retry or node.retry, op.use_case)
-        if isinstance(op, StepOp)
-        else op
-        for op in ops
-    )
+    saved = ctx.in_async, ctx.retry
+    ctx.in_async, ctx.retry = is_async, node.retry or ctx.retry
+    try:
+        ops, _, inner_terminal = _walk(inner, R, current, path, ctx)
+    finally:
+        ctx.in_async, ctx.retry = saved
     to_output = ctx.flow.output is not None and not inner_terminal
+    options = None
+    if isinstance(node, WithAsync):
+        options = AsyncOptions(
+            max_concurrency=node.max_concurrency,
+            task_timeout_ms=node.task_timeout_ms,
+            preserve_key_order=node.preserve_key_order,
+            ordered_output=node.ordered_output,
+            managers=dict(node.async_managers),
+        )
     op = WithOp(
         path=path,
         name=label,
@@ -515,6 +593,7 @@ def _with(
         managers=dict(node.context_managers),
         factories=dict(node.context_factories),
         to_output=to_output,
+        async_opts=options,
     )
     out_shape = R if to_output else NONE
     return op, out_shape, ctx.types.get(path_label((*path, len(inner) - 1)), current), not to_output
@@ -529,9 +608,12 @@ def _router(
     branches: list[BranchOp] = []
     shapes: set[StreamShape] = set()
     types: set[Any] = set()
+    keys = [*node.routes, *([None] * (len(node.branches()) - len(node.routes)))]
     for index, (branch_label, process) in enumerate(node.branches()):
+        # Router.by over payload classes (e.g. after Explode) narrows the type per branch.
+        narrowed = keys[index] if isinstance(keys[index], type) else current
         ops, out, terminal = _walk(
-            process.nodes, R, current, (*path, index), ctx, in_branch=not is_fork
+            process.nodes, R, narrowed, (*path, index), ctx, in_branch=not is_fork
         )
         branches.append(BranchOp(branch_label, ops, terminal))
         if is_fork and not terminal:
@@ -564,3 +646,82 @@ def _router(
         return op, NONE, current, True
     out_type = types.pop() if len(types) == 1 else current
     return op, (shapes.pop() if len(shapes) == 1 else R), out_type, False
+
+
+# -- fan-out ---------------------------------------------------------------------------
+
+
+def _check_explode(node: Explode, follower: object, ctx: _Ctx) -> None:
+    label = f"Explode({node.exploder.__qualname__})"
+    if not isinstance(follower, Router) or isinstance(follower, Fork):
+        name = "nothing" if follower is None else _label(follower)
+        ctx.error(label, f"must be followed directly by a Router (got {name})")
+        return
+    if follower.default is None:
+        for cls in getattr(node.exploder, "outputs", ()):
+            if cls not in follower.routes:
+                ctx.error(
+                    label,
+                    f"output {cls.__qualname__} has no route in the following Router "
+                    "and the Router has no default",
+                )
+
+
+def _fanout(
+    node: Broadcast | Explode | ExpandRoutes,
+    shape: StreamShape,
+    current: Any,
+    path: tuple[int, ...],
+    ctx: _Ctx,
+) -> tuple[Op | None, StreamShape, Any, bool]:
+    if isinstance(node, Broadcast):
+        return _broadcast(node, shape, current, path, ctx), NONE, current, True
+    _expect(shape, (R,), type(node).__name__, ctx)
+    if isinstance(node, ExpandRoutes):
+        return _expand_routes(node, path, ctx), NONE, current, True
+    outputs = tuple(getattr(node.exploder, "outputs", ()))
+    out_type = Union[outputs] if outputs else Any  # noqa: UP007 - a runtime union
+    op = ExplodeOp(path, f"Explode({node.exploder.__qualname__})", node.exploder)
+    return op, R, out_type, False
+
+
+def _broadcast(
+    node: Broadcast, shape: StreamShape, current: Any, path: tuple[int, ...], ctx: _Ctx
+) -> BroadcastOp:
+    branches: list[BranchOp] = []
+    for index, route in enumerate(node.routes):
+        ops, out, terminal = _walk(route.process.nodes, shape, current, (*path, index), ctx)
+        where = f"Broadcast route {index}"
+        if route.output is not None and terminal:
+            ctx.error(
+                "Broadcast", f"route {index}: output given but its process ends in a terminal"
+            )
+        elif route.output is not None:
+            _expect(out, (R,), f"{where} output", ctx)
+            sink = _sink(route.output, ctx, f"{where} output")
+            if sink is not None:
+                sink_path = (*path, index, len(route.process))
+                ctx.sinks[path_label(sink_path)] = sink
+                ops = (*ops, SinkOp(sink_path, sink))
+            terminal = True
+        branches.append(BranchOp(f"route[{index}]", ops, terminal))
+    return BroadcastOp(path, "Broadcast", tuple(branches))
+
+
+def _expand_routes(node: ExpandRoutes, path: tuple[int, ...], ctx: _Ctx) -> ExpandRoutesOp:
+    branches: list[BranchOp] = []
+    classes = list(node.routes)
+    for index, (label, process) in enumerate(node.branches()):
+        row_type = classes[index] if index < len(classes) else Any
+        ops, _, terminal = _walk(process.nodes, R, row_type, (*path, index), ctx)
+        if not terminal:
+            ctx.error("ExpandRoutes", f"route {label}: no terminal output found")
+        branches.append(BranchOp(label, ops, terminal))
+    return ExpandRoutesOp(
+        path,
+        f"ExpandRoutes({node.expander.__qualname__})",
+        node.expander,
+        {cls: i for i, cls in enumerate(classes)},
+        len(branches) - 1 if node.default is not None else None,
+        tuple(branches),
+    )

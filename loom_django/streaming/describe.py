@@ -5,13 +5,13 @@ Secrets are redacted: nothing here prints a password, a secret or a token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 from loom_django.streaming.plan import CompiledPlan, CompiledSink
 from loom_django.streaming.registry import FlowEntry
 from loom_django.streaming.settings import redact
 
-__all__ = ["as_text", "describe", "summary"]
+__all__ = ["as_text", "describe", "summary", "type_name"]
 
 
 def summary(entry: FlowEntry) -> dict[str, Any]:
@@ -39,6 +39,18 @@ def _sink(sink: CompiledSink) -> dict[str, Any]:
     }
 
 
+def type_name(tp: Any) -> str:
+    """``Order``, ``Order | Refund``, ``ErrorEnvelope[Order]``: a payload type for people."""
+    if tp is Any or tp is None:
+        return "Any"
+    origin = get_origin(tp)
+    if origin is Union:
+        return " | ".join(type_name(arg) for arg in get_args(tp))
+    if origin is not None:
+        return f"{type_name(origin)}[{', '.join(type_name(a) for a in get_args(tp))}]"
+    return str(getattr(tp, "__qualname__", tp))
+
+
 def describe(plan: CompiledPlan) -> dict[str, Any]:
     """The plan as plain data: nodes with shapes and types, topics, codecs, settings."""
     src = plan.source
@@ -49,7 +61,7 @@ def describe(plan: CompiledPlan) -> dict[str, Any]:
             "topics": list(src.topics),
             "group": src.group_id,
             "codec": src.codec,
-            "payload": src.payload_type.__qualname__,
+            "payload": type_name(src.payload_type),
             "consumer": redact(
                 src.settings.to_confluent_config(
                     group_id=src.group_id, auto_commit=plan.runtime.commit_mode == "auto"
@@ -62,7 +74,7 @@ def describe(plan: CompiledPlan) -> dict[str, Any]:
                 "node": node,
                 "in": shape_in,
                 "out": shape_out,
-                "payload": getattr(plan.payload_types.get(path), "__qualname__", "Any"),
+                "payload": type_name(plan.payload_types.get(path)),
             }
             for path, node, shape_in, shape_out in plan.shapes
         ],

@@ -19,6 +19,7 @@ __all__ = [
     "ForEach",
     "Fork",
     "ForkRoute",
+    "FromMultiTypeTopic",
     "FromTopic",
     "IntoTopic",
     "PartitionGuarantee",
@@ -30,6 +31,7 @@ __all__ = [
     "Router",
     "WindowStrategy",
     "With",
+    "WithAsync",
 ]
 
 In = TypeVar("In")
@@ -83,6 +85,32 @@ class FromTopic(Generic[P]):
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("FromTopic requires a name")
+
+
+@dataclass(frozen=True)
+class FromMultiTypeTopic(Generic[P]):
+    """Source: one topic carrying several payload types, decoded by the envelope's message type.
+
+    ``payloads`` lists payload classes, ``ErrorEnvelope[T]`` (error-topic records whose
+    original payload is a ``T``) and ``DecodeError`` (WIRE error records).
+
+    Raises:
+        ValueError: empty name or fewer than two payload types.
+    """
+
+    name: str
+    payloads: tuple[Any, ...]
+    shape: StreamShape = StreamShape.RECORD
+    codec: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("FromMultiTypeTopic requires a name")
+        if len(self.payloads) < 2:
+            raise ValueError(
+                f"FromMultiTypeTopic needs at least two payload types (got {len(self.payloads)}); "
+                "use FromTopic for one"
+            )
 
 
 class PartitionGuarantee(StrEnum):
@@ -195,9 +223,6 @@ class ContextFactory:
         return self.factory()
 
 
-_WITH_RESERVED = frozenset({"scope", "process", "retry"})
-
-
 class With:
     """Runs ``process`` (record steps, optionally ending in ``IntoTopic``) with dependencies.
 
@@ -206,7 +231,7 @@ class With:
     ``__enter__`` value injected; other values are injected as they are.
 
     Raises:
-        TypeError: a dependency is an async context manager (``WithAsync`` is not provided).
+        TypeError: a dependency is an async context manager (use ``WithAsync``).
     """
 
     def __init__(
@@ -230,11 +255,61 @@ class With:
                 self.context_managers[name] = value
             elif isinstance(value, contextlib.AbstractAsyncContextManager):
                 raise TypeError(
-                    f"With: dependency {name!r} is an async context manager; "
-                    "only sync context managers are supported"
+                    f"With: dependency {name!r} is an async context manager; use WithAsync"
                 )
             else:
                 self.plain_deps[name] = value
+
+
+class WithAsync(With):
+    """Runs ``process`` for every message of a micro-batch as concurrent tasks on the async
+    bridge; steps may define ``async def execute``.
+
+    At most ``max_concurrency`` messages run at once; ``task_timeout_ms`` bounds one message's
+    whole inner process (a TASK error when exceeded); ``preserve_key_order`` keeps at most one
+    message per Kafka key in flight; ``ordered_output`` passes results on in input order
+    instead of completion order. Async context managers and ``ContextFactory`` values are
+    entered on the bridge's event loop: once per process with ``WORKER`` scope (the workers
+    share the bridge), per micro-batch with ``BATCH``.
+
+    Raises:
+        ValueError: ``max_concurrency < 1`` or ``task_timeout_ms < 1``.
+        TypeError: a dependency is a sync context manager (use ``With``).
+    """
+
+    def __init__(
+        self,
+        scope: ResourceScope = ResourceScope.WORKER,
+        max_concurrency: int = 10,
+        task_timeout_ms: int | None = None,
+        *,
+        process: Process[Any, Any],
+        retry: RetryPolicy | None = None,
+        preserve_key_order: bool = True,
+        ordered_output: bool = False,
+        **dependencies: Any,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"WithAsync.max_concurrency must be >= 1 (got {max_concurrency})")
+        if task_timeout_ms is not None and task_timeout_ms < 1:
+            raise ValueError(f"WithAsync.task_timeout_ms must be >= 1 (got {task_timeout_ms})")
+        self.max_concurrency = max_concurrency
+        self.task_timeout_ms = task_timeout_ms
+        self.preserve_key_order = preserve_key_order
+        self.ordered_output = ordered_output
+        self.async_managers: dict[str, contextlib.AbstractAsyncContextManager[Any]] = {}
+        sync_deps: dict[str, Any] = {}
+        for name, value in dependencies.items():
+            if isinstance(value, contextlib.AbstractAsyncContextManager):
+                self.async_managers[name] = value
+            elif isinstance(value, contextlib.AbstractContextManager):
+                raise TypeError(
+                    f"WithAsync: dependency {name!r} is a sync context manager; use With, "
+                    "or wrap it in a ContextFactory"
+                )
+            else:
+                sync_deps[name] = value
+        super().__init__(scope, process=process, retry=retry, **sync_deps)
 
 
 @dataclass(frozen=True)

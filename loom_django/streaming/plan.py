@@ -11,12 +11,17 @@ from loom_django.streaming.nodes import PartitionPolicy, RetryPolicy
 from loom_django.streaming.settings import ConsumerSettings, ProducerSettings, RuntimeConfig
 
 __all__ = [
+    "AsyncOptions",
     "BranchOp",
+    "BroadcastOp",
     "CollectOp",
     "CompiledPlan",
     "CompiledSink",
     "CompiledSource",
+    "Dispatch",
     "DrainOp",
+    "ExpandRoutesOp",
+    "ExplodeOp",
     "ForEachOp",
     "Op",
     "RouterOp",
@@ -35,15 +40,33 @@ def path_label(path: Path) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Dispatch:
+    """How a multi-type source picks the decode target of a record (spec §2.4).
+
+    ``plain``: payload classes by message type; ``errors``: ``ErrorEnvelope[T]`` by
+    ``T``'s message type, for records typed ``loom.streaming.error.{routing,task,business}``;
+    ``wire``: ``DecodeError`` for records typed ``loom.streaming.error.wire``.
+    """
+
+    plain: Mapping[str, type[Any]]
+    errors: Mapping[str, Any]
+    wire: type[Any] | None
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledSource:
-    """The resolved source: physical topics, payload class, codec, consumer settings, group."""
+    """The resolved source: physical topics, payload class, codec, consumer settings, group.
+
+    ``dispatch`` is set for a ``FromMultiTypeTopic``; ``payload_type`` is then the union.
+    """
 
     ref: str
     topics: tuple[str, ...]
-    payload_type: type[Any]
+    payload_type: Any
     codec: str
     settings: ConsumerSettings
     group_id: str
+    dispatch: Dispatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +125,20 @@ class SinkOp:
 
 
 @dataclass(frozen=True, slots=True)
+class AsyncOptions:
+    """The concurrency settings of a ``WithAsync`` and its async context managers."""
+
+    max_concurrency: int
+    task_timeout_ms: int | None
+    preserve_key_order: bool
+    ordered_output: bool
+    managers: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class WithOp:
-    """Runs ``ops`` (record steps, optional final sink) per message with dependencies."""
+    """Runs ``ops`` (record steps, optional final sink) per message with dependencies;
+    concurrently on the async bridge when ``async_opts`` is set (``WithAsync``)."""
 
     path: Path
     name: str
@@ -113,6 +148,7 @@ class WithOp:
     managers: Mapping[str, Any]
     factories: Mapping[str, Any]
     to_output: bool
+    async_opts: AsyncOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +174,48 @@ class RouterOp:
     fork: bool
 
 
-Op = StepOp | CollectOp | ForEachOp | DrainOp | SinkOp | WithOp | RouterOp
+@dataclass(frozen=True, slots=True)
+class BroadcastOp:
+    """Every message to every route; a non-terminal route's results are discarded."""
+
+    path: Path
+    name: str
+    routes: tuple[BranchOp, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExplodeOp:
+    """Each payload expanded into rows (one message per row, the ack token shared)."""
+
+    path: Path
+    name: str
+    expander: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandRoutesOp:
+    """Rows of each class to the branch ``keyed[cls]`` (else ``default``, else dropped)."""
+
+    path: Path
+    name: str
+    expander: Any
+    keyed: Mapping[type[Any], int]
+    default: int | None
+    branches: tuple[BranchOp, ...]
+
+
+Op = (
+    StepOp
+    | CollectOp
+    | ForEachOp
+    | DrainOp
+    | SinkOp
+    | WithOp
+    | RouterOp
+    | BroadcastOp
+    | ExplodeOp
+    | ExpandRoutesOp
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 __all__ = [
+    "BatchExpandStep",
     "BatchStep",
     "ExpandStep",
     "RecordStep",
@@ -59,3 +60,13 @@ class BatchStep(Step[In, Out]):
 
 class ExpandStep(Step[In, Out]):
     """1:N (N ≥ 0): ``execute(message, **deps) -> Iterable[Out | Message[Out]]``."""
+
+
+class BatchExpandStep(Step[In, Out]):
+    """Batch to records: ``execute(messages, **deps) -> Iterable[Out | Message[Out]]``.
+
+    The batch's offsets commit once every produced record was written (all of them at once
+    when it produces none).
+    """
+
+    input_shape = StreamShape.BATCH

@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["AckToken", "AckTracker"]
+__all__ = ["AckToken", "AckTracker", "Completion", "GroupToken"]
 
 TopicPartition = tuple[str, int]
 
@@ -40,6 +40,44 @@ class AckToken:
                 tracker._complete(self.tp, self.offset)
             elif self.pending < 0:
                 raise RuntimeError(f"ack token {self.tp}:{self.offset} completed twice")
+
+
+class GroupToken:
+    """Completion shared by the items a whole batch produced (``BatchExpandStep``): when the
+    last of them completes, every input token of the batch completes."""
+
+    __slots__ = ("_lock", "_tokens", "pending")
+
+    def __init__(self, tokens: list[AckToken | GroupToken], items: int) -> None:
+        self._lock = threading.Lock()
+        self._tokens = tokens
+        self.pending = items
+        if items == 0:
+            self._release()
+
+    def _release(self) -> None:
+        for token in self._tokens:
+            token.done()
+
+    def fork(self, n: int) -> None:
+        """One derived item became ``n`` (``n == 0`` completes it)."""
+        if n == 0:
+            self.done()
+            return
+        with self._lock:
+            self.pending += n - 1
+
+    def done(self) -> None:
+        """One derived item reached a completion point."""
+        with self._lock:
+            self.pending -= 1
+            last = self.pending == 0
+        if last:
+            self._release()
+
+
+Completion = AckToken | GroupToken
+"""What an in-flight item completes when it is written or discarded."""
 
 
 @dataclass

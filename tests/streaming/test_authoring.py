@@ -46,6 +46,7 @@ def _flow(*nodes, output=None, name="f"):
 
 
 def test_empty_process_and_empty_name_raise_value_error():
+    """streaming §11.1"""
     with pytest.raises(ValueError):
         Process()
     with pytest.raises(ValueError):
@@ -53,6 +54,7 @@ def test_empty_process_and_empty_name_raise_value_error():
 
 
 def test_error_routes_normalise_and_reject_conflicts():
+    """streaming §11.2"""
     t = IntoTopic("e")
     assert set(
         StreamFlow("f", FromTopic("in", payload=Order), Process(Drain()), errors=t).errors
@@ -83,6 +85,7 @@ def test_error_routes_normalise_and_reject_conflicts():
 
 
 def test_collect_batch_rejects_invalid_sizes_and_event_time_with_collect():
+    """streaming §11.3"""
     with pytest.raises(ValueError):
         CollectBatch(max_records=0, timeout_ms=1)
     with pytest.raises(ValueError):
@@ -92,6 +95,8 @@ def test_collect_batch_rejects_invalid_sizes_and_event_time_with_collect():
 
 
 def test_with_rejects_async_context_manager_naming_it_and_sorts_dependencies():
+    """streaming §11.5"""
+
     @contextlib.asynccontextmanager
     async def acm():
         yield 1
@@ -106,6 +111,7 @@ def test_with_rejects_async_context_manager_naming_it_and_sorts_dependencies():
 
 
 def test_router_and_fork_constructors_reject_empty_routes():
+    """streaming §11.6"""
     for make in (
         lambda: Router.when(()),
         lambda: Router.by(payload.segment, routes={}),
@@ -117,11 +123,13 @@ def test_router_and_fork_constructors_reject_empty_routes():
 
 
 def test_topic_flow_without_kafka_section_fails_naming_kafka():
+    """streaming §11.7"""
     with pytest.raises(StreamCompilationError, match="kafka"):
         compile_flow(_flow(Drain()), config={})
 
 
 def test_flow_without_terminal_fails_and_drain_ends_with_none_shape():
+    """streaming §11.8"""
     with pytest.raises(StreamCompilationError, match="no terminal output"):
         compile_flow(_flow(Passthrough), config=kafka_config())
     plan = compile_flow(_flow(Passthrough, Drain()), config=kafka_config())
@@ -132,11 +140,13 @@ def test_flow_without_terminal_fails_and_drain_ends_with_none_shape():
     "terminal", [IntoTopic("out"), Drain(), With(process=Process(Passthrough))]
 )
 def test_terminal_before_another_node_must_be_the_last_node(terminal):
+    """streaming §11.9"""
     with pytest.raises(StreamCompilationError, match="must be the last node"):
         compile_flow(_flow(terminal, Drain()), config=kafka_config())
 
 
 def test_output_with_top_level_fork_fails_naming_fork_and_fork_branch_needs_terminal():
+    """streaming §11.10"""
     fork = Fork.by(payload.segment, {"vip": Process(Drain())})
     with pytest.raises(StreamCompilationError, match="Fork"):
         compile_flow(_flow(fork, output=IntoTopic("o")), config=kafka_config())
@@ -146,6 +156,7 @@ def test_output_with_top_level_fork_fails_naming_fork_and_fork_branch_needs_term
 
 
 def test_router_shape_disagreement_and_expand_step_in_branch_fail():
+    """streaming §11.11"""
     router = Router.by(
         payload.segment, {"a": Process(Passthrough), "b": Process(CollectBatch(2, 1))}
     )
@@ -159,6 +170,7 @@ def test_router_shape_disagreement_and_expand_step_in_branch_fail():
 
 
 def test_batch_scope_with_context_manager_instance_needs_context_factory():
+    """streaming §11.13"""
     with pytest.raises(StreamCompilationError, match="ContextFactory"):
         compile_flow(
             _flow(
@@ -181,6 +193,8 @@ def test_batch_scope_with_context_manager_instance_needs_context_factory():
 
 
 def test_two_defects_are_reported_together():
+    """streaming §11.17"""
+
     class Async(RecordStep[Order, Order]):
         async def execute(self, message):
             return message.payload
@@ -192,12 +206,14 @@ def test_two_defects_are_reported_together():
 
 
 def test_collect_batch_then_for_each_compiles():
+    """streaming §11.18"""
     compile_flow(
         _flow(CollectBatch(2, 1), ForEach(), Passthrough, IntoTopic("o")), config=kafka_config()
     )
 
 
 def test_type_walk_names_both_types():
+    """streaming §11.19"""
     with pytest.raises(StreamCompilationError, match="Order.*OrderValidated|OrderValidated.*Order"):
         compile_flow(_flow(Validate, IntoTopic("o", payload=Order)), config=kafka_config())
     with pytest.raises(StreamCompilationError, match="does not accept"):
@@ -206,6 +222,8 @@ def test_type_walk_names_both_types():
 
 
 def test_async_step_resource_and_batch_source_shape_each_fail():
+    """streaming §11.20"""
+
     class Async(RecordStep[Order, Order]):
         async def execute(self, message):
             return message.payload
@@ -223,6 +241,7 @@ def test_async_step_resource_and_batch_source_shape_each_fail():
 
 
 def test_multi_process_and_recovery_runtime_settings_are_rejected():
+    """streaming §11.64"""
     cfg = kafka_config()
     cfg["streaming"] = {
         "runtime": {"process_id": 0, "addresses": ["a:1"], "recovery": {"db_dir": "x"}}
@@ -232,6 +251,7 @@ def test_multi_process_and_recovery_runtime_settings_are_rejected():
 
 
 def test_two_flows_on_the_default_group_get_different_group_ids():
+    """streaming §11.25"""
     cfg = kafka_config()
     cfg["kafka"]["consumer"]["group_id"] = "shop"
     a = compile_flow(_flow(Drain(), name="a"), config=cfg)

@@ -27,6 +27,7 @@ from loom_django.streaming import (
     RetryPolicy,
     Route,
     Router,
+    StreamCompilationError,
     StreamFlow,
     With,
     compile_flow,
@@ -38,7 +39,7 @@ from loom_django.streaming.codecs import MsgpackCodec
 from loom_django.streaming.messages import Message, MessageMeta, message_type_of
 from loom_django.streaming.testing import envelope_bytes
 from loom_django.streaming.tracker import AckTracker
-from tests.streaming.flows import Order, OrderValidated, Validate, kafka_config
+from tests.streaming.flows import Order, OrderValidated, Run, Validate, by_topic, kafka_config
 
 
 class Lane(msgspec.Struct, frozen=True):
@@ -66,57 +67,11 @@ def _flow(*nodes, output=None, errors=None, unrouted="drop"):
     )
 
 
-class Run:
-    """Feeds records to a compiled flow, settles emits like a successful sink."""
-
-    def __init__(self, flow):
-        self.plan = compile_flow(flow, config=kafka_config())
-        self.engine = FlowEngine(self.plan)
-        self.tracker = AckTracker()
-        self.offset = 0
-
-    def feed(self, *items, partition=0, key=None, settle=True):
-        records = []
-        for item in items:
-            value = (
-                item
-                if isinstance(item, bytes)
-                else envelope_bytes(item, trace_id="trace-1", correlation_id="corr-1")
-            )
-            records.append(
-                RawRecord(
-                    value,
-                    key,
-                    {"h": b"1"},
-                    "in",
-                    partition,
-                    self.offset,
-                    10,
-                    self.tracker.register("in", partition, self.offset),
-                )
-            )
-            self.offset += 1
-        emits = self.engine.process(records)
-        if settle:
-            for emit in emits:
-                emit.token.done()
-        return emits
-
-    def committed(self):
-        return self.tracker.to_commit()
-
-
-def _by_topic(emits):
-    out = {}
-    for e in emits:
-        out.setdefault(e.sink.topic, []).append(e.message.payload)
-    return out
-
-
 def test_step_failure_becomes_one_task_envelope_with_reason_and_original_payload():
+    """streaming §11.49"""
     run = Run(_flow(Validate, IntoTopic("out"), errors=IntoTopic("errors")))
     emits = run.feed(Order(order_id="a", amount=13))
-    [envelope] = _by_topic(emits)["errors"]
+    [envelope] = by_topic(emits)["errors"]
     assert envelope.kind is ErrorKind.TASK
     assert envelope.reason == "boom"
     assert envelope.original_message.payload == Order(order_id="a", amount=13)
@@ -124,12 +79,13 @@ def test_step_failure_becomes_one_task_envelope_with_reason_and_original_payload
 
 
 def test_domain_error_goes_to_the_business_route_only_with_details():
+    """streaming §11.50"""
     errors = [
         ErrorRoute((ErrorKind.BUSINESS,), IntoTopic("rejected")),
         ErrorRoute((ErrorKind.TASK,), IntoTopic("failed")),
     ]
     run = Run(_flow(Validate, IntoTopic("out"), errors=errors))
-    topics = _by_topic(run.feed(Order(order_id="a", amount=-1)))
+    topics = by_topic(run.feed(Order(order_id="a", amount=-1)))
     assert list(topics) == ["rejected"]
     assert topics["rejected"][0].details == [
         {"field": "amount", "message": "must be positive", "code": "rule_violation"}
@@ -137,6 +93,7 @@ def test_domain_error_goes_to_the_business_route_only_with_details():
 
 
 def test_unrouted_error_is_dropped_and_committed_or_stops_the_flow():
+    """streaming §11.51"""
     run = Run(_flow(Validate, IntoTopic("out")))
     assert run.feed(Order(order_id="a", amount=-1)) == []
     assert run.committed() == {("in", 0): 1}
@@ -148,10 +105,11 @@ def test_unrouted_error_is_dropped_and_committed_or_stops_the_flow():
 
 
 def test_undecodable_bytes_become_one_wire_error_and_valid_records_still_flow():
+    """streaming §11.29"""
     run = Run(
         _flow(Validate, IntoTopic("out"), errors=ErrorRoute((ErrorKind.WIRE,), IntoTopic("w")))
     )
-    topics = _by_topic(run.feed(b"not-msgpack", Order(order_id="ok", amount=1), key=b"k"))
+    topics = by_topic(run.feed(b"not-msgpack", Order(order_id="ok", amount=1), key=b"k"))
     [decode_error] = topics["w"]
     assert (decode_error.raw, decode_error.offset, decode_error.key) == (b"not-msgpack", 0, b"k")
     assert decode_error.error.kind is ErrorKind.WIRE
@@ -161,6 +119,7 @@ def test_undecodable_bytes_become_one_wire_error_and_valid_records_still_flow():
 
 
 def test_decoded_message_carries_envelope_and_record_metadata():
+    """streaming §11.27"""
     seen = []
 
     class Spy(RecordStep[Order, Order]):
@@ -183,13 +142,14 @@ def test_decoded_message_carries_envelope_and_record_metadata():
 
 
 def test_router_by_selector_routes_lanes_in_input_order_with_default():
+    """streaming §11.35"""
     router = Router.by(
         msg.payload.segment,
         {"vip": Process(_lane("vip")), "standard": Process(_lane("standard"))},
         default=Process(_lane("manual")),
     )
     run = Run(_flow(router, IntoTopic("out")))
-    out = _by_topic(
+    out = by_topic(
         run.feed(
             Order(order_id="1", segment="vip"),
             Order(order_id="2"),
@@ -200,14 +160,16 @@ def test_router_by_selector_routes_lanes_in_input_order_with_default():
 
 
 def test_router_branch_ending_in_a_topic_does_not_rejoin_and_no_match_passes_through():
+    """streaming §11.37, §11.38"""
     router = Router.when([Route(payload.segment == "vip", Process(IntoTopic("orders.vip")))])
     run = Run(_flow(router, IntoTopic("out")))
-    topics = _by_topic(run.feed(Order(order_id="1", segment="vip"), Order(order_id="2")))
+    topics = by_topic(run.feed(Order(order_id="1", segment="vip"), Order(order_id="2")))
     assert [p.order_id for p in topics["orders.vip"]] == ["1"]
     assert [p.order_id for p in topics["out"]] == ["2"]
 
 
 def test_fork_without_default_completes_unmatched_records_so_offsets_commit():
+    """streaming §11.39, §11.40"""
     fork = Fork.by(payload.segment, {"vip": Process(IntoTopic("vip"))})
     run = Run(_flow(fork))
     emits = run.feed(Order(order_id="0", segment="manual"), Order(order_id="1", segment="vip"))
@@ -217,6 +179,7 @@ def test_fork_without_default_completes_unmatched_records_so_offsets_commit():
 
 
 def test_fork_when_is_first_match():
+    """streaming §11.39"""
     fork = Fork.when(
         [
             Route(payload.segment == "vip", Process(IntoTopic("vip"))),
@@ -225,7 +188,7 @@ def test_fork_when_is_first_match():
         default=Process(Drain()),
     )
     run = Run(_flow(fork))
-    topics = _by_topic(
+    topics = by_topic(
         run.feed(
             Order(order_id="a", segment="vip", amount=100),
             Order(order_id="b", segment="manual", amount=500),
@@ -241,6 +204,7 @@ class Split(ExpandStep[Order, Order]):
 
 
 def test_expand_to_zero_commits_and_to_three_commits_only_after_all_three_written():
+    """streaming §11.56"""
     run = Run(_flow(Split, IntoTopic("out")))
     assert run.feed(Order(order_id="none", amount=0)) == []
     assert run.committed() == {("in", 0): 1}
@@ -254,6 +218,8 @@ def test_expand_to_zero_commits_and_to_three_commits_only_after_all_three_writte
 
 
 def test_step_replacing_meta_with_empty_coordinates_does_not_block_commits():
+    """streaming §11.56"""
+
     class Replace(RecordStep[Order, Order]):
         def execute(self, message):
             return Message(payload=message.payload, meta=MessageMeta(message_id="new"))
@@ -264,6 +230,8 @@ def test_step_replacing_meta_with_empty_coordinates_does_not_block_commits():
 
 
 def test_batch_step_returning_fewer_items_fails_every_message_of_the_batch():
+    """streaming §11.52"""
+
     class Short(BatchStep[Order, Order]):
         def execute(self, messages):
             return [m.payload for m in messages][:-1]
@@ -271,12 +239,13 @@ def test_batch_step_returning_fewer_items_fails_every_message_of_the_batch():
     from loom_django.streaming import ForEach
 
     run = Run(_flow(CollectBatch(10, 1), Short, ForEach(), IntoTopic("out"), errors=IntoTopic("e")))
-    envelopes = _by_topic(run.feed(Order(order_id="a"), Order(order_id="b")))["e"]
+    envelopes = by_topic(run.feed(Order(order_id="a"), Order(order_id="b")))["e"]
     assert len(envelopes) == 2
     assert all("returned 1 items for a batch of 2" in e.reason for e in envelopes)
 
 
 def test_retry_policy_retries_task_errors_and_counts_attempts():
+    """streaming §11.53"""
     calls = {"n": 0}
 
     class Flaky(RecordStep[Order, Order]):
@@ -289,13 +258,14 @@ def test_retry_policy_retries_task_errors_and_counts_attempts():
             return message.payload
 
     run = Run(_flow(Flaky, IntoTopic("out"), errors=IntoTopic("e")))
-    assert len(_by_topic(run.feed(Order(order_id="ok")))["out"]) == 1
+    assert len(by_topic(run.feed(Order(order_id="ok")))["out"]) == 1
     assert sum(run.engine.metrics.retries.values()) == 2
-    [envelope] = _by_topic(run.feed(Order(order_id="always")))["e"]
+    [envelope] = by_topic(run.feed(Order(order_id="always")))["e"]
     assert envelope.attempts == 3
 
 
 def test_business_errors_are_not_retried():
+    """streaming §11.53"""
     calls = {"n": 0}
 
     class Reject(RecordStep[Order, Order]):
@@ -310,6 +280,7 @@ def test_business_errors_are_not_retried():
 
 
 def test_with_worker_scope_opens_a_client_once_and_batch_scope_once_per_batch():
+    """streaming §11.44"""
     events = []
 
     @contextlib.contextmanager
@@ -343,12 +314,14 @@ def test_with_worker_scope_opens_a_client_once_and_batch_scope_once_per_batch():
 
 
 def test_with_directly_after_the_source_processes_and_writes_every_record():
+    """streaming §11.45"""
     run = Run(_flow(With(process=Process(Validate, IntoTopic("out")))))
-    out = _by_topic(run.feed(*[Order(order_id=str(i), amount=1) for i in range(3)]))["out"]
+    out = by_topic(run.feed(*[Order(order_id=str(i), amount=1) for i in range(3)]))["out"]
     assert len(out) == 3
 
 
 def test_output_envelope_lineage_type_and_timestamp():
+    """streaming §11.31, §11.32"""
     run = Run(_flow(Validate, IntoTopic("out")))
     [emit] = run.feed(Order(order_id="a", amount=1), settle=False)
     value, key, headers, ts = encode_emit(emit, MsgpackCodec())
@@ -368,6 +341,8 @@ def test_output_envelope_lineage_type_and_timestamp():
     [(None, False, b"order-123"), (b"in", False, b"in"), (b"in", True, b"order-123")],
 )
 def test_output_key_follows_the_partition_policy(in_key, repartition, expected):
+    """streaming §11.30"""
+
     class KeyByOrder:
         def partition_key(self, message):
             return f"order-{message.payload.order_id}".encode()
@@ -379,6 +354,7 @@ def test_output_key_follows_the_partition_policy(in_key, repartition, expected):
 
 
 def test_no_policy_keeps_the_input_key():
+    """streaming §11.30"""
     run = Run(_flow(IntoTopic("out")))
     [emit] = run.feed(Order(order_id="1"), key=b"k", settle=False)
     assert encode_emit(emit, MsgpackCodec())[1] == b"k"
@@ -393,6 +369,7 @@ def _codec_run(codec):
 
 
 def test_json_codec_decodes_json_envelopes_and_writes_json_with_its_content_type():
+    """streaming §11.33 (in memory)"""
     from loom_django.streaming.codecs import JsonCodec
 
     engine, tracker = _codec_run("json")
@@ -406,6 +383,7 @@ def test_json_codec_decodes_json_envelopes_and_writes_json_with_its_content_type
 
 
 def test_json_raw_codec_reads_payload_only_json_with_type_from_headers():
+    """streaming §11.33 (in memory)"""
     from loom_django.streaming.codecs import JsonRawCodec
 
     engine, tracker = _codec_run("json-raw")
@@ -419,3 +397,68 @@ def test_json_raw_codec_reads_payload_only_json_with_type_from_headers():
     out, _, out_headers, _ = encode_emit(emit, JsonRawCodec())
     assert msgspec.json.decode(out) == {"order_id": "r", "amount": 3}
     assert ("x-loom-message-type", message_type_of(OrderValidated).encode()) in out_headers
+
+
+def test_an_envelope_without_trace_id_gets_a_new_one():
+    """streaming §11.28"""
+    seen = []
+
+    class Spy(RecordStep[Order, Order]):
+        def execute(self, message):
+            seen.append(message.meta.trace_id)
+            return message.payload
+
+    run = Run(_flow(Spy, Drain()))
+    run.engine.process(
+        [
+            RawRecord(
+                envelope_bytes(Order(order_id="a")),
+                None,
+                {},
+                "in",
+                0,
+                0,
+                None,
+                run.tracker.register("in", 0, 0),
+            )
+        ]
+    )
+    assert seen[0] and len(seen[0]) == 32
+
+
+def _flaky(failures):
+    """A step class failing ``failures`` times with ``OperationalError``; counts its calls."""
+
+    class Flaky(RecordStep[Order, Order]):
+        calls = 0
+
+        def execute(self, message):
+            type(self).calls += 1
+            if type(self).calls <= failures:
+                raise OperationalError("db gone")
+            return message.payload
+
+    return Flaky
+
+
+def test_flow_default_retry_applies_to_steps_without_their_own_policy():
+    """streaming §5.4 (streaming.flows.<flow>.retry)"""
+    flaky = _flaky(2)
+    cfg = kafka_config()
+    cfg["streaming"]["flows"] = {"t": {"retry": {"max_attempts": 3, "backoff_ms": 1}}}
+    run = Run(_flow(flaky, IntoTopic("out")), config=cfg)
+    assert len(by_topic(run.feed(Order(order_id="a")))["out"]) == 1
+    assert flaky.calls == 3
+    cfg["streaming"]["flows"] = {"t": {"retry": {"attempts": 3}}}
+    with pytest.raises(StreamCompilationError, match="unknown keys attempts"):
+        Run(_flow(flaky, IntoTopic("out")), config=cfg)
+
+
+def test_with_retry_applies_to_its_inner_steps():
+    """streaming §5.4 (With(retry=...))"""
+    flaky = _flaky(1)
+    scope = With(retry=RetryPolicy(max_attempts=2, backoff_ms=1), process=Process(flaky))
+    run = Run(_flow(scope))
+    run.feed(Order(order_id="a"))
+    assert flaky.calls == 2
+    assert run.committed() == {("in", 0): 1}

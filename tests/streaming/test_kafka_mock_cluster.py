@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import ast
 import threading
+import time
 import uuid
 
+import anyio
 import msgspec
 import pytest
 
 from loom_django.streaming import (
+    Broadcast,
+    BroadcastRoute,
     ErrorKind,
     ErrorRoute,
     FromTopic,
     IntoTopic,
     Process,
     StreamFlow,
+    WithAsync,
     compile_flow,
 )
 from loom_django.streaming.codecs import MsgpackCodec
@@ -57,6 +62,7 @@ def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 
 
 def test_flow_writes_outputs_routes_errors_by_kind_and_commits_every_offset(bootstrap):
+    """streaming §11.58"""
     suffix = uuid.uuid4().hex[:8]
     plan = compile_flow(_flow(suffix), config=kafka_config())
     orders = [Order(order_id=f"o{i}", amount=i + 1) for i in range(5)]
@@ -87,14 +93,21 @@ def test_flow_writes_outputs_routes_errors_by_kind_and_commits_every_offset(boot
 
 
 def test_request_stop_drains_and_commits_what_was_written(bootstrap):
+    """streaming §11.58 (drain on stop)"""
     suffix = uuid.uuid4().hex[:8]
     plan = compile_flow(_flow(suffix), config=kafka_config())
     send(bootstrap, f"orders-{suffix}", [Order(order_id=f"o{i}", amount=1) for i in range(50)])
     runner = StreamingRunner(plan, brokers=bootstrap)
-    timer = threading.Timer(8.0, runner.request_stop)
-    timer.start()
+
+    def stop_once_processed():  # not on a fixed timer: group joins are slow on a busy machine
+        deadline = time.monotonic() + 60
+        while runner.tracker.completed_total < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.request_stop()
+
+    stopper = threading.Thread(target=stop_once_processed, daemon=True)
+    stopper.start()
     runner.run()
-    timer.cancel()
     written = read_topic(bootstrap, f"valid-{suffix}", expected=50)
     committed = _committed(bootstrap, plan.source.group_id, f"orders-{suffix}")
     assert len(written) == 50
@@ -102,6 +115,7 @@ def test_request_stop_drains_and_commits_what_was_written(bootstrap):
 
 
 def test_two_workers_split_the_partitions_and_output_every_record_once(bootstrap, caplog):
+    """streaming §11.61, §11.59"""
     import logging
 
     suffix = uuid.uuid4().hex[:8]
@@ -131,3 +145,72 @@ def test_two_workers_split_the_partitions_and_output_every_record_once(bootstrap
     assert committed and set(committed.values()) == {100}
     # commits are periodic, not one per write batch (200 ms interval in the test config)
     assert runner.metrics.commits <= 60
+
+
+class AsyncValidate(Validate):
+    async def execute(self, message):
+        await anyio.sleep(0.001)
+        return super().execute(message)
+
+
+def test_with_async_and_broadcast_run_through_bytewax_and_commit(bootstrap):
+    """streaming §11.41, §11.46 (through Bytewax and the real client)"""
+    suffix = uuid.uuid4().hex[:8]
+    flow = StreamFlow(
+        name=f"fan-{suffix}",
+        source=FromTopic(f"orders-{suffix}", payload=Order),
+        process=Process(
+            Broadcast(
+                BroadcastRoute(
+                    Process(
+                        WithAsync(
+                            max_concurrency=4,
+                            process=Process(AsyncValidate, IntoTopic(f"valid-{suffix}")),
+                        )
+                    )
+                ),
+                BroadcastRoute(Process(IntoTopic(f"copy-{suffix}"))),
+            )
+        ),
+    )
+    plan = compile_flow(flow, config=kafka_config())
+    send(
+        bootstrap,
+        f"orders-{suffix}",
+        [Order(order_id=f"o{i}", amount=1) for i in range(20)],
+        key=b"k",
+    )
+    runner = StreamingRunner(plan, brokers=bootstrap, max_messages=20, idle_timeout_s=30)
+    runner.run()
+    assert len(read_topic(bootstrap, f"valid-{suffix}", expected=20)) == 20
+    assert len(read_topic(bootstrap, f"copy-{suffix}", expected=20)) == 20
+    assert sum(_committed(bootstrap, plan.source.group_id, f"orders-{suffix}").values()) == 20
+
+
+def test_ten_thousand_records_are_transformed_within_five_seconds_of_joining(bootstrap, caplog):
+    """streaming §11.60"""
+    import logging
+
+    suffix = uuid.uuid4().hex[:8]
+    plan = compile_flow(_flow(suffix), config=kafka_config())
+    orders = [Order(order_id=f"o{i}", amount=1) for i in range(10_000)]
+    send(bootstrap, f"orders-{suffix}", orders, key=b"k")
+    runner = StreamingRunner(plan, brokers=bootstrap, max_messages=10_000)
+    with caplog.at_level(logging.INFO, logger="loom_django.streaming"):
+        runner.run()
+    finished = time.time()
+    joined = min(r.created for r in caplog.records if ": assigned " in r.getMessage())
+    assert finished - joined < 5.0
+    assert sum(_committed(bootstrap, plan.source.group_id, f"orders-{suffix}").values()) == 10_000
+
+
+def test_json_codec_round_trips_on_the_wire(bootstrap):
+    """streaming §11.33"""
+    suffix = uuid.uuid4().hex[:8]
+    cfg = kafka_config(codec="json")
+    plan = compile_flow(_flow(suffix), config=cfg)
+    send(bootstrap, f"orders-{suffix}", [Order(order_id="j", amount=2)], codec="json")
+    StreamingRunner(plan, brokers=bootstrap, max_messages=1, idle_timeout_s=30).run()
+    [record] = read_topic(bootstrap, f"valid-{suffix}", expected=1)
+    assert dict(record.headers())["content-type"] == b"application/x-loom-json"
+    assert msgspec.json.decode(record.value())["payload"] == {"order_id": "j", "amount": 2}

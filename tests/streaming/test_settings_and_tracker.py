@@ -15,6 +15,7 @@ from loom_django.streaming.tracker import AckTracker
 
 
 def test_to_confluent_config_joins_brokers_and_maps_security():
+    """streaming §11.23"""
     sec = KafkaSecuritySettings(
         protocol="SASL_SSL",
         sasl_mechanism="SCRAM-SHA-512",
@@ -33,6 +34,7 @@ def test_to_confluent_config_joins_brokers_and_maps_security():
 
 @pytest.mark.parametrize("key", ["bootstrap.servers", "group.id", "security.protocol"])
 def test_extra_may_not_redefine_managed_keys(key):
+    """streaming §11.23"""
     with pytest.raises(ValueError, match=key):
         ConsumerSettings(brokers=("a:1",), extra={key: "x"}).to_confluent_config(
             group_id="g", auto_commit=False
@@ -40,6 +42,7 @@ def test_extra_may_not_redefine_managed_keys(key):
 
 
 def test_named_entries_merge_over_default_and_unknown_ref_raises_naming_it():
+    """streaming §11.24, §11.25"""
     kafka = KafkaSettings(consumers={"orders": {"topics": ["orders.v1"]}})
     assert kafka.consumer_for("orders").topics == ("orders.v1",)
     with pytest.raises(KeyError, match="nope"):
@@ -54,6 +57,7 @@ def test_redact_hides_every_secret():
 
 
 def test_tracker_commits_only_the_contiguous_completed_prefix():
+    """streaming §11.55"""
     tracker = AckTracker()
     t3, t4, t5 = (tracker.register("t", 0, o) for o in (3, 4, 5))
     assert tracker.to_commit() == {}
@@ -66,6 +70,7 @@ def test_tracker_commits_only_the_contiguous_completed_prefix():
 
 
 def test_forked_token_needs_every_completion():
+    """streaming §11.55"""
     tracker = AckTracker()
     token = tracker.register("t", 2, 9)
     token.fork(3)
@@ -77,6 +82,7 @@ def test_forked_token_needs_every_completion():
 
 
 def test_completions_after_revoke_never_commit():
+    """streaming §11.63"""
     tracker = AckTracker()
     token = tracker.register("t", 1, 0)
     tracker.revoke({("t", 1)})

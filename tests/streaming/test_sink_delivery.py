@@ -32,12 +32,16 @@ class _Msg:
 class FakeProducer:
     failing: set[str] = set()
     sent: list[tuple[str, list]] = []
+    refuse: dict[str, int] = {}  # topic -> produce() calls that raise
 
     def __init__(self, config):
         self.on_delivery = config["on_delivery"]
         self.pending: list[str] = []
 
     def produce(self, topic, value, key=None, headers=None, timestamp=0):
+        if FakeProducer.refuse.get(topic):
+            FakeProducer.refuse[topic] -= 1
+            raise RuntimeError("local queue refused the record")
         self.pending.append(topic)
         FakeProducer.sent.append((topic, headers or []))
 
@@ -57,6 +61,7 @@ def fake_producer(monkeypatch):
     monkeypatch.setattr(_bytewax, "confluent", Confluent)
     FakeProducer.failing = set()
     FakeProducer.sent = []
+    FakeProducer.refuse = {}
     return FakeProducer
 
 
@@ -83,12 +88,14 @@ def _write(dlq, count=2):
 
 
 def test_clean_flush_completes_every_token(fake_producer):
+    """streaming §11.57"""
     sink, emits, tracker = _write(dlq=None)
     sink.write_batch(emits)
     assert tracker.to_commit() == {("in", 0): 2}
 
 
 def test_delivery_failure_goes_to_the_dlq_with_the_reason_and_commits(fake_producer):
+    """streaming §11.57"""
     fake_producer.failing = {"orders"}
     sink, emits, tracker = _write(dlq="orders.dlq")
     sink.write_batch(emits)
@@ -99,8 +106,20 @@ def test_delivery_failure_goes_to_the_dlq_with_the_reason_and_commits(fake_produ
 
 
 def test_delivery_failure_without_dlq_stops_and_commits_nothing(fake_producer):
+    """streaming §11.57"""
     fake_producer.failing = {"orders"}
     sink, emits, tracker = _write(dlq=None)
     with pytest.raises(KafkaDeliveryError, match="orders.*broker unavailable"):
         sink.write_batch(emits)
     assert tracker.to_commit() == {}
+
+
+def test_a_dlq_send_failure_for_one_item_is_logged_and_the_others_are_sent(fake_producer, caplog):
+    """streaming §11.57"""
+    fake_producer.failing = {"orders"}
+    fake_producer.refuse = {"orders.dlq": 1}
+    sink, emits, tracker = _write(dlq="orders.dlq", count=3)
+    sink.write_batch(emits)
+    assert len([t for t, _ in fake_producer.sent if t == "orders.dlq"]) == 2
+    assert "DLQ send failed" in caplog.text
+    assert tracker.to_commit() == {("in", 0): 3}
