@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import io
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from loom_django.etl import runner as runner_module
 from loom_django.etl.cancel import Cancellation
 from loom_django.etl.errors import RunInterrupted
 from loom_django.etl.models import EtlLock, EtlPipelineRun, EtlStepRun
@@ -27,16 +28,17 @@ def _call(*args: str) -> str:
 
 
 @pytest.fixture
-def temp_dirs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    made: list[str] = []
-    real = tempfile.mkdtemp
+def temp_dirs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every RUN-scope directory the runner creates."""
+    made: list[Path] = []
+    real = runner_module.run_dir
 
-    def spy(*args: object, **kwargs: object) -> str:
-        path = real(*args, **kwargs)  # type: ignore[call-overload]
+    def spy(*args: Any, **kwargs: Any) -> Path:
+        path = real(*args, **kwargs)
         made.append(path)
         return path
 
-    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    monkeypatch.setattr(runner_module, "run_dir", spy)
     return made
 
 
@@ -49,7 +51,7 @@ def test_sigint_finishes_the_step_starts_no_other_and_exits_130(temp_dirs):
     assert run.status == "interrupted" and run.error_type == "RunInterrupted"
     assert list(EtlStepRun.objects.values_list("step", "status")) == [("SignalSelf", "success")]
     assert Book.objects.count() == 0
-    assert temp_dirs and not any(Path(p).exists() for p in temp_dirs)
+    assert temp_dirs and not any(p.exists() for p in temp_dirs)
     assert not EtlLock.objects.exists()
 
 
