@@ -6,6 +6,10 @@ source "$(dirname "$0")/lib.sh"
 ensure_main_venv
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
+if ! command -v wrk >/dev/null && command -v apt-get >/dev/null; then
+    say "installing wrk (Debian package) for the REST benchmark"
+    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+fi
 say "engine";  "$PY" bench/engine.py
 say "orm";     "$PY" bench/orm.py
 say "rest";    "$PY" bench/rest/run.py
