@@ -97,9 +97,7 @@ def run_b0(bootstrap: str, topic: str, n: int) -> float:
             **QUIET,
         }
     )
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, **SAME_PRODUCER}
-    )
+    producer = Producer({"bootstrap.servers": bootstrap, **SAME_PRODUCER})
     decoder = msgspec.msgpack.Decoder(MessageEnvelope[Order])
     encoder = msgspec.msgpack.Encoder()
     consumer.subscribe([topic])
