@@ -191,6 +191,7 @@ class FlowEngine:
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
         self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
+        self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
 
     # -- entry point ------------------------------------------------------------------
 
@@ -225,6 +226,10 @@ class FlowEngine:
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             bridge.close()
+        with self._stacks_lock:
+            lanes, self._lanes = list(self._lanes.values()), {}
+        for lane_set in lanes:  # each lane closes its own connections
+            lane_set.close()
 
     # -- decode -----------------------------------------------------------------------
 

@@ -100,6 +100,7 @@ class _Ctx:
     has_terminal: bool = False
     in_async: bool = False
     retry: RetryPolicy | None = None  # of the enclosing With, else the flow's default
+    db_lanes: int | None = None  # streaming.runtime.db_lanes
 
     def error(self, node: str, problem: str) -> None:
         self.errors.append(f"{self.flow.name}.{node}: {problem}")
@@ -124,6 +125,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
     if not FLOW_NAME_RE.match(flow.name):
         ctx.error("name", f"must match {FLOW_NAME_RE.pattern} (got {flow.name!r})")
     runtime = _runtime_config(flow, cfg, ctx)
+    ctx.db_lanes = runtime.db_lanes if runtime is not None else None
     ctx.retry = _default_retry(flow, cfg, ctx)
     source = _source(flow, cfg, ctx)
     current = source.payload_type if source is not None else Any
@@ -583,6 +585,9 @@ def _with(
             preserve_key_order=node.preserve_key_order,
             ordered_output=node.ordered_output,
             managers=dict(node.async_managers),
+            db_lanes=node.db_lanes
+            or ctx.db_lanes
+            or min(node.max_concurrency, 4),  # DB lanes (lanes.py)
         )
     op = WithOp(
         path=path,

@@ -133,6 +133,7 @@ class AsyncOptions:
     preserve_key_order: bool
     ordered_output: bool
     managers: Mapping[str, Any]
+    db_lanes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
