@@ -189,7 +189,9 @@ def test_with_async_node_events_carry_its_type_and_failures_an_error_event(boots
     suffix = uuid.uuid4().hex[:8]
     flow = _async_flow(f"async-{suffix}", f"in-{suffix}", f"out-{suffix}")
     plan = compile_flow(flow, config=kafka_config())
-    send(bootstrap, f"in-{suffix}", [Order(order_id="ok", amount=1), Order(order_id="x", amount=13)])
+    send(
+        bootstrap, f"in-{suffix}", [Order(order_id="ok", amount=1), Order(order_id="x", amount=13)]
+    )
     recorder = Recorder()
     StreamingRunner(
         plan, brokers=bootstrap, max_messages=2, idle_timeout_s=30, observers=[recorder]
@@ -211,9 +213,7 @@ def test_message_error_and_commit_metrics_match_the_run(metered):
     """streaming §11.80: in == N, business errors == k, out == N - k, committed offsets"""
     flow, suffix = metered["flow"], metered["suffix"]
     assert _value(metered, "loom_stream_messages_in_total", flow=flow, topic=f"in-{suffix}") == N
-    errors = _value(
-        metered, "loom_stream_errors_total", flow=flow, kind="business", routed="false"
-    )
+    errors = _value(metered, "loom_stream_errors_total", flow=flow, kind="business", routed="false")
     assert errors == K
     assert _value(metered, "loom_stream_messages_out_total", flow=flow, topic=f"out-{suffix}") == (
         N - K
@@ -248,12 +248,8 @@ def test_kernel_transport_metrics_are_exported_and_incremented_by_the_run(metere
     )
     assert (consumed, produced) == (N, N - K)
     msgpack = "application/x-loom-msgpack"
-    decoded = _value(
-        metered, "streaming_kafka_decode_duration_seconds_count", content_type=msgpack
-    )
-    encoded = _value(
-        metered, "streaming_kafka_encode_duration_seconds_count", content_type=msgpack
-    )
+    decoded = _value(metered, "streaming_kafka_decode_duration_seconds_count", content_type=msgpack)
+    encoded = _value(metered, "streaming_kafka_encode_duration_seconds_count", content_type=msgpack)
     assert (decoded, encoded) == (N, N - K)
 
 
