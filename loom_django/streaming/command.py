@@ -1,4 +1,4 @@
-"""``manage.py loom_stream``: list, check, describe and run stream flows.
+"""``manage.py loom_stream``: list, check, describe and run stream flows; prune the inbox.
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 usage error, 3 configuration error,
 4 forced stop (second signal or drain timeout).
@@ -62,9 +62,16 @@ class Command(BaseCommand):
             help="start librdkafka's mock cluster in this process and use it",
         )
         _config_options(run)
+        prune = sub.add_parser("prune-inbox", help="delete old idempotency records")
+        prune.add_argument("--older-than", required=True, metavar="DURATION")
+        prune.add_argument("--flow", default=None)
+        prune.add_argument("--database", default="default")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
+        if action == "prune-inbox":
+            self._prune(options["older_than"], options["flow"], options["database"])
+            return
         config = _config(options)
         if action == "list":
             self._list(options["format"])
@@ -110,6 +117,16 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2, default=str))
         else:
             self.stdout.write(_describe.as_text(data))
+
+    def _prune(self, older_than: str, flow: str | None, using: str) -> None:
+        from loom_django.streaming.inbox import parse_duration, prune
+
+        try:
+            window = parse_duration(older_than)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+        deleted = prune(window, flow=flow, using=using)
+        self.stdout.write(f"deleted {deleted} inbox row(s) older than {older_than}")
 
     def _run(self, options: dict[str, Any], config: Any) -> None:
         from loom_django.core.errors import MissingDependency
