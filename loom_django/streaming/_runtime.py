@@ -37,6 +37,7 @@ from loom_django.streaming.errors import (
     ErrorMessage,
     error_message_type,
 )
+from loom_django.streaming.invoke import UseCaseRunner
 from loom_django.streaming.messages import (
     Message,
     MessageMeta,
@@ -112,6 +113,7 @@ class StreamMetrics:
     dlq: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    timing: Any = None  # metrics.Timings when Prometheus metrics are on (encode durations)
 
 
 class UnroutedErrorStop(RuntimeError):
@@ -189,6 +191,7 @@ class FlowEngine:
         self._contracts: dict[type[Any], tuple[str, int]] = {}
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
+        self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
 
     # -- entry point ------------------------------------------------------------------
 
@@ -490,16 +493,7 @@ class FlowEngine:
         instance = self._local.instances.get(use_case)
         if instance is None:
             instance = self._local.instances[use_case] = runtime.factory.build(use_case)
-        command = step.command(rec.message)
-        payload = (
-            command
-            if isinstance(command, dict) or command is None
-            else (msgspec.to_builtins(command))
-        )
-        value = runtime.executor.execute_sync(
-            instance, params=step.params(rec.message) or None, payload=payload
-        )
-        return step.result(value, rec.message)
+        return self._use_cases.run(runtime, step, instance, rec.message)  # invoke.py
 
     def _attempt(self, op: StepOp, fn: Callable[[], Any]) -> Any:
         attempts = 0
