@@ -6,6 +6,7 @@ only ``run`` (``StreamingRunner``) imports Bytewax.
 
 from __future__ import annotations
 
+from loom_django.streaming.binding import ConfigBinding, Configurable
 from loom_django.streaming.compiler import compile_flow
 from loom_django.streaming.errors import (
     DecodeError,
@@ -65,6 +66,8 @@ __all__ = [
     "BroadcastRoute",
     "CollectBatch",
     "CompiledPlan",
+    "ConfigBinding",
+    "Configurable",
     "ContextFactory",
     "DecodeError",
     "Drain",

@@ -43,6 +43,7 @@ class StopControl:
     event: threading.Event = field(default_factory=threading.Event)
     last_record: float = field(default_factory=time.monotonic)
     reason: str = ""
+    health: Any = None  # a health.HealthFile touched after each successful poll
 
     def request(self, reason: str) -> None:
         """Set the stop flag (safe from any thread or a signal handler)."""
@@ -127,6 +128,8 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         batch = self._consumer.consume(self._max_records, self._timeout)
         records = self._records(batch) if batch else []
         now = time.monotonic()
+        if control.health is not None:
+            control.health.beat(now)
         if records:
             control.last_record = now
         elif (
@@ -303,10 +306,15 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         """
         self._errors.clear()
         used: dict[int, Any] = {}
-        for emit in items:
+        timing = self._metrics.timing  # set when Prometheus metrics are on
+        start = time.perf_counter() if timing is not None else 0.0
+        encoded = [encode_emit(emit, self._codec(emit.sink.codec)) for emit in items]
+        if timing is not None and items:
+            content_type = self._codec(items[0].sink.codec).content_type
+            timing.encoded(content_type, time.perf_counter() - start, len(items))
+        for emit, (value, key, headers, ts) in zip(items, encoded, strict=True):
             producer = self._producer(emit.sink)
             used[id(producer)] = producer
-            value, key, headers, ts = encode_emit(emit, self._codec(emit.sink.codec))
             self._produce(producer, emit.sink.topic, value, key, headers, ts)
         for producer in used.values():
             remaining = producer.flush(self._timeout)

@@ -113,6 +113,7 @@ class StreamMetrics:
     dlq: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    timing: Any = None  # metrics.Timings when Prometheus metrics are on (encode durations)
 
 
 class UnroutedErrorStop(RuntimeError):

@@ -14,12 +14,15 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
+from loom_django.core.errors import ConfigError
+from loom_django.streaming.binding import ConfigBinding, resolve_binding
 from loom_django.streaming.dispatch import dispatch_table
 from loom_django.streaming.errors import ErrorKind, InvalidFlowConfig, StreamCompilationError
 from loom_django.streaming.fanout import Broadcast, ExpandRoutes, Explode
 from loom_django.streaming.flow import FLOW_NAME_RE, StreamFlow
 from loom_django.streaming.nodes import (
     CollectBatch,
+    ContextFactory,
     Drain,
     ForEach,
     Fork,
@@ -91,6 +94,7 @@ class _Ctx:
     flow: StreamFlow
     kafka: KafkaSettings | None
     compiler: Any
+    config: Mapping[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sinks: dict[str, CompiledSink] = field(default_factory=dict)
@@ -119,7 +123,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
     """
     cfg = plain_config(config)
     kafka = _kafka_settings(flow, cfg)
-    ctx = _Ctx(flow=flow, kafka=kafka[0], compiler=compiler)
+    ctx = _Ctx(flow=flow, kafka=kafka[0], compiler=compiler, config=cfg)
     if kafka[1]:
         ctx.errors.append(f"{flow.name}: {kafka[1]}")
     if not FLOW_NAME_RE.match(flow.name):
@@ -303,6 +307,8 @@ def _outputs(flow: StreamFlow, shape: StreamShape, ctx: _Ctx) -> CompiledSink | 
 
 
 def _label(node: object) -> str:
+    if isinstance(node, ConfigBinding):
+        return node.target.__qualname__
     if isinstance(node, Step):
         return type(node).step_name()
     if isinstance(node, IntoTopic):
@@ -348,6 +354,8 @@ def _walk(
 
 
 def _instantiate(raw: object, ctx: _Ctx, path: tuple[int, ...]) -> object | None:
+    if isinstance(raw, ConfigBinding):
+        return _bind(raw, ctx)
     if isinstance(raw, type):
         try:
             instance: object = raw()
@@ -356,6 +364,16 @@ def _instantiate(raw: object, ctx: _Ctx, path: tuple[int, ...]) -> object | None
             ctx.error(raw.__qualname__, f"cannot be instantiated without arguments ({exc})")
             return None
     return raw
+
+
+def _bind(binding: ConfigBinding, ctx: _Ctx) -> object | None:
+    """The object a ``from_config``/``configure`` binding builds, or ``None`` after an error."""
+    try:
+        built: object = resolve_binding(binding, ctx.config)
+    except ConfigError as exc:
+        ctx.error(binding.target.__qualname__, str(exc))
+        return None
+    return built
 
 
 def _node(
@@ -557,6 +575,8 @@ def _with(
     valid = True
     for i, raw in enumerate(inner):
         item = raw() if isinstance(raw, type) and issubclass(raw, Step) else raw
+        if isinstance(item, ConfigBinding) and issubclass(item.target, RecordStep):
+            continue  # resolved (and reported) by the walk below
         if isinstance(item, IntoTopic):
             if i != len(inner) - 1:
                 valid = False
@@ -589,19 +609,36 @@ def _with(
             or ctx.db_lanes
             or min(node.max_concurrency, 4),  # DB lanes (lanes.py)
         )
+    plain, factories = _bound_deps(node, ctx)
     op = WithOp(
         path=path,
         name=label,
         scope=node.scope.value,
         ops=ops,
-        plain=dict(node.plain_deps),
+        plain=plain,
         managers=dict(node.context_managers),
-        factories=dict(node.context_factories),
+        factories=factories,
         to_output=to_output,
         async_opts=options,
     )
     out_shape = R if to_output else NONE
     return op, out_shape, ctx.types.get(path_label((*path, len(inner) - 1)), current), not to_output
+
+
+def _bound_deps(node: With, ctx: _Ctx) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(plain, factories)`` of ``node`` with ``from_config`` dependencies built."""
+    plain: dict[str, Any] = {}
+    factories: dict[str, Any] = dict(node.context_factories)
+    for name, value in node.plain_deps.items():
+        if not isinstance(value, ConfigBinding):
+            plain[name] = value
+            continue
+        built = _bind(value, ctx)
+        if isinstance(built, ContextFactory):
+            factories[name] = built
+        elif built is not None:
+            plain[name] = built
+    return plain, factories
 
 
 def _router(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from loom_django.streaming.binding import Configurable
 from loom_django.streaming.errors import ErrorKind
 from loom_django.streaming.steps import StreamShape
 
@@ -210,8 +211,10 @@ class ResourceScope(StrEnum):
     BATCH = "batch"
 
 
-class ContextFactory:
-    """A dependency built fresh (``factory()`` returns a context manager) each time it opens."""
+class ContextFactory(Configurable):
+    """A dependency built fresh (``factory()`` returns a context manager) each time it opens.
+
+    Subclasses may be declared with ``from_config`` like steps."""
 
     __slots__ = ("factory",)
 
