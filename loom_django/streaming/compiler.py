@@ -20,6 +20,7 @@ from loom_django.streaming.dispatch import dispatch_table
 from loom_django.streaming.errors import ErrorKind, InvalidFlowConfig, StreamCompilationError
 from loom_django.streaming.fanout import Broadcast, ExpandRoutes, Explode
 from loom_django.streaming.flow import FLOW_NAME_RE, StreamFlow
+from loom_django.streaming.model_sink import IntoModel, compile_model_sink
 from loom_django.streaming.nodes import (
     CollectBatch,
     ContextFactory,
@@ -105,6 +106,7 @@ class _Ctx:
     in_async: bool = False
     retry: RetryPolicy | None = None  # of the enclosing With, else the flow's default
     db_lanes: int | None = None  # streaming.runtime.db_lanes
+    model_sinks: list[str] = field(default_factory=list)  # IntoModel paths (model_sink.py)
 
     def error(self, node: str, problem: str) -> None:
         self.errors.append(f"{self.flow.name}.{node}: {problem}")
@@ -159,6 +161,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         payload_types=dict(ctx.types),
         shapes=tuple(ctx.shapes),
         warnings=tuple(ctx.warnings),
+        model_sinks=tuple(ctx.model_sinks),
     )
 
 
@@ -313,6 +316,8 @@ def _label(node: object) -> str:
         return type(node).step_name()
     if isinstance(node, IntoTopic):
         return f"IntoTopic({node.name})"
+    if isinstance(node, IntoModel):
+        return node.name
     return type(node).__name__
 
 
@@ -411,6 +416,13 @@ def _node(
         return _router(node, shape, current, path, ctx)
     if isinstance(node, Broadcast | Explode | ExpandRoutes):
         return _fanout(node, shape, current, path, ctx)
+    if isinstance(node, IntoModel):  # a Django model sink (model_sink.py)
+        _expect(shape, (R,), label, ctx)
+        model_op, problems = compile_model_sink(node, path, current if _concrete(current) else None)
+        for problem in problems:
+            ctx.error(label, problem)
+        ctx.model_sinks.append(path_label(path))
+        return model_op, NONE, current, True
     ctx.error(label, f"unsupported node (got {node!r})")
     return None, shape, current, False
 

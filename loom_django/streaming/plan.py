@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loom_django.streaming.errors import ErrorKind
+from loom_django.streaming.model_sink import ModelSinkOp
 from loom_django.streaming.nodes import PartitionPolicy, RetryPolicy
 from loom_django.streaming.settings import ConsumerSettings, ProducerSettings, RuntimeConfig
 
@@ -216,6 +217,7 @@ Op = (
     | BroadcastOp
     | ExplodeOp
     | ExpandRoutesOp
+    | ModelSinkOp
 )
 
 
@@ -236,6 +238,7 @@ class CompiledPlan:
     payload_types: Mapping[str, Any]
     shapes: tuple[tuple[str, str, str, str], ...]  # (path, node, in shape, out shape)
     warnings: tuple[str, ...] = field(default=())
+    model_sinks: tuple[str, ...] = field(default=())  # paths of the IntoModel sinks
 
     @property
     def producer_sinks(self) -> tuple[CompiledSink, ...]:
