@@ -13,6 +13,7 @@ from loom_django.streaming.errors import (
     ErrorEnvelope,
     ErrorKind,
     ErrorMessage,
+    InlineSuspensionError,
     KafkaDeliveryError,
     StreamCompilationError,
 )
@@ -26,6 +27,7 @@ from loom_django.streaming.fanout import (
 )
 from loom_django.streaming.flow import StreamFlow
 from loom_django.streaming.messages import Message, MessageMeta
+from loom_django.streaming.model_sink import IntoModel
 from loom_django.streaming.nodes import (
     CollectBatch,
     ContextFactory,
@@ -83,7 +85,9 @@ __all__ = [
     "ForkRoute",
     "FromMultiTypeTopic",
     "FromTopic",
+    "IntoModel",
     "IntoTopic",
+    "InlineSuspensionError",
     "InvokeUseCase",
     "KafkaDeliveryError",
     "Message",

@@ -210,7 +210,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._final_commit()
         finally:
             self._consumer.close()
-            if self._plan.use_cases:
+            if self._plan.use_cases or self._plan.model_sinks:
                 from django.db import connections
 
                 connections.close_all()

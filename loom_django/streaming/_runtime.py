@@ -44,6 +44,7 @@ from loom_django.streaming.messages import (
     message_type_of,
     message_version_of,
 )
+from loom_django.streaming.model_sink import ModelSinkOp, write_rows
 from loom_django.streaming.plan import (
     BroadcastOp,
     CollectOp,
@@ -187,11 +188,12 @@ class FlowEngine:
         self._local = _WorkerState()
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
-        self._uses_db = bool(plan.use_cases)
+        self._uses_db = bool(plan.use_cases or plan.model_sinks)
         self._contracts: dict[type[Any], tuple[str, int]] = {}
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
         self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
+        self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
 
     # -- entry point ------------------------------------------------------------------
 
@@ -226,6 +228,10 @@ class FlowEngine:
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             bridge.close()
+        with self._stacks_lock:
+            lanes, self._lanes = list(self._lanes.values()), {}
+        for lane_set in lanes:  # each lane closes its own connections
+            lane_set.close()
 
     # -- decode -----------------------------------------------------------------------
 
@@ -424,7 +430,25 @@ class FlowEngine:
             return self._router(op, items, out)
         if isinstance(op, BroadcastOp):
             return self._broadcast(op, items, out)
+        if isinstance(op, ModelSinkOp):
+            self._write_model(op, items, out)
+            return []
         return self._expand_rows(op, items, out)
+
+    def _write_model(self, op: ModelSinkOp, items: list[_Rec], out: list[Emit]) -> None:
+        """``IntoModel``: completes each written row after the commit (model_sink.py)."""
+        try:
+            rejected = dict(write_rows(op, [rec.message.payload for rec in items]))
+        except Exception as exc:  # the database failed: nothing of the batch was written
+            for rec in items:
+                self._fail_exc(exc, rec, out, op.name)
+            return
+        for index, rec in enumerate(items):
+            error = rejected.get(index)
+            if error is None:
+                rec.token.done()
+            else:
+                self._fail_exc(error, rec, out, op.name)
 
     def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
         payload = rec.message.payload

@@ -20,6 +20,7 @@ from loom_django.streaming.dispatch import dispatch_table
 from loom_django.streaming.errors import ErrorKind, InvalidFlowConfig, StreamCompilationError
 from loom_django.streaming.fanout import Broadcast, ExpandRoutes, Explode
 from loom_django.streaming.flow import FLOW_NAME_RE, StreamFlow
+from loom_django.streaming.model_sink import IntoModel, compile_model_sink
 from loom_django.streaming.nodes import (
     CollectBatch,
     ContextFactory,
@@ -104,6 +105,8 @@ class _Ctx:
     has_terminal: bool = False
     in_async: bool = False
     retry: RetryPolicy | None = None  # of the enclosing With, else the flow's default
+    db_lanes: int | None = None  # streaming.runtime.db_lanes
+    model_sinks: list[str] = field(default_factory=list)  # IntoModel paths (model_sink.py)
 
     def error(self, node: str, problem: str) -> None:
         self.errors.append(f"{self.flow.name}.{node}: {problem}")
@@ -128,6 +131,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
     if not FLOW_NAME_RE.match(flow.name):
         ctx.error("name", f"must match {FLOW_NAME_RE.pattern} (got {flow.name!r})")
     runtime = _runtime_config(flow, cfg, ctx)
+    ctx.db_lanes = runtime.db_lanes if runtime is not None else None
     ctx.retry = _default_retry(flow, cfg, ctx)
     source = _source(flow, cfg, ctx)
     current = source.payload_type if source is not None else Any
@@ -157,6 +161,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         payload_types=dict(ctx.types),
         shapes=tuple(ctx.shapes),
         warnings=tuple(ctx.warnings),
+        model_sinks=tuple(ctx.model_sinks),
     )
 
 
@@ -311,6 +316,8 @@ def _label(node: object) -> str:
         return type(node).step_name()
     if isinstance(node, IntoTopic):
         return f"IntoTopic({node.name})"
+    if isinstance(node, IntoModel):
+        return node.name
     return type(node).__name__
 
 
@@ -409,6 +416,13 @@ def _node(
         return _router(node, shape, current, path, ctx)
     if isinstance(node, Broadcast | Explode | ExpandRoutes):
         return _fanout(node, shape, current, path, ctx)
+    if isinstance(node, IntoModel):  # a Django model sink (model_sink.py)
+        _expect(shape, (R,), label, ctx)
+        model_op, problems = compile_model_sink(node, path, current if _concrete(current) else None)
+        for problem in problems:
+            ctx.error(label, problem)
+        ctx.model_sinks.append(path_label(path))
+        return model_op, NONE, current, True
     ctx.error(label, f"unsupported node (got {node!r})")
     return None, shape, current, False
 
@@ -603,6 +617,9 @@ def _with(
             preserve_key_order=node.preserve_key_order,
             ordered_output=node.ordered_output,
             managers=dict(node.async_managers),
+            db_lanes=node.db_lanes
+            or ctx.db_lanes
+            or min(node.max_concurrency, 4),  # DB lanes (lanes.py)
         )
     plain, factories = _bound_deps(node, ctx)
     op = WithOp(

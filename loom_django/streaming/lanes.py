@@ -1,0 +1,150 @@
+"""DB lanes (spec §7.3): a small set of threads, each owning its own Django connections, that
+run the use cases of a ``WithAsync`` so DB work never runs on the event loop's thread.
+
+Connection hygiene is the lanes' job, since no request signal fires in a stream worker:
+``close_old_connections()`` on every lane before and after each micro-batch, ``close()`` of
+the lane's connection after an ``OperationalError``/``InterfaceError`` (the retry reconnects),
+and ``connections.close_all()`` on every lane's own thread at shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from queue import SimpleQueue
+from typing import Any, TypeVar
+
+__all__ = ["DbLanes"]
+
+T = TypeVar("T")
+
+_STOP = object()
+
+
+class DbLanes:
+    """``size`` lane threads fed from one queue; :meth:`run` awaits work on a free lane."""
+
+    def __init__(self, size: int, name: str = "loom-db-lane") -> None:
+        if size < 1:
+            raise ValueError(f"db_lanes must be >= 1 (got {size})")
+        self.size = size
+        self._queue: SimpleQueue[Any] = SimpleQueue()
+        self._broadcast_lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+        self._closed = False
+
+    @property
+    def idents(self) -> set[int]:
+        """The thread ids of the lanes."""
+        return {t.ident for t in self._threads if t.ident is not None}
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``fn(*args)`` on the next free lane."""
+        future: Future[T] = Future()
+        self._queue.put((fn, args, future, None))
+        return future
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Await ``fn(*args)`` run on a lane, without blocking the event loop.
+
+        The wait is shielded like ``anyio.to_thread.run_sync``: a cancelled caller (a task
+        timeout) still waits for the lane to finish, so no write outlives its message.
+        """
+        import anyio
+        import anyio.from_thread
+        import anyio.lowlevel
+
+        event = anyio.Event()
+        token = anyio.lowlevel.current_token()
+
+        def wake(_: Future[T]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone
+                anyio.from_thread.run_sync(event.set, token=token)
+
+        future = self.submit(fn, *args)
+        future.add_done_callback(wake)
+        with anyio.CancelScope(shield=True):
+            await event.wait()
+        return future.result()
+
+    def broadcast(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` once on every lane (each lane takes exactly one), and wait."""
+        with self._broadcast_lock:
+            barrier = threading.Barrier(self.size + 1)
+            futures: list[Future[Any]] = []
+            for _ in range(self.size):
+                future: Future[Any] = Future()
+                futures.append(future)
+                self._queue.put((fn, (), future, barrier))
+            barrier.wait()
+        for future in futures:
+            future.result()
+
+    @contextmanager
+    def micro_batch(self) -> Iterator[None]:
+        """Close obsolete or broken connections on every lane before and after the block."""
+        self.broadcast(_close_old_connections)
+        try:
+            yield
+        finally:
+            self.broadcast(_close_old_connections)
+
+    def close(self) -> None:
+        """Close every lane's connections on its own thread, then stop the lanes."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.broadcast(_close_all)
+        finally:
+            for _ in self._threads:
+                self._queue.put(_STOP)
+            for thread in self._threads:
+                thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            fn, args, future, barrier = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                _after_failure(exc)
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+            if barrier is not None:  # one broadcast item per lane: wait for the others
+                barrier.wait()
+
+
+def _close_old_connections() -> None:
+    from django import db
+
+    db.close_old_connections()
+
+
+def _close_all() -> None:
+    from django import db
+
+    db.connections.close_all()
+
+
+def _after_failure(exc: BaseException) -> None:
+    """A lane whose query failed at the connection level drops it before any retry."""
+    from django import db
+
+    if isinstance(exc, db.OperationalError | db.InterfaceError):
+        for conn in db.connections.all(initialized_only=True):
+            conn.close()
