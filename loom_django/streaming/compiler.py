@@ -64,7 +64,7 @@ from loom_django.streaming.steps import (
     Step,
     StreamShape,
 )
-from loom_django.streaming.usecase import UseCaseStep
+from loom_django.streaming.usecase import MODES, UseCaseStep
 
 __all__ = ["compile_flow", "plain_config"]
 
@@ -529,6 +529,8 @@ def _use_case(step: UseCaseStep, current: Any, ctx: _Ctx) -> Any:
     if uc is None:
         ctx.error(label, "UseCaseStep.use_case is not set")
         return None
+    if step.mode not in MODES:
+        ctx.error(label, f"mode must be one of {', '.join(MODES)} (got {step.mode!r})")
     if ctx.compiler is None:
         ctx.error(label, f"use case {uc.__name__}: no runtime compiler is available")
         return None

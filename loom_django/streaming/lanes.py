@@ -2,7 +2,8 @@
 run the use cases of a ``WithAsync`` so DB work never runs on the event loop's thread.
 
 Connection hygiene is the lanes' job, since no request signal fires in a stream worker:
-``close_old_connections()`` on every lane before and after each micro-batch, ``close()`` of
+``close_old_connections()`` (and ``reset_queries()`` under ``DEBUG``) on every lane before and
+after each micro-batch, ``close()`` of
 the lane's connection after an ``OperationalError``/``InterfaceError`` (the retry reconnects),
 and ``connections.close_all()`` on every lane's own thread at shutdown.
 """
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
-__all__ = ["DbLanes"]
+__all__ = ["DbLanes", "connection_hygiene"]
 
 T = TypeVar("T")
 
@@ -91,11 +92,11 @@ class DbLanes:
     @contextmanager
     def micro_batch(self) -> Iterator[None]:
         """Close obsolete or broken connections on every lane before and after the block."""
-        self.broadcast(_close_old_connections)
+        self.broadcast(connection_hygiene)
         try:
             yield
         finally:
-            self.broadcast(_close_old_connections)
+            self.broadcast(connection_hygiene)
 
     def close(self) -> None:
         """Close every lane's connections on its own thread, then stop the lanes."""
@@ -129,10 +130,15 @@ class DbLanes:
                 barrier.wait()
 
 
-def _close_old_connections() -> None:
+def connection_hygiene() -> None:
+    """What Django's request signals would do between requests, for this thread:
+    ``close_old_connections()``, and ``reset_queries()`` under ``DEBUG``."""
     from django import db
+    from django.conf import settings
 
     db.close_old_connections()
+    if settings.DEBUG:
+        db.reset_queries()
 
 
 def _close_all() -> None:

@@ -172,3 +172,28 @@ def test_db_lanes_default_to_the_runtime_setting_then_min_of_concurrency_and_4()
     assert lanes_of(plan) == 3
     with pytest.raises(ValueError, match="db_lanes must be >= 1"):
         WithAsync(process=Process(step), db_lanes=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_lane_runs_hygiene_around_each_micro_batch_and_resets_debug_queries(
+    hygiene, settings
+):
+    """streaming §11.68 (worker lane) and §7.3.4: close_old_connections() before and after a
+    micro-batch on the worker thread; under DEBUG the query log is emptied after it."""
+    settings.DEBUG = True
+    engine = FlowEngine(
+        _plain_flow(InvokeUseCase(CreateNamedUseCase)), runtime_provider=get_runtime
+    )
+    feed(engine, NameRequested(name="w"))
+    assert hygiene == [threading.get_ident()] * 2
+    assert len(db.connection.queries) == 0
+
+
+def _plain_flow(step):
+    flow = StreamFlow(
+        "worker-lane",
+        FromTopic("in", payload=NameRequested),
+        Process(step, IntoTopic("out")),
+        errors=IntoTopic("errors"),
+    )
+    return compile_flow(flow, config=kafka_config(), compiler=get_runtime().compiler)
