@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
-__all__ = ["DbLanes", "connection_hygiene"]
+__all__ = ["DbLanes", "connection_hygiene", "database_summary"]
 
 T = TypeVar("T")
 
@@ -154,3 +154,54 @@ def _after_failure(exc: BaseException) -> None:
     if isinstance(exc, db.OperationalError | db.InterfaceError):
         for conn in db.connections.all(initialized_only=True):
             conn.close()
+
+
+def database_summary(plan: Any) -> dict[str, Any]:
+    """What a flow does with the database, for ``loom_stream describe``: use-case steps (mode,
+    idempotency, lane), ``IntoModel`` sinks, lanes per ``WithAsync`` and the connection budget
+    (``workers + Σ db_lanes`` when the flow touches the database at all)."""
+    from loom_django.streaming.model_sink import ModelSinkOp
+    from loom_django.streaming.plan import StepOp, WithOp, path_label
+
+    steps: dict[str, dict[str, Any]] = {}
+    sinks: dict[str, str] = {}
+    lanes: dict[str, int] = {}
+
+    def walk(ops: Any, lane: str) -> None:
+        for op in ops:
+            if isinstance(op, StepOp) and op.kind == "use_case":
+                step = op.step
+                steps[path_label(op.path)] = {
+                    "mode": step.mode,
+                    "idempotency": "message"
+                    if step.idempotency == "message"
+                    else ("custom" if type(step).idempotency_key is not _base_key() else None),
+                    "lane": lane,
+                }
+            elif isinstance(op, ModelSinkOp):
+                sinks[path_label(op.path)] = op.model._meta.label
+            elif isinstance(op, WithOp):
+                inner_lane = lane
+                if op.async_opts is not None:
+                    inner_lane = f"WithAsync {path_label(op.path)}"
+                    if any(isinstance(i, StepOp) and i.kind == "use_case" for i in op.ops):
+                        lanes[path_label(op.path)] = op.async_opts.db_lanes
+                walk(op.ops, inner_lane)
+            for branch in (*getattr(op, "branches", ()), *getattr(op, "routes", ())):
+                walk(branch.ops, lane)
+
+    walk(plan.ops, "worker")
+    workers = plan.runtime.workers_per_process
+    touches = bool(steps or sinks)
+    return {
+        "use_case_steps": steps,
+        "model_sinks": sinks,
+        "db_lanes": lanes,
+        "connection_budget": workers + sum(lanes.values()) if touches else 0,
+    }
+
+
+def _base_key() -> Any:
+    from loom_django.streaming.usecase import UseCaseStep
+
+    return UseCaseStep.idempotency_key

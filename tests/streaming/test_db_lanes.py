@@ -197,3 +197,33 @@ def _plain_flow(step):
         errors=IntoTopic("errors"),
     )
     return compile_flow(flow, config=kafka_config(), compiler=get_runtime().compiler)
+
+
+def test_describe_reports_modes_lanes_model_sinks_and_the_connection_budget():
+    """streaming §7.2 describe / §7.3: the connection budget is workers + Σ db_lanes."""
+    from loom_django.streaming.describe import describe
+
+    config = kafka_config()
+    config["streaming"]["runtime"]["workers_per_process"] = 2
+    flow = StreamFlow(
+        "budget",
+        FromTopic("in", payload=NameRequested),
+        Process(
+            InvokeUseCase(CreateNamedUseCase, result=lambda v, m: m.payload, idempotency="message"),
+            WithAsync(
+                db_lanes=3,
+                process=Process(
+                    InvokeUseCase(AsyncOrmUseCase, mode="bridged", result=lambda v, m: m.payload),
+                    IntoTopic("out"),
+                ),
+            ),
+        ),
+    )
+    plan = compile_flow(flow, config=config, compiler=get_runtime().compiler)
+    database = describe(plan)["database"]
+    assert database["use_case_steps"] == {
+        "0": {"mode": "auto", "idempotency": "message", "lane": "worker"},
+        "1.0": {"mode": "bridged", "idempotency": None, "lane": "WithAsync 1"},
+    }
+    assert database["db_lanes"] == {"1": 3}
+    assert database["connection_budget"] == 5
