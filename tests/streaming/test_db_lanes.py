@@ -248,3 +248,17 @@ def test_a_connection_budget_above_db_max_connections_is_a_compile_warning():
     )
     config["streaming"]["runtime"]["db_max_connections"] = 6
     assert compile_flow(flow, config=config, compiler=get_runtime().compiler).warnings == ()
+
+
+def test_an_idle_lane_closes_its_connections_once(monkeypatch):
+    """streaming §7.3.3: a lane idle for db_idle_close_s closes its connections (once, on its
+    own thread), so an idle flow pins no connection."""
+    calls: list[int] = []
+    monkeypatch.setattr(db.connections, "close_all", lambda: calls.append(threading.get_ident()))
+    lanes = DbLanes(1, idle_close_s=0.05)
+    try:
+        lanes.submit(lambda: None).result(timeout=5)
+        time.sleep(0.4)
+        assert calls == list(lanes.idents)
+    finally:
+        lanes.close()
