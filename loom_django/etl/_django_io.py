@@ -63,6 +63,8 @@ def polars_dtype(f: Any) -> pl.DataType:
         return pl.Duration("us")
     if isinstance(f, models.BinaryField):
         return pl.Binary()
+    if f.get_internal_type() == "ArrayField":  # django.contrib.postgres, not imported here
+        return pl.List(polars_dtype(f.base_field))
     return pl.String()
 
 

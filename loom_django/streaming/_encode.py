@@ -73,11 +73,11 @@ class EmitEncoder:
     """Encodes emitted messages with one codec; descriptors and headers that never change
     are built once."""
 
-    __slots__ = ("_content_header", "_content_type", "_descriptors", "_encode", "_raw")
+    __slots__ = ("_content_header", "_descriptors", "_encode", "_raw", "content_type")
 
     def __init__(self, codec: KafkaCodec) -> None:
         self._encode = codec.encode
-        self._content_type = codec.content_type
+        self.content_type = codec.content_type
         self._content_header = (
             "content-type",
             _CONTENT_TYPE_BYTES.get(codec.content_type) or b"",
@@ -91,7 +91,7 @@ class EmitEncoder:
             descriptor = self._descriptors[message_type] = MessageDescriptor(
                 message_type=message_type,
                 message_version=version,
-                content_type=self._content_type,
+                content_type=self.content_type,
             )
         return descriptor
 

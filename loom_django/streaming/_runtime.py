@@ -31,12 +31,15 @@ from loom_django.streaming.errors import (
     ErrorMessage,
     error_message_type,
 )
+from loom_django.streaming.invoke import UseCaseRunner
+from loom_django.streaming.lanes import connection_hygiene
 from loom_django.streaming.messages import (
     Message,
     MessageMeta,
     message_type_of,
     message_version_of,
 )
+from loom_django.streaming.model_sink import ModelSinkOp, write_rows
 from loom_django.streaming.plan import (
     BroadcastOp,
     CollectOp,
@@ -110,6 +113,7 @@ class StreamMetrics:
     dlq: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    timing: Any = None  # metrics.Timings when Prometheus metrics are on (encode durations)
 
 
 class UnroutedErrorStop(RuntimeError):
@@ -189,10 +193,12 @@ class FlowEngine:
         self._local = _WorkerState()
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
-        self._uses_db = bool(plan.use_cases)
+        self._uses_db = bool(plan.use_cases or plan.model_sinks)
         self._contracts: dict[tuple[int, type[Any]], tuple[str, int] | None] = {}
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
+        self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
+        self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
 
     # -- entry point ------------------------------------------------------------------
 
@@ -200,9 +206,7 @@ class FlowEngine:
         """Decode ``records`` and run the plan; returns the items the sink must write."""
         out: list[Emit] = []
         if self._uses_db:
-            from django.db import close_old_connections
-
-            close_old_connections()
+            connection_hygiene()  # this worker is a DB lane (lanes.py)
         try:
             recs = self._decode(records, out)
             if recs:
@@ -210,9 +214,7 @@ class FlowEngine:
                 self._to_output(rest, out)
         finally:
             if self._uses_db:
-                from django.db import close_old_connections
-
-                close_old_connections()
+                connection_hygiene()
         return out
 
     def close(self) -> None:
@@ -227,6 +229,10 @@ class FlowEngine:
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             bridge.close()
+        with self._stacks_lock:
+            lanes, self._lanes = list(self._lanes.values()), {}
+        for lane_set in lanes:  # each lane closes its own connections
+            lane_set.close()
 
     # -- decode -----------------------------------------------------------------------
 
@@ -427,7 +433,25 @@ class FlowEngine:
             return self._router(op, items, out)
         if isinstance(op, BroadcastOp):
             return self._broadcast(op, items, out)
+        if isinstance(op, ModelSinkOp):
+            self._write_model(op, items, out)
+            return []
         return self._expand_rows(op, items, out)
+
+    def _write_model(self, op: ModelSinkOp, items: list[_Rec], out: list[Emit]) -> None:
+        """``IntoModel``: completes each written row after the commit (model_sink.py)."""
+        try:
+            rejected = dict(write_rows(op, [rec.message.payload for rec in items]))
+        except Exception as exc:  # the database failed: nothing of the batch was written
+            for rec in items:
+                self._fail_exc(exc, rec, out, op.name)
+            return
+        for index, rec in enumerate(items):
+            error = rejected.get(index)
+            if error is None:
+                rec.token.done()
+            else:
+                self._fail_exc(error, rec, out, op.name)
 
     def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
         cls = type(rec.message.payload)
@@ -558,16 +582,7 @@ class FlowEngine:
         instance = self._local.instances.get(use_case)
         if instance is None:
             instance = self._local.instances[use_case] = runtime.factory.build(use_case)
-        command = step.command(rec.message)
-        payload = (
-            command
-            if isinstance(command, dict) or command is None
-            else (msgspec.to_builtins(command))
-        )
-        value = runtime.executor.execute_sync(
-            instance, params=step.params(rec.message) or None, payload=payload
-        )
-        return step.result(value, rec.message)
+        return self._use_cases.run(runtime, step, instance, rec.message)  # invoke.py
 
     def _attempt(self, op: StepOp, fn: Callable[[], Any]) -> Any:
         attempts = 0

@@ -96,6 +96,7 @@ class AckTracker:
         self._parts: dict[TopicPartition, _PartitionState] = {}
         self._inflight = 0
         self.completed_total = 0
+        self._last_committed: dict[TopicPartition, int] = {}  # kept after revoke (metrics)
 
     def register(self, topic: str, partition: int, offset: int) -> AckToken:
         """A token for a polled record; its offset is in flight until the token completes."""
@@ -176,10 +177,16 @@ class AckTracker:
     def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
         """Record that ``offsets`` were committed."""
         with self._lock:
+            self._last_committed.update(offsets)
             for tp, offset in offsets.items():
                 state = self._parts.get(tp)
                 if state is not None:
                     state.committed = offset
+
+    def committed_offsets(self) -> dict[TopicPartition, int]:
+        """The last offset committed per partition by this process (revoked ones too)."""
+        with self._lock:
+            return dict(self._last_committed)
 
     def revoke(self, tps: set[TopicPartition]) -> None:
         """Forget ``tps``: later completions for them never commit."""
