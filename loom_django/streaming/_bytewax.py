@@ -76,6 +76,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             config.setdefault("allow.auto.create.topics", True)
             config.setdefault("topic.metadata.refresh.interval.ms", 1000)
         config["client.id"] = f"{plan.name}-{socket.gethostname()}-{os.getpid()}-w{worker_index}"
+        if metrics.timing is not None:  # Prometheus on: consumer lag from librdkafka statistics
+            config.setdefault("statistics.interval.ms", 5000)
+            config["stats_cb"] = metrics.timing.statistics
         self._consumer = confluent.Consumer(config)
         self._owned: set[tuple[str, int]] = set()
         self._manual = plan.runtime.commit_mode == "after_sink"
@@ -100,16 +103,22 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         self._owned.update((p.topic, p.partition) for p in partitions)
         self._control.last_record = time.monotonic()
         self._assigned = True
+        if self._metrics.timing is not None:
+            self._metrics.timing.rebalanced("assign")
         _log.info("stream %s w%d: assigned %s", self._plan.name, self._worker, sorted(self._owned))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
+        if self._metrics.timing is not None:
+            self._metrics.timing.rebalanced("revoke")
         self._commit(sync=True, only=revoked)
         self._tracker.revoke(revoked)
         self._owned -= revoked
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         lost = {(p.topic, p.partition) for p in partitions}
+        if self._metrics.timing is not None:
+            self._metrics.timing.rebalanced("lost")
         self._tracker.revoke(lost)
         self._owned -= lost
 

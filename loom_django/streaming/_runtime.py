@@ -38,6 +38,7 @@ from loom_django.streaming.errors import (
     error_message_type,
 )
 from loom_django.streaming.invoke import UseCaseRunner
+from loom_django.streaming.lanes import connection_hygiene
 from loom_django.streaming.messages import (
     Message,
     MessageMeta,
@@ -201,9 +202,7 @@ class FlowEngine:
         """Decode ``records`` and run the plan; returns the items the sink must write."""
         out: list[Emit] = []
         if self._uses_db:
-            from django.db import close_old_connections
-
-            close_old_connections()
+            connection_hygiene()  # this worker is a DB lane (lanes.py)
         try:
             recs = self._decode(records, out)
             if recs:
@@ -211,9 +210,7 @@ class FlowEngine:
                 self._to_output(rest, out)
         finally:
             if self._uses_db:
-                from django.db import close_old_connections
-
-                close_old_connections()
+                connection_hygiene()
         return out
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ the ETL door (:func:`loom_django.prometheus.lifecycle_instruments`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import weakref
@@ -64,12 +65,35 @@ class Histogram:
 
 @dataclass
 class Timings:
-    """Durations of one run: decode and encode per content type, node executions per node."""
+    """What one run measures only when metrics are on: decode and encode durations per content
+    type, node durations per node, rebalances by type and consumer lag per partition."""
 
     decode: dict[str, Histogram] = field(default_factory=dict)
     encode: dict[str, Histogram] = field(default_factory=dict)
     node: dict[str, Histogram] = field(default_factory=dict)
+    rebalances: Counter[str] = field(default_factory=Counter)
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def rebalanced(self, kind: str) -> None:
+        """A rebalance callback ran (``assign``, ``revoke`` or ``lost``)."""
+        with self.lock:
+            self.rebalances[kind] += 1
+
+    def statistics(self, raw: str) -> None:
+        """Read ``consumer_lag`` per partition from a librdkafka statistics JSON document."""
+        try:
+            topics = json.loads(raw).get("topics") or {}
+        except ValueError:
+            return
+        lags: dict[tuple[str, int], int] = {}
+        for topic, info in topics.items():
+            for partition, stats in (info.get("partitions") or {}).items():
+                lag = stats.get("consumer_lag", -1)
+                if int(partition) >= 0 and lag is not None and lag >= 0:
+                    lags[(topic, int(partition))] = int(lag)
+        with self.lock:
+            self.lag.update(lags)
 
     def histogram(self, table: dict[str, Histogram], label: str) -> Histogram:
         """The histogram of ``label`` in ``table``, created on first use."""
@@ -172,6 +196,13 @@ _FAMILIES: tuple[tuple[str, Callable[[str, str, list[str]], Any], str, list[str]
     ),
     ("loom_stream_inflight_messages", _gauge, "Records polled, not completed.", ["flow", "worker"]),
     ("loom_stream_node_seconds", _histogram, "Node time per message.", ["flow", "node"]),
+    ("loom_stream_rebalances", _counter, "Rebalance callbacks by type.", ["flow", "type"]),
+    (
+        "loom_stream_consumer_lag",
+        _gauge,
+        "Consumer lag per partition (librdkafka statistics).",
+        ["flow", "topic", "partition"],
+    ),
     ("streaming_kafka_consumed", _counter, "Records consumed (kernel name).", ["topic", "status"]),
     ("streaming_kafka_produced", _counter, "Records produced (kernel name).", ["topic", "status"]),
     (
@@ -262,6 +293,12 @@ def _sample(
         values["loom_stream_committed_offset"][(flow, topic, str(partition))] = offset
     values["loom_stream_inflight_messages"][(flow, "all")] += run.tracker.inflight()
     timings = run.timings
+    with timings.lock:
+        rebalances, lags = dict(timings.rebalances), dict(timings.lag)
+    for kind, n in rebalances.items():
+        values["loom_stream_rebalances"][(flow, kind)] += n
+    for (topic, partition), lag in lags.items():
+        values["loom_stream_consumer_lag"][(flow, topic, str(partition))] = lag
     for table, name, prefix in (
         (timings.node, "loom_stream_node_seconds", (flow,)),
         (timings.decode, "streaming_kafka_decode_duration_seconds", ()),

@@ -172,3 +172,93 @@ def test_db_lanes_default_to_the_runtime_setting_then_min_of_concurrency_and_4()
     assert lanes_of(plan) == 3
     with pytest.raises(ValueError, match="db_lanes must be >= 1"):
         WithAsync(process=Process(step), db_lanes=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_lane_runs_hygiene_around_each_micro_batch_and_resets_debug_queries(
+    hygiene, settings
+):
+    """streaming §11.68 (worker lane) and §7.3.4: close_old_connections() before and after a
+    micro-batch on the worker thread; under DEBUG the query log is emptied after it."""
+    settings.DEBUG = True
+    engine = FlowEngine(
+        _plain_flow(InvokeUseCase(CreateNamedUseCase)), runtime_provider=get_runtime
+    )
+    feed(engine, NameRequested(name="w"))
+    assert hygiene == [threading.get_ident()] * 2
+    assert len(db.connection.queries) == 0
+
+
+def _plain_flow(step):
+    flow = StreamFlow(
+        "worker-lane",
+        FromTopic("in", payload=NameRequested),
+        Process(step, IntoTopic("out")),
+        errors=IntoTopic("errors"),
+    )
+    return compile_flow(flow, config=kafka_config(), compiler=get_runtime().compiler)
+
+
+def test_describe_reports_modes_lanes_model_sinks_and_the_connection_budget():
+    """streaming §7.2 describe / §7.3: the connection budget is workers + Σ db_lanes."""
+    from loom_django.streaming.describe import describe
+
+    config = kafka_config()
+    config["streaming"]["runtime"]["workers_per_process"] = 2
+    flow = StreamFlow(
+        "budget",
+        FromTopic("in", payload=NameRequested),
+        Process(
+            InvokeUseCase(CreateNamedUseCase, result=lambda v, m: m.payload, idempotency="message"),
+            WithAsync(
+                db_lanes=3,
+                process=Process(
+                    InvokeUseCase(AsyncOrmUseCase, mode="bridged", result=lambda v, m: m.payload),
+                    IntoTopic("out"),
+                ),
+            ),
+        ),
+    )
+    plan = compile_flow(flow, config=config, compiler=get_runtime().compiler)
+    database = describe(plan)["database"]
+    assert database["use_case_steps"] == {
+        "0": {"mode": "auto", "idempotency": "message", "lane": "worker"},
+        "1.0": {"mode": "bridged", "idempotency": None, "lane": "WithAsync 1"},
+    }
+    assert database["db_lanes"] == {"1": 3}
+    assert database["connection_budget"] == 5
+
+
+def test_a_connection_budget_above_db_max_connections_is_a_compile_warning():
+    """streaming §7.3 / §7.1 (W004, reported as W401): workers + Σ db_lanes above
+    streaming.runtime.db_max_connections warns; within it, no warning."""
+    step = InvokeUseCase(CreateNamedUseCase, result=lambda v, m: m.payload)
+    flow = StreamFlow(
+        "budget",
+        FromTopic("in", payload=NameRequested),
+        Process(WithAsync(db_lanes=4, process=Process(step, IntoTopic("out")))),
+        errors=IntoTopic("errors"),
+    )
+    config = kafka_config()
+    config["streaming"]["runtime"].update(workers_per_process=2, db_max_connections=5)
+    plan = compile_flow(flow, config=config, compiler=get_runtime().compiler)
+    assert plan.warnings == (
+        "DB connection budget 6 (workers + db_lanes) exceeds "
+        "streaming.runtime.db_max_connections 5",
+    )
+    config["streaming"]["runtime"]["db_max_connections"] = 6
+    assert compile_flow(flow, config=config, compiler=get_runtime().compiler).warnings == ()
+
+
+def test_an_idle_lane_closes_its_connections_once(monkeypatch):
+    """streaming §7.3.3: a lane idle for db_idle_close_s closes its connections (once, on its
+    own thread), so an idle flow pins no connection."""
+    calls: list[int] = []
+    monkeypatch.setattr(db.connections, "close_all", lambda: calls.append(threading.get_ident()))
+    lanes = DbLanes(1, idle_close_s=0.05)
+    try:
+        lanes.submit(lambda: None).result(timeout=5)
+        time.sleep(0.4)
+        assert calls == list(lanes.idents)
+    finally:
+        lanes.close()

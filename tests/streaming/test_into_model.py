@@ -153,3 +153,13 @@ def test_invalid_options_are_rejected():
         IntoModel(ProductModel, mode="upsert")
     with pytest.raises(ValueError, match="batch_size"):
         IntoModel(ProductModel, batch_size=0)
+
+
+def test_describe_lists_the_model_sink_and_its_connection():
+    """streaming §7.2: describe shows IntoModel sinks; the worker's connection is budgeted."""
+    from loom_django.streaming.describe import describe
+
+    engine = _engine(IntoModel(ProductModel, mode="upsert", unique_fields=["sku"]))
+    database = describe(engine.plan)["database"]
+    assert database["model_sinks"] == {"0": ProductModel._meta.label}
+    assert database["connection_budget"] == 1

@@ -19,6 +19,7 @@ from tests.streaming.usecases import (
     FlakyUseCase,
     NameAccepted,
     NameRequested,
+    SleepyUseCase,
     engine_for,
     feed,
 )
@@ -72,6 +73,32 @@ def test_inline_mode_fails_a_use_case_needing_a_loop_with_a_task_error_and_rolls
     assert "cannot run inline; use mode='bridged'" in envelope.reason
     assert "AsyncOrmUseCase" in envelope.reason
     assert _rows() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inline_mode_fails_a_use_case_awaiting_a_real_sleep_and_rolls_back():
+    """streaming §11.67: inline + asyncio.sleep (needs a loop) → TASK, no row; bridged runs
+    the same use case."""
+    inline = engine_for(InvokeUseCase(SleepyUseCase, mode="inline"))
+    [envelope] = _by_topic(feed(inline, NameRequested(name="zz"))[0])["errors"]
+    assert (envelope.kind, _rows()) == (ErrorKind.TASK, [])
+    assert "SleepyUseCase cannot run inline" in envelope.reason
+    bridged = engine_for(InvokeUseCase(SleepyUseCase, mode="bridged"))
+    assert [p.name for p in _by_topic(feed(bridged, NameRequested(name="zz"))[0])["out"]] == ["zz"]
+    assert _rows() == ["zz"]
+
+
+def test_a_use_case_step_subclass_with_an_unknown_mode_fails_compilation():
+    """streaming §2.7: UseCaseStep.mode is checked at compile time."""
+    from loom_django.streaming import StreamCompilationError, UseCaseStep
+    from tests.streaming.usecases import use_case_flow
+
+    class Sometimes(UseCaseStep):
+        use_case = CreateNamedUseCase
+        mode = "sometimes"
+
+    with pytest.raises(StreamCompilationError, match="mode must be one of auto, inline, bridged"):
+        use_case_flow(Sometimes())
 
 
 def test_inline_suspension_error_is_classified_task():

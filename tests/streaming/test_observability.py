@@ -121,7 +121,9 @@ def metered(bootstrap):
         FromTopic(f"in-{suffix}", payload=Order),
         Process(Validate, IntoTopic(f"out-{suffix}")),
     )
-    plan = compile_flow(flow, config=kafka_config())
+    config = kafka_config()
+    config["kafka"]["consumer"]["extra"]["statistics.interval.ms"] = 100
+    plan = compile_flow(flow, config=config)
     orders = [Order(order_id=f"o{i}", amount=-1 if i < K else 1) for i in range(N)]
     send(bootstrap, f"in-{suffix}", orders, key=b"k")
     registry = prometheus_client.CollectorRegistry()
@@ -129,8 +131,7 @@ def metered(bootstrap):
     runner = StreamingRunner(
         plan,
         brokers=bootstrap,
-        max_messages=N,
-        idle_timeout_s=30,
+        idle_timeout_s=1,  # idle polls after the input let librdkafka report the final lag
         metrics_registry=registry,
         observers=[recorder],
     )
@@ -262,3 +263,46 @@ def test_node_durations_feed_the_node_histogram_and_the_shared_lifecycle_histogr
     assert count == N
     runs = _value(metered, "lifecycle_duration_seconds_count", scope="poll_cycle", name=flow)
     assert runs == 1
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_rebalances_and_consumer_lag_are_exported_from_the_consumer(metered):
+    """streaming §6.9: loom_stream_rebalances_total{type}, loom_stream_consumer_lag"""
+    flow, suffix = metered["flow"], metered["suffix"]
+    assert _value(metered, "loom_stream_rebalances_total", flow=flow, type="assign") >= 1
+    [partition] = metered["committed"]  # one key: every record is on one partition
+    lag = _value(
+        metered,
+        "loom_stream_consumer_lag",
+        flow=flow,
+        topic=f"in-{suffix}",
+        partition=str(partition),
+    )
+    assert lag == 0
+
+
+def test_consumer_lag_is_read_from_librdkafka_statistics():
+    """streaming §6.9: consumer_lag per partition; the internal partition -1 and unknown lag
+    (-1) are skipped"""
+    import json
+
+    from loom_django.streaming.metrics import Timings
+
+    timings = Timings()
+    timings.statistics(
+        json.dumps(
+            {
+                "topics": {
+                    "orders": {
+                        "partitions": {
+                            "0": {"consumer_lag": 7},
+                            "1": {"consumer_lag": -1},
+                            "-1": {"consumer_lag": 3},
+                        }
+                    }
+                }
+            }
+        )
+    )
+    assert timings.lag == {("orders", 0): 7}

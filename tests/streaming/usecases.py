@@ -65,6 +65,15 @@ class AsyncOrmUseCase(UseCase[JobRecord, JobRecord]):
         return created
 
 
+class SleepyUseCase(UseCase[JobRecord, JobRecord]):
+    """Insert a record, then sleep on the event loop (a real suspension)."""
+
+    async def execute(self, cmd: Named = Input()) -> JobRecord:
+        created = await self.main_repo.create(cmd)
+        await asyncio.sleep(0.001)
+        return created
+
+
 class FlakyUseCase(UseCase[JobRecord, JobRecord]):
     """Raises ``OperationalError`` while ``failures`` is positive, then inserts."""
 
