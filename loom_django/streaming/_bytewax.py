@@ -36,7 +36,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 @dataclass
 class StopControl:
     """When to stop: a signal, ``max_messages`` completed records, or ``idle_timeout_s``
-    without records and with nothing in flight, counted from the first partition assignment."""
+    without records, with nothing in flight and every assigned partition read to its end
+    (counted from the first partition assignment)."""
 
     max_messages: int | None = None
     idle_timeout_s: float | None = None
@@ -76,11 +77,13 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             config.setdefault("allow.auto.create.topics", True)
             config.setdefault("topic.metadata.refresh.interval.ms", 1000)
         config["client.id"] = f"{plan.name}-{socket.gethostname()}-{os.getpid()}-w{worker_index}"
+        config.setdefault("enable.partition.eof", True)  # --idle-timeout: "drained" is known
         if metrics.timing is not None:  # Prometheus on: consumer lag from librdkafka statistics
             config.setdefault("statistics.interval.ms", 5000)
             config["stats_cb"] = metrics.timing.statistics
         self._consumer = confluent.Consumer(config)
         self._owned: set[tuple[str, int]] = set()
+        self._eof: set[tuple[str, int]] = set()  # owned partitions read to their end
         self._manual = plan.runtime.commit_mode == "after_sink"
         self._interval = plan.runtime.commit_interval_ms / 1000.0
         self._next_commit = time.monotonic() + self._interval
@@ -109,6 +112,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
+        self._eof -= revoked
         if self._metrics.timing is not None:
             self._metrics.timing.rebalanced("revoke")
         self._commit(sync=True, only=revoked)
@@ -117,6 +121,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         lost = {(p.topic, p.partition) for p in partitions}
+        self._eof -= lost
         if self._metrics.timing is not None:
             self._metrics.timing.rebalanced("lost")
         self._tracker.revoke(lost)
@@ -144,6 +149,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         elif (
             control.idle_timeout_s is not None
             and self._assigned
+            and self._owned <= self._eof
             and now - control.last_record >= control.idle_timeout_s
             and self._tracker.inflight() == 0
         ):
@@ -164,16 +170,20 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
     def _records(self, batch: list[Any]) -> list[RawRecord]:
         out: list[RawRecord] = []
         register = self._tracker.register
+        eof = self._eof
         for msg in batch:
             err = msg.error()
             if err is not None:
                 if err.code() == confluent.KafkaError._PARTITION_EOF:
+                    eof.add((msg.topic(), msg.partition()))
                     continue
                 if err.fatal():
                     raise confluent.KafkaException(err)
                 _log.warning("stream %s: consumer error %s", self._plan.name, err)
                 continue
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if eof:
+                eof.discard((topic, partition))
             raw_headers = msg.headers()
             headers = {k: v for k, v in raw_headers if v is not None} if raw_headers else {}
             ts_type, ts = msg.timestamp()
