@@ -14,7 +14,8 @@ Polars baseline: the same lazy query from ``scan_parquet``, written with the fas
 its intermediate by hand too (faster of ``sink_ipc`` and ``collect().write_ipc``), and a fused
 single query is printed for information. ``--spark``: the same jobs as StepSQL on our Spark
 runner vs plain PySpark SQL in the same session on ``--spark-rows``.
-J4: appending ``--table-rows`` rows to a Django table vs a hand-written ``cursor.executemany``
+J4: appending ``--table-rows`` rows to a Django table (one text column; then a float and a
+date) vs a hand-written ``cursor.executemany``
 loop (SQLite), and with ``--postgres-url`` a COPY loop on PostgreSQL; ``bulk_create`` beside.
 J5: ``--use-case-rows`` rows through IntoUseCase in validate and execute mode (rows/s).
 F (fixed costs, §10.2 item 1): a no-op one-step run on a one-row in-memory frame vs writing
@@ -399,7 +400,34 @@ def _spark_jobs(root: Path, rows: int, reps: int, jobs: set[str]) -> dict[str, f
 # -- J4 / J5 ------------------------------------------------------------------------------
 
 
-def _table_job(rows: int, reps: int, alias: str) -> None:
+def _table_shape(shape: str, rows: int) -> tuple[Any, Any, Any]:
+    """(model, frame, hand-written rows of a batch) of a J4 shape: ``publishers`` (one text
+    column) or ``orders`` (a float and a date, like the spec's raw rows)."""
+    from datetime import date, timedelta
+
+    import polars as pl
+
+    from tests.testapp.models import Publisher, RawOrder
+
+    if shape == "publishers":
+        frame = pl.DataFrame({"name": [f"publisher {i}" for i in range(rows)]})
+        return Publisher, frame, lambda batch: batch.rows()
+    start = date(2026, 1, 1)
+    frame = pl.DataFrame(
+        {
+            "amount": [float(i % 1000) / 10 for i in range(rows)],
+            "run_date": [start + timedelta(days=i % 365) for i in range(rows)],
+        }
+    )
+    # by hand on SQLite: dates as ISO text, converted column-wise before the loop
+    return (
+        RawOrder,
+        frame,
+        lambda batch: batch.with_columns(pl.col("run_date").cast(pl.String)).rows(),
+    )
+
+
+def _table_job(rows: int, reps: int, alias: str, shape: str) -> None:
     """J4 on one database: our append (COPY on PostgreSQL, executemany elsewhere) vs the
     hand-written loop the spec names for that database, then bulk_create."""
     import polars as pl
@@ -407,10 +435,12 @@ def _table_job(rows: int, reps: int, alias: str) -> None:
 
     from loom_django.etl import ETLParams, ETLStep, IntoTable
     from loom_django.etl.runner import ETLRunner
-    from tests.testapp.models import Publisher
 
     connection = connections[alias]
-    frame = pl.DataFrame({"name": [f"publisher {i}" for i in range(rows)]})
+    model, frame, hand_rows = _table_shape(shape, rows)
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = frame.columns
+    cols = ", ".join(connection.ops.quote_name(n) for n in names)
     batch = 10_000
 
     def execute(self: Any, params: Any) -> pl.LazyFrame:
@@ -420,7 +450,7 @@ def _table_job(rows: int, reps: int, alias: str) -> None:
         "Load",
         (ETLStep[ETLParams],),
         exec_body=lambda d: d.update(
-            target=IntoTable(Publisher).using(alias).append(), execute=execute
+            target=IntoTable(model).using(alias).append(), execute=execute
         ),
     )
     pipe = _pipeline(step)
@@ -428,20 +458,21 @@ def _table_job(rows: int, reps: int, alias: str) -> None:
 
     def clear() -> None:
         with connection.cursor() as cursor:
-            cursor.execute('DELETE FROM "legacy_publishers"')
+            cursor.execute(f"DELETE FROM {table}")
 
     def ours() -> None:
         runner.run(pipe, ETLParams())
 
     def executemany() -> None:
+        marks = ", ".join(["%s"] * len(names))
         with transaction.atomic(using=alias), connection.cursor() as cursor:
-            sql = 'INSERT INTO "legacy_publishers" ("name") VALUES (%s)'
+            sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
             for start in range(0, rows, batch):
-                cursor.executemany(sql, frame.slice(start, batch).rows())
+                cursor.executemany(sql, hand_rows(frame.slice(start, batch)))
 
     def copy() -> None:
         with transaction.atomic(using=alias), connection.cursor() as cursor:
-            sql = 'COPY "legacy_publishers" ("name") FROM STDIN (FORMAT csv)'
+            sql = f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)"
             with cursor.cursor.copy(sql) as out:
                 for start in range(0, rows, batch):
                     out.write(frame.slice(start, batch).write_csv(include_header=False))
@@ -452,11 +483,11 @@ def _table_job(rows: int, reps: int, alias: str) -> None:
         fn()
         clear()
     o, b = _alternate(ours, base, reps, clear)
-    ratio = _report(f"J4 {vendor} append {rows} rows vs {label}", o, b)
+    ratio = _report(f"J4 {vendor} {shape} {rows} rows vs {label}", o, b)
 
     def bulk() -> None:
-        Publisher.objects.using(alias).bulk_create(
-            [Publisher(name=n) for n in frame["name"].to_list()], batch_size=batch
+        model.objects.using(alias).bulk_create(
+            [model(**row) for row in frame.iter_rows(named=True)], batch_size=batch
         )
 
     speedups: dict[str, float] = {}
@@ -477,7 +508,7 @@ def _table_job(rows: int, reps: int, alias: str) -> None:
         speedups[name] = median / o
     if vendor == "sqlite":
         _aim(
-            f"§12.86 J4 SQLite append {rows} rows: ≤ 1.10x executemany, ≥ 5x bulk_create",
+            f"§12.86 J4 SQLite append {rows} {shape}: ≤ 1.10x executemany, ≥ 5x bulk_create",
             ratio <= 1.10 and speedups["bulk_create"] >= 5,
             f"{ratio:.3f}x executemany, {speedups['bulk_create']:.1f}x faster than bulk_create",
         )
@@ -686,9 +717,10 @@ def main() -> None:
                         ", ".join(f"{k} {v:.3f}x" for k, v in core.items()),
                     )
         if "J4" in jobs:
-            _table_job(args.table_rows, args.table_reps, "default")
-            if args.postgres_url:
-                _table_job(args.table_rows, args.table_reps, "pg")
+            for shape in ("publishers", "orders"):
+                _table_job(args.table_rows, args.table_reps, "default", shape)
+                if args.postgres_url:
+                    _table_job(args.table_rows, args.table_reps, "pg", shape)
         if "J5" in jobs:
             _use_case_job(args.use_case_rows)
         if "F" in jobs:

@@ -348,6 +348,9 @@ def _adapt(
             if connection.vendor == "sqlite":
                 c = c.dt.to_string("%Y-%m-%d %H:%M:%S%.6f")
             changed = True
+        elif isinstance(f, models.DateField) and dtype == pl.Date and connection.vendor == "sqlite":
+            c = c.dt.to_string("%Y-%m-%d")  # what the sqlite3 date adapter sends, per column
+            changed = True
         elif isinstance(f, models.UUIDField) and connection.vendor != "postgresql":
             c = c.cast(pl.String).str.replace_all("-", "")
             changed = True

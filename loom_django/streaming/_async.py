@@ -133,7 +133,9 @@ def lanes_for(engine: FlowEngine, op: WithOp) -> DbLanes:
         if lanes is None:
             assert op.async_opts is not None
             lanes = engine._lanes[op.path] = DbLanes(
-                op.async_opts.db_lanes, name=f"loom-db-lane-{engine.plan.name}"
+                op.async_opts.db_lanes,
+                name=f"loom-db-lane-{engine.plan.name}",
+                idle_close_s=engine.plan.runtime.db_idle_close_s,
             )
     return lanes
 

@@ -147,7 +147,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         ctx.warnings.append(f"error kinds without a route: {', '.join(unrouted)}")
     if ctx.errors or source is None or runtime is None:
         raise StreamCompilationError(ctx.errors or [f"{flow.name}: invalid flow"])
-    return CompiledPlan(
+    plan = CompiledPlan(
         name=flow.name,
         description=flow.description,
         source=source,
@@ -163,6 +163,26 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         warnings=tuple(ctx.warnings),
         model_sinks=tuple(ctx.model_sinks),
     )
+    return _check_connection_budget(plan)
+
+
+def _check_connection_budget(plan: CompiledPlan) -> CompiledPlan:
+    """Warn when ``workers + Σ db_lanes`` exceeds ``streaming.runtime.db_max_connections``."""
+    limit = plan.runtime.db_max_connections
+    if limit is None or not (plan.use_cases or plan.model_sinks):
+        return plan
+    from dataclasses import replace
+
+    from loom_django.streaming.lanes import database_summary
+
+    budget = database_summary(plan)["connection_budget"]
+    if budget <= limit:
+        return plan
+    warning = (
+        f"DB connection budget {budget} (workers + db_lanes) exceeds "
+        f"streaming.runtime.db_max_connections {limit}"
+    )
+    return replace(plan, warnings=(*plan.warnings, warning))
 
 
 # -- configuration ---------------------------------------------------------------------

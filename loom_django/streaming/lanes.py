@@ -3,9 +3,10 @@ run the use cases of a ``WithAsync`` so DB work never runs on the event loop's t
 
 Connection hygiene is the lanes' job, since no request signal fires in a stream worker:
 ``close_old_connections()`` (and ``reset_queries()`` under ``DEBUG``) on every lane before and
-after each micro-batch, ``close()`` of
-the lane's connection after an ``OperationalError``/``InterfaceError`` (the retry reconnects),
-and ``connections.close_all()`` on every lane's own thread at shutdown.
+after each micro-batch; closing the lane's connections after an ``OperationalError`` or
+``InterfaceError`` (the retry reconnects) and once the lane was idle for ``idle_close_s``
+(``streaming.runtime.db_idle_close_s``); ``connections.close_all()`` on every lane's own
+thread at shutdown.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 __all__ = ["DbLanes", "connection_hygiene", "database_summary"]
@@ -28,10 +29,13 @@ _STOP = object()
 class DbLanes:
     """``size`` lane threads fed from one queue; :meth:`run` awaits work on a free lane."""
 
-    def __init__(self, size: int, name: str = "loom-db-lane") -> None:
+    def __init__(
+        self, size: int, name: str = "loom-db-lane", *, idle_close_s: float | None = 60.0
+    ) -> None:
         if size < 1:
             raise ValueError(f"db_lanes must be >= 1 (got {size})")
         self.size = size
+        self._idle_close_s = idle_close_s
         self._queue: SimpleQueue[Any] = SimpleQueue()
         self._broadcast_lock = threading.Lock()
         self._threads = [
@@ -112,8 +116,15 @@ class DbLanes:
                 thread.join(timeout=5)
 
     def _serve(self) -> None:
+        used = False  # whether this lane may hold an open connection
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self._idle_close_s if used else None)
+            except Empty:  # idle: release the connections (PgBouncer/firewall timeouts)
+                _close_all()
+                used = False
+                continue
+            used = True
             if item is _STOP:
                 return
             fn, args, future, barrier = item

@@ -204,6 +204,8 @@ class RuntimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, fr
     delivery_timeout_ms: int = 30_000
     metrics_port: int | None = None
     db_lanes: int | None = None
+    db_max_connections: int | None = None
+    db_idle_close_s: float | None = 60.0
 
     def problems(self) -> list[str]:
         """Every invalid value, as ``streaming.runtime.<key>: <problem>``."""

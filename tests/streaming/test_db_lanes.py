@@ -227,3 +227,38 @@ def test_describe_reports_modes_lanes_model_sinks_and_the_connection_budget():
     }
     assert database["db_lanes"] == {"1": 3}
     assert database["connection_budget"] == 5
+
+
+def test_a_connection_budget_above_db_max_connections_is_a_compile_warning():
+    """streaming §7.3 / §7.1 (W004, reported as W401): workers + Σ db_lanes above
+    streaming.runtime.db_max_connections warns; within it, no warning."""
+    step = InvokeUseCase(CreateNamedUseCase, result=lambda v, m: m.payload)
+    flow = StreamFlow(
+        "budget",
+        FromTopic("in", payload=NameRequested),
+        Process(WithAsync(db_lanes=4, process=Process(step, IntoTopic("out")))),
+        errors=IntoTopic("errors"),
+    )
+    config = kafka_config()
+    config["streaming"]["runtime"].update(workers_per_process=2, db_max_connections=5)
+    plan = compile_flow(flow, config=config, compiler=get_runtime().compiler)
+    assert plan.warnings == (
+        "DB connection budget 6 (workers + db_lanes) exceeds "
+        "streaming.runtime.db_max_connections 5",
+    )
+    config["streaming"]["runtime"]["db_max_connections"] = 6
+    assert compile_flow(flow, config=config, compiler=get_runtime().compiler).warnings == ()
+
+
+def test_an_idle_lane_closes_its_connections_once(monkeypatch):
+    """streaming §7.3.3: a lane idle for db_idle_close_s closes its connections (once, on its
+    own thread), so an idle flow pins no connection."""
+    calls: list[int] = []
+    monkeypatch.setattr(db.connections, "close_all", lambda: calls.append(threading.get_ident()))
+    lanes = DbLanes(1, idle_close_s=0.05)
+    try:
+        lanes.submit(lambda: None).result(timeout=5)
+        time.sleep(0.4)
+        assert calls == list(lanes.idents)
+    finally:
+        lanes.close()
