@@ -37,7 +37,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 @dataclass
 class StopControl:
     """When to stop: a signal, ``max_messages`` completed records, or ``idle_timeout_s``
-    without records and with nothing in flight, counted from the first partition assignment."""
+    without records, with nothing in flight and every assigned partition read to its end
+    (counted from the first partition assignment)."""
 
     max_messages: int | None = None
     idle_timeout_s: float | None = None
@@ -77,11 +78,13 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             config.setdefault("allow.auto.create.topics", True)
             config.setdefault("topic.metadata.refresh.interval.ms", 1000)
         config["client.id"] = f"{plan.name}-{socket.gethostname()}-{os.getpid()}-w{worker_index}"
+        config.setdefault("enable.partition.eof", True)  # --idle-timeout: "drained" is known
         if metrics.timing is not None:  # Prometheus on: consumer lag from librdkafka statistics
             config.setdefault("statistics.interval.ms", 5000)
             config["stats_cb"] = metrics.timing.statistics
         self._consumer = confluent.Consumer(config)
         self._owned: set[tuple[str, int]] = set()
+        self._eof: set[tuple[str, int]] = set()  # owned partitions read to their end
         self._manual = plan.runtime.commit_mode == "after_sink"
         self._interval = plan.runtime.commit_interval_ms / 1000.0
         self._next_commit = time.monotonic() + self._interval
@@ -110,6 +113,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
+        self._eof -= revoked
         if self._metrics.timing is not None:
             self._metrics.timing.rebalanced("revoke")
         self._commit(sync=True, only=revoked)
@@ -118,6 +122,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         lost = {(p.topic, p.partition) for p in partitions}
+        self._eof -= lost
         if self._metrics.timing is not None:
             self._metrics.timing.rebalanced("lost")
         self._tracker.revoke(lost)
@@ -145,6 +150,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         elif (
             control.idle_timeout_s is not None
             and self._assigned
+            and self._owned <= self._eof
             and now - control.last_record >= control.idle_timeout_s
             and self._tracker.inflight() == 0
         ):
@@ -179,7 +185,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
     def _records(self, batch: list[Any]) -> list[RawRecord]:
         good = [msg for msg in batch if msg.error() is None]
         if len(good) != len(batch):
-            self._consumer_errors(batch)
+            self._consumer_errors(batch)  # also tracks partition ends, in order
+        elif self._eof:  # a drained partition received records again
+            self._eof -= {(msg.topic(), msg.partition()) for msg in good}
         tokens = self._tracker.register_many(
             [(msg.topic(), msg.partition(), msg.offset()) for msg in good]
         )
@@ -204,10 +212,17 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         return out
 
     def _consumer_errors(self, batch: list[Any]) -> None:
-        """Log (or raise, when fatal) the errors a consume returned; partition EOFs are skipped."""
+        """Log (or raise, when fatal) the errors a consume returned; note partition ends (a
+        record after an end reopens its partition)."""
+        eof = self._eof
         for msg in batch:
             err = msg.error()
-            if err is None or err.code() == confluent.KafkaError._PARTITION_EOF:
+            if err is None:
+                if eof:
+                    eof.discard((msg.topic(), msg.partition()))
+                continue
+            if err.code() == confluent.KafkaError._PARTITION_EOF:
+                eof.add((msg.topic(), msg.partition()))
                 continue
             if err.fatal():
                 raise confluent.KafkaException(err)
