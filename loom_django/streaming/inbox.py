@@ -26,14 +26,12 @@ class Stored(msgspec.Struct, frozen=True):
 
 def find(flow: str, key: str, using: str = "default") -> Stored | None:
     """The stored result of ``key`` in ``flow``, or ``None`` when the key is new."""
-    from loom_django.streaming.models import StreamInbox
+    from django.db import connections
 
-    row = (
-        StreamInbox.objects.using(using)
-        .filter(flow=flow, key=key)
-        .values_list("result", "result_type")
-        .first()
-    )
+    connection = connections[using]
+    with connection.cursor() as cursor:  # one indexed lookup, no ORM compile per message
+        cursor.execute(_sql(connection, _FIND), [flow, key])
+        row = cursor.fetchone()
     if row is None:
         return None
     data, type_path = row
@@ -51,7 +49,8 @@ def record(flow: str, key: str, result: Any, using: str = "default") -> None:
     Raises:
         django.db.IntegrityError: ``key`` was recorded concurrently (another worker).
     """
-    from loom_django.streaming.models import StreamInbox
+    from django.db import connections
+    from django.utils import timezone
 
     if isinstance(result, Message):
         result = result.payload
@@ -60,7 +59,31 @@ def record(flow: str, key: str, result: Any, using: str = "default") -> None:
     else:
         cls = type(result)
         data, type_path = _encoder.encode(result), f"{cls.__module__}:{cls.__qualname__}"
-    StreamInbox.objects.using(using).create(flow=flow, key=key, result=data, result_type=type_path)
+    connection = connections[using]
+    created = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(connection, _INSERT), [flow, key, data, type_path, created])
+
+
+_FIND = "SELECT {result}, {result_type} FROM {table} WHERE {flow} = %s AND {key} = %s"
+_INSERT = (
+    "INSERT INTO {table} ({flow}, {key}, {result}, {result_type}, {created_at}) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+_SQL_CACHE: dict[tuple[str, str], str] = {}
+
+
+def _sql(connection: Any, template: str) -> str:
+    """``template`` with the inbox's table and column names quoted for ``connection``."""
+    cached = _SQL_CACHE.get((connection.vendor, template))
+    if cached is None:
+        quote = connection.ops.quote_name
+        names = ("flow", "key", "result", "result_type", "created_at")
+        cached = template.format(
+            table=quote("loom_django_stream_inbox"), **{n: quote(n) for n in names}
+        )
+        _SQL_CACHE[(connection.vendor, template)] = cached
+    return cached
 
 
 def _import(path: str) -> Any:

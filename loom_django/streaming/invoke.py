@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 import msgspec
 
 from loom_django.core.engine.driver import EventLoopRequired
+from loom_django.core.uow import (
+    DeferredCallbacks,
+    activate_uow,
+    deactivate_uow,
+    get_active_uow,
+)
 from loom_django.streaming.errors import InlineSuspensionError
 from loom_django.streaming.messages import Message
 
@@ -119,9 +127,43 @@ class UseCaseRunner:
             loopless = executor.without_offload()
             self._loopless = (executor, loopless)
         with executor.unit_of_work():
-            return async_to_sync(loopless.execute)(
-                instance, params=params, payload=payload, read_only=True
-            )
+            owner = get_active_uow()
+            lane_uow = None if owner is None else _LaneUnitOfWork(owner)
+            token = activate_uow(lane_uow) if lane_uow is not None else None
+            try:
+                result = async_to_sync(loopless.execute)(
+                    instance, params=params, payload=payload, read_only=True
+                )
+            finally:
+                if token is not None:
+                    deactivate_uow(token)
+            if lane_uow is not None:
+                lane_uow.deferred.run()  # on this thread, inside the transaction
+            return result
+
+
+class _LaneUnitOfWork:
+    """The unit of work a bridged execution sees: work deferred to after the commit
+    (``run_after_commit``: job dispatches) is collected wherever it is registered (the
+    use case runs on the loop's thread, where the ORM is refused) and handed to the real
+    unit of work on the lane thread once the execution succeeded."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.deferred = DeferredCallbacks()
+
+    def on_commit(self, fn: Callable[[], None]) -> None:
+        owner = self.owner
+        self.deferred.add(lambda: owner.on_commit(fn))
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        stack = ExitStack()
+        stack.enter_context(self.owner.savepoint())
+        stack.enter_context(self.deferred.savepoint())
+        return stack  # type: ignore[return-value]
+
+    def __getattr__(self, name: str) -> Any:  # begin/commit/join/touch/using: the owner's
+        return getattr(self.owner, name)
 
 
 def _inline(runtime: Any, instance: Any, params: dict[str, Any] | None, payload: Any) -> Any:

@@ -188,3 +188,19 @@ def test_invalid_mode_and_idempotency_are_rejected():
         InvokeUseCase(CreateNamedUseCase, mode="sometimes")
     with pytest.raises(ValueError, match="idempotency must be 'message' or a callable"):
         InvokeUseCase(CreateNamedUseCase, idempotency="offset")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", ["inline", "bridged"])
+def test_a_job_dispatched_by_the_use_case_runs_after_the_commit(mode):
+    """streaming §2.7: after-commit work (a job dispatch) runs once the execution's
+    transaction committed, in both modes (bridged: registered on the loop's thread, run on
+    the lane), and sees the committed row."""
+    from loom_django.runtime import get_runtime
+    from tests.jobsapp.use_cases import WriteAndDispatchUseCase
+
+    engine = engine_for(InvokeUseCase(WriteAndDispatchUseCase, mode=mode))
+    emits, _ = feed(engine, NameRequested(name="dispatched"))
+    [job_id] = _by_topic(emits)["out"]
+    assert get_runtime().job_service._results[job_id] == (True, 1)
+    assert _rows() == ["dispatched"]

@@ -4,6 +4,8 @@ criteria §11.79-81), on the engine and through Bytewax on librdkafka's mock clu
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 
 import anyio
@@ -131,10 +133,21 @@ def metered(bootstrap):
     runner = StreamingRunner(
         plan,
         brokers=bootstrap,
-        idle_timeout_s=1,  # idle polls after the input let librdkafka report the final lag
         metrics_registry=registry,
         observers=[recorder],
     )
+
+    def stop_when_done_and_lag_reported():
+        # Not on a timer: group joins are slow on a busy machine. After the last record, idle
+        # polls let librdkafka report the final lag (statistics every 100 ms).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            runner.tracker.completed_total >= N and 0 in runner.run_metrics.timings.lag.values()
+        ):
+            time.sleep(0.05)
+        runner.request_stop("test done")
+
+    threading.Thread(target=stop_when_done_and_lag_reported, daemon=True).start()
     handler = _Capture()
     logger = logging.getLogger("loom_django")
     saved = logger.level
