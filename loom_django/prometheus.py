@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from loom_django.core.engine.events import EventKind, RuntimeEvent
@@ -10,10 +11,41 @@ from loom_django.core.engine.events import EventKind, RuntimeEvent
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
-__all__ = ["PrometheusMetricsAdapter", "metrics_view"]
+__all__ = ["PrometheusMetricsAdapter", "lifecycle_instruments", "metrics_view"]
 
 _lock = threading.Lock()
 _default_instruments: tuple[Any, Any, Any] | None = None
+_lifecycle: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def lifecycle_instruments(registry: Any = None) -> tuple[Any, Any]:
+    """``(lifecycle_duration_seconds, lifecycle_errors_total)`` of ``registry`` (default: the
+    process-wide one), labelled ``scope`` and ``name`` as in loom-kernel.
+
+    Created once per registry and shared by every door that reports lifecycle scopes (ETL
+    pipelines and steps, stream runs and nodes), so the names are never registered twice.
+    """
+    from prometheus_client import REGISTRY, Counter, Histogram
+
+    registry = REGISTRY if registry is None else registry
+    with _lock:
+        found = _lifecycle.get(registry)
+        if found is None:
+            found = _lifecycle[registry] = (
+                Histogram(
+                    "lifecycle_duration_seconds",
+                    "Duration of lifecycle scopes (ETL pipelines and steps, stream nodes).",
+                    ["scope", "name"],
+                    registry=registry,
+                ),
+                Counter(
+                    "lifecycle_errors_total",
+                    "Failed lifecycle scopes.",
+                    ["scope", "name"],
+                    registry=registry,
+                ),
+            )
+    return found
 
 
 def _instruments(registry: Any) -> tuple[Any, Any, Any]:

@@ -16,3 +16,5 @@ say "rest";    "$PY" bench/rest/run.py
 say "jobs";    "$PY" bench/jobs/run.py
 say "etl";     "$PY" bench/etl.py --spark
 say "streaming"; "$PY" bench/streaming.py
+say "streaming observability"; "$PY" bench/streaming_observability.py
+say "streaming db"; "$PY" bench/streaming_db.py --database-url "${LOOM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"

@@ -14,12 +14,20 @@ from django.utils.connection import ConnectionDoesNotExist
 
 from loom_django.etl.errors import (
     ETLCompilationError,
+    ETLCompilationErrorGroup,
     InvalidStageError,
     RejectThresholdExceeded,
     RunInterrupted,
 )
 
-__all__ = ["do_check", "do_list", "do_plan_or_run", "registry_or_exit", "render_plan"]
+__all__ = [
+    "do_check",
+    "do_cleanup_correlation",
+    "do_list",
+    "do_plan_or_run",
+    "registry_or_exit",
+    "render_plan",
+]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_COMPILE, EXIT_REJECTS, EXIT_LOCKED = 1, 2, 3, 4, 5
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -67,6 +75,18 @@ def do_check(out: Any) -> None:
     if problems:
         raise CommandError("\n".join(problems), returncode=EXIT_COMPILE)
     out.write(f"{len(registry.plans)} pipeline(s) OK")
+
+
+def do_cleanup_correlation(out: Any, options: dict[str, Any]) -> None:
+    """Delete the CORRELATION-scope temps of one logical job (after its last attempt)."""
+    from loom_django.etl._temps import cleanup_correlation
+
+    try:
+        removed = cleanup_correlation(_config(options), options["correlation_id"])
+    except ValueError as exc:
+        raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+    state = "removed" if removed else "none found"
+    out.write(f"correlation {options['correlation_id']}: temps {state}")
 
 
 def _config(options: dict[str, Any]) -> Any:
@@ -239,6 +259,9 @@ def _execute(
         history=not options["no_history"],
         lock=not options["no_lock"],
         lock_key=options["lock_key"],
+        attempt=options.get("attempt") or 1,
+        last_attempt=not options.get("not_last_attempt"),
+        correlation_id=options.get("correlation_id"),
     )
     cancel = Cancellation()
     if backend == "spark":
@@ -279,9 +302,17 @@ def _cancel_spark_jobs() -> None:
     get_session(registry_or_exit().config).sparkContext.cancelAllJobs()
 
 
+def _compile_message(exc: ETLCompilationError) -> str:
+    """The error with its code and component (a group already lists both per error)."""
+    if isinstance(exc, ETLCompilationErrorGroup):
+        return str(exc)
+    return f"[{exc.code}] {exc.component}: {exc}"
+
+
 def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
     """``plan`` prints the plan; ``run`` executes it with progress output."""
     from loom_django.etl._params import parse_params
+    from loom_django.etl._temps import correlation_temps
     from loom_django.etl.compiler import check_temps
     from loom_django.etl.preflight import preflight
     from loom_django.etl.progress import choose_mode, progress_observer
@@ -315,14 +346,15 @@ def do_plan_or_run(out: Any, action: str, options: dict[str, Any]) -> None:
     try:
         plan = runner.compiler.compile(pipeline, backend=backend)
         if options["include"]:
-            plan = filter_plan(plan, options["include"])
-            check_temps(plan)
+            full, plan = plan, filter_plan(plan, options["include"])
+            kept = correlation_temps(full) if options.get("correlation_id") else ()
+            check_temps(plan, kept)
         if action == "run" or not options.get("no_check_tables"):
             preflight(plan, runner.config.storage.missing_table_policy)
     except InvalidStageError as exc:
         raise CommandError(str(exc), returncode=EXIT_USAGE) from None
     except ETLCompilationError as exc:
-        raise CommandError(str(exc), returncode=EXIT_COMPILE) from None
+        raise CommandError(_compile_message(exc), returncode=EXIT_COMPILE) from None
     if action == "plan" or options.get("dry_run"):
         out.write(render_plan(plan, name, params, backend, options.get("format", "text")))
         return

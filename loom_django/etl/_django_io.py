@@ -63,6 +63,8 @@ def polars_dtype(f: Any) -> pl.DataType:
         return pl.Duration("us")
     if isinstance(f, models.BinaryField):
         return pl.Binary()
+    if f.get_internal_type() == "ArrayField":  # django.contrib.postgres, not imported here
+        return pl.List(polars_dtype(f.base_field))
     return pl.String()
 
 
@@ -345,6 +347,9 @@ def _adapt(
                     c = c.dt.replace_time_zone(None)
             if connection.vendor == "sqlite":
                 c = c.dt.to_string("%Y-%m-%d %H:%M:%S%.6f")
+            changed = True
+        elif isinstance(f, models.DateField) and dtype == pl.Date and connection.vendor == "sqlite":
+            c = c.dt.to_string("%Y-%m-%d")  # what the sqlite3 date adapter sends, per column
             changed = True
         elif isinstance(f, models.UUIDField) and connection.vendor != "postgresql":
             c = c.cast(pl.String).str.replace_all("-", "")

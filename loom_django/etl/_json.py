@@ -84,9 +84,12 @@ def json_decode(column: str, description: Any, lenient: bool) -> Any:
     if not lenient:
         return pl.col(column).str.json_decode(dtype)
 
+    native = pl.col(column).str.json_decode(dtype)
+
     def decode(batch: pl.Series) -> pl.Series:
         try:
-            return batch.str.json_decode(dtype)
+            # the expression path: Series.str.json_decode is about twice as slow (Polars 2.1)
+            return batch.to_frame(column).select(native).to_series()
         except pl.exceptions.PolarsError:
             return pl.Series(batch.name, [_one(v, dtype) for v in batch], dtype=dtype)
 

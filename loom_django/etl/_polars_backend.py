@@ -204,6 +204,30 @@ def _write_temp(spec: IntoTemp, frame: pl.DataFrame, run: Any) -> None:
     files.append(path)
 
 
+def _sink_temp(spec: IntoTemp, lazy: pl.LazyFrame, run: Any) -> int:
+    """Stream a lazy result into its temp with ``sink_ipc`` (no collect, spec §10.1); the
+    row count comes from the written file's record batches."""
+    path = temp_path(run, spec, ".arrow")
+    files = run.temps.setdefault(spec.name, [])
+    if files and spec.append:
+        first = pl.read_ipc_schema(files[0])
+        names = lazy.collect_schema().names()
+        lazy = lazy.select(
+            [
+                (pl.col(n) if n in names else pl.lit(None)).cast(dtype, strict=False).alias(n)
+                for n, dtype in first.items()
+            ]
+        )
+    tmp = path.with_suffix(".writing")
+    try:
+        lazy.sink_ipc(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    files.append(path)
+    return int(pl.scan_ipc(path).select(pl.len()).collect().item())
+
+
 def write_target(
     binding: TargetBinding,
     frame_like: Any,
@@ -219,6 +243,8 @@ def write_target(
     columns go into table targets only."""
     spec = binding.spec
     streaming = streaming or bool(getattr(spec, "streaming", False))
+    if isinstance(spec, IntoTemp) and isinstance(frame_like, pl.LazyFrame):
+        return _sink_temp(spec, frame_like, run), 0
     frame = _collect(frame_like, streaming)
     if isinstance(spec, IntoTable) and binding.delta is not None:
         from loom_django.etl._delta_io import write_delta

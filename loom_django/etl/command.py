@@ -36,7 +36,7 @@ def _positive_int(text: str) -> int:
 
 
 class Command(BaseCommand):
-    help = "Run loom ETL pipelines: list, plan, run, check."
+    help = "Run loom ETL pipelines: list, plan, run, check, history, cleanup-correlation."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -62,9 +62,16 @@ class Command(BaseCommand):
                 p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS")
                 p.add_argument("--max-workers", type=_positive_int, default=None)
                 p.add_argument("--fail-fast", action="store_true")
+                p.add_argument("--correlation-id", default=None, metavar="ID")
+                p.add_argument("--attempt", type=_positive_int, default=1)
+                p.add_argument("--not-last-attempt", action="store_true")
             p.add_argument("--config", action="append", default=[], metavar="FILE")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         sub.add_parser("check")
+        clean = sub.add_parser("cleanup-correlation")
+        clean.add_argument("correlation_id", metavar="ID")
+        clean.add_argument("--config", action="append", default=[], metavar="FILE")
+        clean.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         h = sub.add_parser("history")
         h.add_argument("what", nargs="?", choices=("list", "show", "prune"), default="list")
         h.add_argument("run_id", nargs="?")
@@ -84,6 +91,8 @@ class Command(BaseCommand):
             _cli.do_list(self.stdout, options["format"])
         elif action == "check":
             _cli.do_check(self.stdout)
+        elif action == "cleanup-correlation":
+            _cli.do_cleanup_correlation(self.stdout, options)
         elif action == "history":
             _history_cli.do_history(self.stdout, options)
         else:

@@ -60,6 +60,35 @@ def raise_errors(errors: list[ETLCompilationError]) -> None:
         raise ETLCompilationErrorGroup(errors)
 
 
+_SPARK_DELTA = (
+    "is a Delta table; Delta on Spark needs the Delta Lake jars (io.delta:delta-spark), which "
+    "this version does not provide: run the pipeline on the Polars backend "
+    "(--backend polars, pip install loom-django[delta])"
+)
+
+
+def _spark_delta_errors(plan: PipelinePlan) -> list[ETLCompilationError]:
+    """``FEATURE_UNAVAILABLE`` for every Delta source or target of a Spark plan, so the run
+    stops before any step instead of failing midway."""
+    found: list[ETLCompilationError] = []
+    for step in iter_all_steps(plan):
+        bindings: list[Any] = [*step.source_bindings, step.target_binding]
+        if step.target_binding.rejects is not None:
+            bindings.append(step.target_binding.rejects)
+        for binding in bindings:
+            if binding.delta is not None:
+                name = getattr(binding, "alias", "target")
+                found.append(
+                    ETLCompilationError(
+                        C.FEATURE_UNAVAILABLE,
+                        step.name,
+                        f"{name!r} ({binding.delta}) {_SPARK_DELTA}",
+                        name,
+                    )
+                )
+    return found
+
+
 @dataclass
 class _Collector:
     component: str
@@ -583,6 +612,8 @@ class ETLCompiler:
         result = PipelinePlan(pipeline, pipeline.params_type, tuple(nodes))
         if not errors:
             errors.extend(_temp_errors(list(_pipeline_units(result))))
+        if backend == "spark":
+            errors.extend(_spark_delta_errors(result))
         raise_errors(errors)
         warnings = [w for s in iter_all_steps(result) for w in s.warnings]
         warnings.extend(_races(result))

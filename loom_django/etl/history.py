@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ __all__ = ["Heartbeat", "HistoryObserver", "acquire_lock", "prune", "reap_stale"
 _log = logging.getLogger("loom_django.etl.history")
 
 _TRACEBACK_LIMIT = 64 * 1024
+_BOUNDARY_BEAT = 1.0  # seconds between step-boundary refreshes of heartbeat_at
 
 
 def _now() -> datetime:
@@ -58,6 +60,7 @@ class HistoryObserver:
         self.db = database
         self._failed: tuple[str, str] | None = None
         self._process: str | None = None
+        self._beat_at = float("-inf")
 
     def on_event(self, event: Event) -> None:
         """Insert on start, update on end/error."""
@@ -88,6 +91,7 @@ class HistoryObserver:
             pid=os.getpid(),
             loom_django_version=str(version),
         )
+        self._beat_at = time.monotonic()
 
     def _pipeline_end(self, event: Event) -> None:
         now = _now()
@@ -159,7 +163,74 @@ class HistoryObserver:
         self._heartbeat(event.run_id, now)
 
     def _heartbeat(self, run_id: str, now: datetime) -> None:
+        """Refresh the run's ``heartbeat_at`` at a step boundary, unless this observer wrote it
+        less than ``_BOUNDARY_BEAT`` s ago (quick steps then cost no extra commit)."""
+        tick = time.monotonic()
+        if tick - self._beat_at < _BOUNDARY_BEAT:
+            return
+        self._beat_at = tick
         EtlPipelineRun.objects.using(self.db).filter(run_id=run_id).update(heartbeat_at=now)
+
+
+class _Beater:
+    """One daemon thread for every live :class:`Heartbeat` of the process, started once, so a
+    run pays no thread start; it closes its connections whenever no run is registered."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[Heartbeat, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def register(self, beat: Heartbeat) -> None:
+        with self._cond:
+            self._due[beat] = time.monotonic() + beat.every
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="loom-etl-heartbeat", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def unregister(self, beat: Heartbeat) -> None:
+        with self._cond:
+            self._due.pop(beat, None)
+            self._cond.notify()
+
+    def _next(self) -> list[Heartbeat]:
+        """Wait until some heartbeat is due (or none is registered: then return none)."""
+        with self._cond:
+            while True:
+                if not self._due:
+                    return []
+                now = time.monotonic()
+                due = [b for b, at in self._due.items() if at <= now]
+                if due:
+                    for b in due:
+                        self._due[b] = now + b.every
+                    return due
+                self._cond.wait(min(self._due.values()) - now)
+
+    def _loop(self) -> None:
+        opened = False
+        while True:
+            due = self._next()
+            if not due:
+                if opened:
+                    connections.close_all()
+                    opened = False
+                with self._cond:
+                    if not self._due:
+                        self._cond.wait()
+                continue
+            opened = True
+            for beat in due:
+                try:
+                    beat.beat()
+                except Exception:
+                    _log.warning("ETL heartbeat failed", exc_info=True)
+
+
+_BEATER = _Beater()
 
 
 class Heartbeat:
@@ -173,8 +244,6 @@ class Heartbeat:
         self, run_id: str | None, lock_key: str | None, *, database: str, every: float
     ) -> None:
         self.run_id, self.lock_key, self.db, self.every = run_id, lock_key, database, every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def beat(self) -> None:
         """Refresh both timestamps once."""
@@ -185,21 +254,9 @@ class Heartbeat:
         if self.lock_key is not None:
             EtlLock.objects.using(self.db).filter(key=self.lock_key).update(heartbeat_at=now)
 
-    def _loop(self) -> None:
-        try:
-            while not self._stop.wait(self.every):
-                try:
-                    self.beat()
-                except Exception:
-                    _log.warning("ETL heartbeat failed", exc_info=True)
-        finally:
-            connections.close_all()
-
     def __enter__(self) -> Heartbeat:
         if self.run_id is not None or self.lock_key is not None:
-            self._thread = threading.Thread(target=self._loop, name="loom-etl-heartbeat")
-            self._thread.daemon = True
-            self._thread.start()
+            _BEATER.register(self)
         return self
 
     def __exit__(
@@ -208,9 +265,7 @@ class Heartbeat:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        _BEATER.unregister(self)
 
 
 def acquire_lock(key: str, run_id: str, *, database: str, stale_after: int) -> None:

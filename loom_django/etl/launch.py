@@ -112,6 +112,9 @@ def launch(
                 include=how.include or None,
                 run_id=run_id,
                 observers=observers,
+                correlation_id=how.correlation_id,
+                attempt=how.attempt,
+                last_attempt=how.last_attempt,
                 cancel=cancel,
             )
     finally:

@@ -25,21 +25,12 @@ _default: tuple[Any, Any, Any, Any] | None = None
 
 
 def _instruments(registry: Any) -> tuple[Any, Any, Any, Any]:
-    from prometheus_client import Counter, Histogram
+    from prometheus_client import Counter
+
+    from loom_django.prometheus import lifecycle_instruments
 
     return (
-        Histogram(
-            "lifecycle_duration_seconds",
-            "Duration of ETL pipelines, processes and steps.",
-            ["scope", "name"],
-            registry=registry,
-        ),
-        Counter(
-            "lifecycle_errors_total",
-            "Failed ETL pipelines, processes and steps.",
-            ["scope", "name"],
-            registry=registry,
-        ),
+        *lifecycle_instruments(registry),  # shared with the streaming door
         Counter(
             "etl_rows_written_total",
             "Rows written by ETL steps.",

@@ -6,12 +6,14 @@ only ``run`` (``StreamingRunner``) imports Bytewax.
 
 from __future__ import annotations
 
+from loom_django.streaming.binding import ConfigBinding, Configurable
 from loom_django.streaming.compiler import compile_flow
 from loom_django.streaming.errors import (
     DecodeError,
     ErrorEnvelope,
     ErrorKind,
     ErrorMessage,
+    InlineSuspensionError,
     KafkaDeliveryError,
     StreamCompilationError,
 )
@@ -25,6 +27,7 @@ from loom_django.streaming.fanout import (
 )
 from loom_django.streaming.flow import StreamFlow
 from loom_django.streaming.messages import Message, MessageMeta
+from loom_django.streaming.model_sink import IntoModel
 from loom_django.streaming.nodes import (
     CollectBatch,
     ContextFactory,
@@ -65,6 +68,8 @@ __all__ = [
     "BroadcastRoute",
     "CollectBatch",
     "CompiledPlan",
+    "ConfigBinding",
+    "Configurable",
     "ContextFactory",
     "DecodeError",
     "Drain",
@@ -80,7 +85,9 @@ __all__ = [
     "ForkRoute",
     "FromMultiTypeTopic",
     "FromTopic",
+    "IntoModel",
     "IntoTopic",
+    "InlineSuspensionError",
     "InvokeUseCase",
     "KafkaDeliveryError",
     "Message",

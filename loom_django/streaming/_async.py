@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import anyio
-import anyio.to_thread
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from loom_django.streaming.lanes import DbLanes
 from loom_django.streaming.plan import AsyncOptions, CompiledPlan, Op, StepOp, WithOp
 
 __all__ = ["AsyncBridge", "run_with_async"]
@@ -35,6 +35,7 @@ class FlowEngine(Protocol):
     _bridge: Any
     _async_deps: dict[Any, dict[str, Any]]
     _stacks_lock: threading.Lock
+    _lanes: dict[Any, DbLanes]
 
     def _op(self, op: Op, items: list[Any], out: list[Any]) -> list[Any]: ...
 
@@ -115,7 +116,28 @@ def run_with_async(
     bridge = bridge_for(engine)
     with engine._stacks_lock:  # workers share the process's contexts: enter them once
         deps = bridge.call(_worker_deps, engine, bridge, op)
-    return bridge.call(_window, engine, op, batch, deps, out)
+    if not _runs_use_cases(op):
+        return bridge.call(_window, engine, op, batch, deps, out)
+    with lanes_for(engine, op).micro_batch():  # connection hygiene on every DB lane
+        return bridge.call(_window, engine, op, batch, deps, out)
+
+
+def _runs_use_cases(op: WithOp) -> bool:
+    return any(isinstance(inner, StepOp) and inner.kind == "use_case" for inner in op.ops)
+
+
+def lanes_for(engine: FlowEngine, op: WithOp) -> DbLanes:
+    """The DB lanes of ``op`` (one set per ``WithAsync`` per process), started on first use."""
+    with engine._stacks_lock:
+        lanes = engine._lanes.get(op.path)
+        if lanes is None:
+            assert op.async_opts is not None
+            lanes = engine._lanes[op.path] = DbLanes(
+                op.async_opts.db_lanes,
+                name=f"loom-db-lane-{engine.plan.name}",
+                idle_close_s=engine.plan.runtime.db_idle_close_s,
+            )
+    return lanes
 
 
 async def _worker_deps(engine: FlowEngine, bridge: AsyncBridge, op: WithOp) -> dict[str, Any]:
@@ -222,7 +244,8 @@ async def _attempt(engine: FlowEngine, op: StepOp, rec: _Rec, deps: dict[str, An
 
 async def _call(engine: FlowEngine, op: StepOp, rec: _Rec, deps: dict[str, Any]) -> Any:
     if op.kind == "use_case":  # the ORM refuses to run on a thread with an event loop
-        return await anyio.to_thread.run_sync(engine._invoke, op, rec)
+        lanes: DbLanes = engine._lanes[op.path[:-1]]  # started by run_with_async
+        return await lanes.run(engine._invoke, op, rec)
     value = op.step.execute(rec.message, **deps)
     if inspect.isawaitable(value):
         value = await value

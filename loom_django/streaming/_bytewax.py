@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loom_django.extras import require
-from loom_django.streaming._runtime import Emit, FlowEngine, RawRecord, StreamMetrics, encode_emit
-from loom_django.streaming.codecs import KafkaCodec, codec_for
+from loom_django.streaming._encode import EmitEncoder
+from loom_django.streaming._runtime import Emit, FlowEngine, RawRecord, StreamMetrics
+from loom_django.streaming.codecs import codec_for
 from loom_django.streaming.errors import KafkaDeliveryError
 from loom_django.streaming.plan import CompiledPlan, CompiledSink
-from loom_django.streaming.tracker import AckTracker
+from loom_django.streaming.tracker import AckTracker, complete_all
 
 __all__ = ["StopControl", "build_dataflow"]
 
@@ -36,13 +37,15 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 @dataclass
 class StopControl:
     """When to stop: a signal, ``max_messages`` completed records, or ``idle_timeout_s``
-    without records and with nothing in flight, counted from the first partition assignment."""
+    without records, with nothing in flight and every assigned partition read to its end
+    (counted from the first partition assignment)."""
 
     max_messages: int | None = None
     idle_timeout_s: float | None = None
     event: threading.Event = field(default_factory=threading.Event)
     last_record: float = field(default_factory=time.monotonic)
     reason: str = ""
+    health: Any = None  # a health.HealthFile touched after each successful poll
 
     def request(self, reason: str) -> None:
         """Set the stop flag (safe from any thread or a signal handler)."""
@@ -75,8 +78,13 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             config.setdefault("allow.auto.create.topics", True)
             config.setdefault("topic.metadata.refresh.interval.ms", 1000)
         config["client.id"] = f"{plan.name}-{socket.gethostname()}-{os.getpid()}-w{worker_index}"
+        config.setdefault("enable.partition.eof", True)  # --idle-timeout: "drained" is known
+        if metrics.timing is not None:  # Prometheus on: consumer lag from librdkafka statistics
+            config.setdefault("statistics.interval.ms", 5000)
+            config["stats_cb"] = metrics.timing.statistics
         self._consumer = confluent.Consumer(config)
         self._owned: set[tuple[str, int]] = set()
+        self._eof: set[tuple[str, int]] = set()  # owned partitions read to their end
         self._manual = plan.runtime.commit_mode == "after_sink"
         self._interval = plan.runtime.commit_interval_ms / 1000.0
         self._next_commit = time.monotonic() + self._interval
@@ -99,16 +107,24 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         self._owned.update((p.topic, p.partition) for p in partitions)
         self._control.last_record = time.monotonic()
         self._assigned = True
+        if self._metrics.timing is not None:
+            self._metrics.timing.rebalanced("assign")
         _log.info("stream %s w%d: assigned %s", self._plan.name, self._worker, sorted(self._owned))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
+        self._eof -= revoked
+        if self._metrics.timing is not None:
+            self._metrics.timing.rebalanced("revoke")
         self._commit(sync=True, only=revoked)
         self._tracker.revoke(revoked)
         self._owned -= revoked
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         lost = {(p.topic, p.partition) for p in partitions}
+        self._eof -= lost
+        if self._metrics.timing is not None:
+            self._metrics.timing.rebalanced("lost")
         self._tracker.revoke(lost)
         self._owned -= lost
 
@@ -124,14 +140,17 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         if self._paused and self._tracker.inflight() <= self._max_inflight // 2:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
-        batch = self._consumer.consume(self._max_records, self._timeout)
+        batch = self._poll()
         records = self._records(batch) if batch else []
         now = time.monotonic()
+        if control.health is not None:
+            control.health.beat(now)
         if records:
             control.last_record = now
         elif (
             control.idle_timeout_s is not None
             and self._assigned
+            and self._owned <= self._eof
             and now - control.last_record >= control.idle_timeout_s
             and self._tracker.inflight() == 0
         ):
@@ -149,35 +168,65 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._paused = True
         return records
 
+    def _poll(self) -> list[Any]:
+        """Up to ``max_poll_records`` records, returned as soon as any is available: what is
+        already fetched, else a wait of at most ``poll_timeout_ms`` for the first record
+        (``consume(n, timeout)`` alone waits for ``n`` records or the whole timeout, so a
+        long timeout would delay every partial batch; spec §9.3 P2)."""
+        consume = self._consumer.consume
+        batch = consume(self._max_records, 0)
+        if batch:
+            return batch  # type: ignore[no-any-return]
+        first = consume(1, self._timeout)
+        if not first or self._max_records == 1:
+            return first  # type: ignore[no-any-return]
+        return first + consume(self._max_records - 1, 0)  # type: ignore[no-any-return]
+
     def _records(self, batch: list[Any]) -> list[RawRecord]:
+        good = [msg for msg in batch if msg.error() is None]
+        if len(good) != len(batch):
+            self._consumer_errors(batch)  # also tracks partition ends, in order
+        elif self._eof:  # a drained partition received records again
+            self._eof -= {(msg.topic(), msg.partition()) for msg in good}
+        tokens = self._tracker.register_many(
+            [(msg.topic(), msg.partition(), msg.offset()) for msg in good]
+        )
+        unavailable = confluent.TIMESTAMP_NOT_AVAILABLE
         out: list[RawRecord] = []
-        register = self._tracker.register
-        for msg in batch:
-            err = msg.error()
-            if err is not None:
-                if err.code() == confluent.KafkaError._PARTITION_EOF:
-                    continue
-                if err.fatal():
-                    raise confluent.KafkaException(err)
-                _log.warning("stream %s: consumer error %s", self._plan.name, err)
-                continue
-            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        append = out.append
+        for msg, token in zip(good, tokens, strict=True):
             raw_headers = msg.headers()
-            headers = {k: v for k, v in raw_headers if v is not None} if raw_headers else {}
             ts_type, ts = msg.timestamp()
-            out.append(
+            append(
                 RawRecord(
-                    value=msg.value(),
-                    key=msg.key(),
-                    headers=headers,
-                    topic=topic,
-                    partition=partition,
-                    offset=offset,
-                    timestamp_ms=ts if ts_type != confluent.TIMESTAMP_NOT_AVAILABLE else None,
-                    token=register(topic, partition, offset),
+                    msg.value(),
+                    msg.key(),
+                    {k: v for k, v in raw_headers if v is not None} if raw_headers else {},
+                    token.tp[0],
+                    token.tp[1],
+                    token.offset,
+                    ts if ts_type != unavailable else None,
+                    token,
                 )
             )
         return out
+
+    def _consumer_errors(self, batch: list[Any]) -> None:
+        """Log (or raise, when fatal) the errors a consume returned; note partition ends (a
+        record after an end reopens its partition)."""
+        eof = self._eof
+        for msg in batch:
+            err = msg.error()
+            if err is None:
+                if eof:
+                    eof.discard((msg.topic(), msg.partition()))
+                continue
+            if err.code() == confluent.KafkaError._PARTITION_EOF:
+                eof.add((msg.topic(), msg.partition()))
+                continue
+            if err.fatal():
+                raise confluent.KafkaException(err)
+            _log.warning("stream %s: consumer error %s", self._plan.name, err)
 
     def _commit(
         self, *, sync: bool, only: set[tuple[str, int]] | None = None, strict: bool = False
@@ -207,7 +256,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._final_commit()
         finally:
             self._consumer.close()
-            if self._plan.use_cases:
+            if self._plan.use_cases or self._plan.model_sinks:
                 from django.db import connections
 
                 connections.close_all()
@@ -265,7 +314,8 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         self._metrics = metrics
         self._brokers = brokers
         self._producers: dict[int, Any] = {}
-        self._codecs: dict[str, KafkaCodec] = {}
+        self._encoders: dict[str, EmitEncoder] = {}
+        self._routes: dict[int, tuple[Any, str, Any]] = {}
         self._timeout = plan.runtime.delivery_timeout_ms / 1000.0
         self._errors: dict[str, str] = {}
         for sink in plan.producer_sinks:  # connect (and get a producer id) before the first write
@@ -284,11 +334,22 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
             producer = self._producers[key] = confluent.Producer(config)
         return producer
 
-    def _codec(self, codec_id: str) -> KafkaCodec:
-        codec = self._codecs.get(codec_id)
-        if codec is None:
-            codec = self._codecs[codec_id] = codec_for(codec_id)
-        return codec
+    def _encoder(self, codec_id: str) -> EmitEncoder:
+        encoder = self._encoders.get(codec_id)
+        if encoder is None:
+            encoder = self._encoders[codec_id] = EmitEncoder(codec_for(codec_id))
+        return encoder
+
+    def _route(self, sink: CompiledSink) -> tuple[Any, str, Any]:
+        """``(producer, topic, encode)`` of ``sink``, resolved once per sink."""
+        route = self._routes.get(id(sink))
+        if route is None:
+            route = self._routes[id(sink)] = (
+                self._producer(sink),
+                sink.topic,
+                self._encoder(sink.codec).encode,
+            )
+        return route
 
     def _on_delivery_error(self, err: Any, msg: Any) -> None:
         # delivery.report.only.error: librdkafka calls back for failed records only.
@@ -303,11 +364,24 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         """
         self._errors.clear()
         used: dict[int, Any] = {}
-        for emit in items:
-            producer = self._producer(emit.sink)
-            used[id(producer)] = producer
-            value, key, headers, ts = encode_emit(emit, self._codec(emit.sink.codec))
-            self._produce(producer, emit.sink.topic, value, key, headers, ts)
+        timing = self._metrics.timing  # set when Prometheus metrics are on
+        if timing is not None:
+            self._produce_timed(items, used, timing)
+        else:
+            last: CompiledSink | None = None
+            producer: Any = None
+            topic = ""
+            encode: Any = None
+            for emit in items:
+                if emit.sink is not last:
+                    last = emit.sink
+                    producer, topic, encode = self._route(last)
+                    used[id(producer)] = producer
+                value, key, headers, ts = encode(emit)
+                try:
+                    producer.produce(topic, value, key, headers=headers, timestamp=ts or 0)
+                except BufferError:
+                    self._produce(producer, topic, value, key, headers, ts)
         for producer in used.values():
             remaining = producer.flush(self._timeout)
             if remaining:
@@ -316,6 +390,18 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
                         emit.sink.topic, f"{remaining} record(s) not delivered in time"
                     )
         self._settle(items, dict(self._errors))
+
+    def _produce_timed(self, items: list[Emit], used: dict[int, Any], timing: Any) -> None:
+        """Encode every item (timed into the encode histogram), then produce them."""
+        start = time.perf_counter()
+        encoded = [self._route(emit.sink)[2](emit) for emit in items]
+        if items:
+            content_type = self._encoder(items[0].sink.codec).content_type
+            timing.encoded(content_type, time.perf_counter() - start, len(items))
+        for emit, (value, key, headers, ts) in zip(items, encoded, strict=True):
+            producer, topic, _ = self._route(emit.sink)
+            used[id(producer)] = producer
+            self._produce(producer, topic, value, key, headers, ts)
 
     def _produce(
         self,
@@ -334,6 +420,20 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
                 producer.poll(0.1)
 
     def _settle(self, items: list[Emit], failures: dict[str, str]) -> None:
+        if not failures:
+            counts: dict[str, int] = {}
+            topics = [emit.sink.topic for emit in items]
+            if topics:
+                first = topics[0]
+                if topics.count(first) == len(topics):
+                    counts[first] = len(topics)
+                else:
+                    for t in topics:
+                        counts[t] = counts.get(t, 0) + 1
+            complete_all([emit.token for emit in items])
+            with self._metrics.lock:
+                self._metrics.messages_out.update(counts)
+            return
         dlq_items: list[tuple[Emit, str]] = []
         for emit in items:
             reason = failures.get(emit.sink.topic)
@@ -344,12 +444,12 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
             dlq_items.append((emit, reason))
         if dlq_items:
             self._send_dlq(dlq_items)
-        counts: dict[str, int] = {}
+        counts = {}
         for emit in items:
             topic = emit.sink.topic
             if topic not in failures:
                 counts[topic] = counts.get(topic, 0) + 1
-            emit.token.done()
+        complete_all([emit.token for emit in items])
         with self._metrics.lock:
             self._metrics.messages_out.update(counts)
 
@@ -358,7 +458,7 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         for emit, reason in items:
             producer = self._producer(emit.sink)
             used[id(producer)] = producer
-            value, key, headers, ts = encode_emit(emit, self._codec(emit.sink.codec))
+            value, key, headers, ts = self._encoder(emit.sink.codec).encode(emit)
             headers.append(("x-dlq-error", reason.encode()))
             try:
                 producer.produce(

@@ -16,19 +16,13 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
-from random import getrandbits
 from typing import Any
 
 import msgspec
 
 from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
-from loom_django.streaming.codecs import (
-    CONTENT_TYPES,
-    JSON_RAW,
-    KafkaCodec,
-    MessageEnvelope,
-    codec_for,
-)
+from loom_django.streaming._encode import encode_emit, new_trace_id
+from loom_django.streaming.codecs import JsonCodec, KafkaCodec, MsgpackCodec, codec_for
 from loom_django.streaming.dispatch import MultiTypeDecoder
 from loom_django.streaming.errors import (
     DecodeError,
@@ -37,12 +31,15 @@ from loom_django.streaming.errors import (
     ErrorMessage,
     error_message_type,
 )
+from loom_django.streaming.invoke import UseCaseRunner
+from loom_django.streaming.lanes import connection_hygiene
 from loom_django.streaming.messages import (
     Message,
     MessageMeta,
     message_type_of,
     message_version_of,
 )
+from loom_django.streaming.model_sink import ModelSinkOp, write_rows
 from loom_django.streaming.plan import (
     BroadcastOp,
     CollectOp,
@@ -58,7 +55,7 @@ from loom_django.streaming.plan import (
     StepOp,
     WithOp,
 )
-from loom_django.streaming.tracker import AckToken, Completion, GroupToken
+from loom_django.streaming.tracker import AckToken, Completion, GroupToken, complete_all
 
 __all__ = [
     "Emit",
@@ -68,9 +65,13 @@ __all__ = [
     "UnroutedErrorStop",
     "classify",
     "encode_emit",
+    "new_trace_id",
 ]
 
 _log = logging.getLogger("loom_django.streaming")
+
+_ENVELOPE_CODECS = (MsgpackCodec, JsonCodec)
+"""Codecs whose decode reads no header: the engine calls their msgspec decoder directly."""
 
 
 @dataclass(slots=True)
@@ -112,6 +113,7 @@ class StreamMetrics:
     dlq: Counter[str] = field(default_factory=Counter)
     commits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    timing: Any = None  # metrics.Timings when Prometheus metrics are on (encode durations)
 
 
 class UnroutedErrorStop(RuntimeError):
@@ -182,13 +184,21 @@ class FlowEngine:
             codec = MultiTypeDecoder(codec, plan.source.dispatch)
         self._codec = codec
         self._payload = plan.source.payload_type
+        # Built-in envelope codecs ignore headers: decode with the reused msgspec decoder.
+        self._envelope_decode: Callable[[bytes], Any] | None = (
+            codec.envelope_decoder(self._payload).decode
+            if isinstance(codec, MsgpackCodec | JsonCodec) and type(codec) in _ENVELOPE_CODECS
+            else None
+        )
         self._local = _WorkerState()
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
-        self._uses_db = bool(plan.use_cases)
-        self._contracts: dict[type[Any], tuple[str, int]] = {}
+        self._uses_db = bool(plan.use_cases or plan.model_sinks)
+        self._contracts: dict[tuple[int, type[Any]], tuple[str, int] | None] = {}
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
+        self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
+        self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
 
     # -- entry point ------------------------------------------------------------------
 
@@ -196,9 +206,7 @@ class FlowEngine:
         """Decode ``records`` and run the plan; returns the items the sink must write."""
         out: list[Emit] = []
         if self._uses_db:
-            from django.db import close_old_connections
-
-            close_old_connections()
+            connection_hygiene()  # this worker is a DB lane (lanes.py)
         try:
             recs = self._decode(records, out)
             if recs:
@@ -206,9 +214,7 @@ class FlowEngine:
                 self._to_output(rest, out)
         finally:
             if self._uses_db:
-                from django.db import close_old_connections
-
-                close_old_connections()
+                connection_hygiene()
         return out
 
     def close(self) -> None:
@@ -223,32 +229,38 @@ class FlowEngine:
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             bridge.close()
+        with self._stacks_lock:
+            lanes, self._lanes = list(self._lanes.values()), {}
+        for lane_set in lanes:  # each lane closes its own connections
+            lane_set.close()
 
     # -- decode -----------------------------------------------------------------------
 
     def _decode(self, records: list[RawRecord], out: list[Emit]) -> list[_Rec]:
         recs: list[_Rec] = []
-        counts: Counter[str] = Counter()
+        append = recs.append
+        fast = self._envelope_decode
         decode = self._codec.decode
         payload_type = self._payload
         for rec in records:
-            counts[rec.topic] += 1
-            if rec.value is None:
+            value = rec.value
+            if value is None:
                 self._wire_error(rec, "tombstone record (value is None)", out)
                 continue
             try:
-                env = decode(rec.value, payload_type, rec.headers)
+                env = fast(value) if fast is not None else decode(value, payload_type, rec.headers)
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
                 self._wire_error(rec, f"cannot decode record: {exc}", out)
                 continue
             meta = env.meta
             desc = meta.descriptor
-            recs.append(
+            topic, partition, offset = rec.topic, rec.partition, rec.offset
+            append(
                 _Rec(
                     Message(
                         payload=env.payload,
                         meta=MessageMeta(
-                            message_id=f"{rec.topic}:{rec.partition}:{rec.offset}",
+                            message_id=f"{topic}:{partition}:{offset}",
                             correlation_id=meta.correlation_id,
                             trace_id=meta.trace_id or new_trace_id(),
                             parent_trace_id=meta.parent_trace_id,
@@ -256,9 +268,9 @@ class FlowEngine:
                             produced_at_ms=meta.produced_at_ms or rec.timestamp_ms,
                             message_type=desc.message_type,
                             message_version=desc.message_version,
-                            topic=rec.topic,
-                            partition=rec.partition,
-                            offset=rec.offset,
+                            topic=topic,
+                            partition=partition,
+                            offset=offset,
                             key=rec.key,
                             headers=rec.headers,
                         ),
@@ -266,6 +278,7 @@ class FlowEngine:
                     rec.token,
                 )
             )
+        counts = Counter([rec.topic for rec in records])
         with self.metrics.lock:
             self.metrics.messages_in.update(counts)
         return recs
@@ -403,8 +416,7 @@ class FlowEngine:
                 return self._batch_expand(op, items, out)
             return self._record_step(op, items, out, {})
         if isinstance(op, SinkOp):
-            for rec in items:
-                self._emit(op.sink, rec, out)
+            self._emit_all(op.sink, items, out)
             return []
         if isinstance(op, CollectOp):
             return _collect(items, op.max_records)
@@ -421,38 +433,90 @@ class FlowEngine:
             return self._router(op, items, out)
         if isinstance(op, BroadcastOp):
             return self._broadcast(op, items, out)
+        if isinstance(op, ModelSinkOp):
+            self._write_model(op, items, out)
+            return []
         return self._expand_rows(op, items, out)
 
-    def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
-        payload = rec.message.payload
-        want = sink.payload_type
-        if want is not None and not isinstance(payload, want):
-            exc = TypeError(
-                f"IntoTopic({sink.ref}) expects {want.__qualname__}, "
-                f"got {type(payload).__qualname__}"
-            )
-            self._fail(_Failure(ErrorKind.TASK, exc, 1, f"IntoTopic({sink.ref})"), rec, out)
+    def _write_model(self, op: ModelSinkOp, items: list[_Rec], out: list[Emit]) -> None:
+        """``IntoModel``: completes each written row after the commit (model_sink.py)."""
+        try:
+            rejected = dict(write_rows(op, [rec.message.payload for rec in items]))
+        except Exception as exc:  # the database failed: nothing of the batch was written
+            for rec in items:
+                self._fail_exc(exc, rec, out, op.name)
             return
-        cls = type(payload)
-        contract = self._contracts.get(cls)
+        for index, rec in enumerate(items):
+            error = rejected.get(index)
+            if error is None:
+                rec.token.done()
+            else:
+                self._fail_exc(error, rec, out, op.name)
+
+    def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
+        cls = type(rec.message.payload)
+        contract = self._contract(sink, cls)
         if contract is None:
-            contract = self._contracts[cls] = (message_type_of(cls), message_version_of(cls))
+            self._wrong_payload(sink, cls, rec, out)
+            return
         out.append(Emit(sink, rec.message, rec.token, contract[0], contract[1]))
+
+    def _contract(self, sink: CompiledSink, cls: type[Any]) -> tuple[str, int] | None:
+        """``(message_type, version)`` of ``cls`` written to ``sink``; ``None`` when the sink
+        declares another payload class. Cached per sink and class."""
+        key = (id(sink), cls)
+        try:
+            return self._contracts[key]
+        except KeyError:
+            pass
+        want = sink.payload_type
+        contract = (
+            None
+            if want is not None and not issubclass(cls, want)
+            else (message_type_of(cls), message_version_of(cls))
+        )
+        self._contracts[key] = contract
+        return contract
+
+    def _wrong_payload(
+        self, sink: CompiledSink, cls: type[Any], rec: _Rec, out: list[Emit]
+    ) -> None:
+        want = sink.payload_type
+        exc = TypeError(
+            f"IntoTopic({sink.ref}) expects {getattr(want, '__qualname__', want)}, "
+            f"got {cls.__qualname__}"
+        )
+        self._fail(_Failure(ErrorKind.TASK, exc, 1, f"IntoTopic({sink.ref})"), rec, out)
 
     def _to_output(self, items: list[Any], out: list[Emit]) -> None:
         sink = self.plan.output
+        if sink is None:
+            complete_all([rec.token for rec in _flatten(items)])
+            return
+        self._emit_all(sink, items, out)
+
+    def _emit_all(self, sink: CompiledSink, items: list[Any], out: list[Emit]) -> None:
+        """:meth:`_emit` for every record of ``items`` (records, or batches of records)."""
+        append = out.append
+        contracts = self._contracts
+        sink_id = id(sink)
         for item in items:
-            for rec in item if isinstance(item, list) else (item,):
-                if sink is None:
-                    rec.token.done()
+            for rec in item if type(item) is list else (item,):
+                message = rec.message
+                cls = type(message.payload)
+                contract = contracts.get((sink_id, cls)) or self._contract(sink, cls)
+                if contract is None:
+                    self._wrong_payload(sink, cls, rec, out)
                 else:
-                    self._emit(sink, rec, out)
+                    append(Emit(sink, message, rec.token, contract[0], contract[1]))
 
     # -- steps ------------------------------------------------------------------------
 
     def _record_step(
         self, op: StepOp, items: list[_Rec], out: list[Emit], deps: dict[str, Any]
     ) -> list[_Rec]:
+        if op.kind == "record" and op.retry is None:
+            return self._plain_record_step(op, items, out, deps)
         result: list[_Rec] = []
         for rec in items:
             try:
@@ -461,6 +525,34 @@ class FlowEngine:
                 self._fail(failure, rec, out)
                 continue
             self._settle(op, rec, value, result)
+        return result
+
+    def _plain_record_step(
+        self, op: StepOp, items: list[_Rec], out: list[Emit], deps: dict[str, Any]
+    ) -> list[_Rec]:
+        """A record step without retries: one call per record, failures classified at once,
+        filtered records completed together (the outcomes of ``_attempt`` + ``_settle``)."""
+        execute = partial(op.step.execute, **deps) if deps else op.step.execute
+        result: list[_Rec] = []
+        append = result.append
+        filtered: list[Completion] = []
+        for rec in items:
+            message = rec.message
+            try:
+                value = execute(message)
+            except Exception as exc:
+                self._fail(_Failure(classify(exc), exc, 1, op.name), rec, out)
+                continue
+            if value is None:
+                filtered.append(rec.token)
+            elif type(value) is Message or isinstance(value, Message):
+                append(_Rec(value, rec.token))
+            else:
+                append(_Rec(Message(payload=value, meta=message.meta), rec.token))
+        if filtered:
+            with self.metrics.lock:
+                self.metrics.filtered[op.name] += len(filtered)
+            complete_all(filtered)
         return result
 
     def _settle(self, op: StepOp, rec: _Rec, value: Any, result: list[_Rec]) -> None:
@@ -490,16 +582,7 @@ class FlowEngine:
         instance = self._local.instances.get(use_case)
         if instance is None:
             instance = self._local.instances[use_case] = runtime.factory.build(use_case)
-        command = step.command(rec.message)
-        payload = (
-            command
-            if isinstance(command, dict) or command is None
-            else (msgspec.to_builtins(command))
-        )
-        value = runtime.executor.execute_sync(
-            instance, params=step.params(rec.message) or None, payload=payload
-        )
-        return step.result(value, rec.message)
+        return self._use_cases.run(runtime, step, instance, rec.message)  # invoke.py
 
     def _attempt(self, op: StepOp, fn: Callable[[], Any]) -> Any:
         attempts = 0
@@ -746,75 +829,6 @@ def _reset_connection(exc: BaseException) -> None:
         connection.close()
 
 
-_CONTENT_TYPE_BYTES = {ct: ct.encode() for ct in CONTENT_TYPES.values()}
-
-
-def new_trace_id() -> str:
-    """A random 128-bit trace id as 32 hex digits (not for secrets: no syscall per record)."""
-    return f"{getrandbits(128):032x}"
-
-
-_MANAGED_HEADERS = frozenset(
-    {
-        "x-trace-id",
-        "x-parent-trace-id",
-        "x-correlation-id",
-        "x-causation-id",
-        "x-loom-message-type",
-        "x-loom-message-version",
-        "content-type",
-        "x-error-kind",
-        "x-error-reason",
-    }
-)
-
-
 def _header(headers: dict[str, bytes], key: str) -> str | None:
     value = headers.get(key)
     return value.decode("utf-8", "replace") if value is not None else None
-
-
-def encode_emit(
-    emit: Emit, codec: KafkaCodec
-) -> tuple[bytes, bytes | str | None, list[tuple[str, bytes]], int | None]:
-    """``(value, key, headers, timestamp_ms)`` of the record for ``emit`` (spec §3.1, §3.5)."""
-    from loom_django.streaming.codecs import MessageDescriptor, MessageMetadata
-
-    meta = emit.message.meta
-    trace_id = new_trace_id()
-    produced = meta.produced_at_ms
-    envelope = MessageEnvelope(
-        meta=MessageMetadata(
-            descriptor=MessageDescriptor(
-                message_type=emit.message_type,
-                message_version=emit.message_version,
-                content_type=codec.content_type,
-            ),
-            trace_id=trace_id,
-            parent_trace_id=meta.trace_id,
-            correlation_id=meta.correlation_id,
-            causation_id=meta.message_id,
-            produced_at_ms=produced if produced is not None else time.time_ns() // 1_000_000,
-        ),
-        payload=emit.message.payload,
-    )
-    value = codec.encode(envelope)
-    key: bytes | str | None = meta.key
-    policy = emit.sink.partitioning
-    if policy is not None and (key is None or policy.allow_repartition):
-        strategy_key = policy.key_for(emit.message)
-        key = strategy_key if strategy_key is not None else key
-    headers = [(k, v) for k, v in meta.headers.items() if k not in _MANAGED_HEADERS]
-    headers.append(("x-trace-id", trace_id.encode()))
-    if meta.trace_id:
-        headers.append(("x-parent-trace-id", meta.trace_id.encode()))
-    if meta.correlation_id:
-        headers.append(("x-correlation-id", meta.correlation_id.encode()))
-    headers.append(("x-causation-id", meta.message_id.encode()))
-    if codec.content_type == JSON_RAW:  # the only codec whose type travels in headers
-        headers.append(("x-loom-message-type", emit.message_type.encode()))
-        headers.append(("x-loom-message-version", str(emit.message_version).encode()))
-    headers.append(("content-type", _CONTENT_TYPE_BYTES.get(codec.content_type) or b""))
-    if emit.extra_headers:
-        headers.extend(emit.extra_headers.items())
-    return value, key, headers, produced

@@ -112,12 +112,16 @@ class MsgpackCodec:
         self, raw: bytes, payload_type: type[Any], headers: Mapping[str, bytes] | None = None
     ) -> MessageEnvelope[Any]:
         """The envelope in ``raw``."""
+        envelope: MessageEnvelope[Any] = self.envelope_decoder(payload_type).decode(raw)
+        return envelope
+
+    def envelope_decoder(self, payload_type: Any) -> msgspec.msgpack.Decoder[Any]:
+        """The reusable decoder of ``MessageEnvelope[payload_type]`` (headers are not read)."""
         decoder = self._decoders.get(payload_type)
         if decoder is None:
-            decoder = msgspec.msgpack.Decoder(MessageEnvelope[payload_type])  # type: ignore[valid-type]
+            decoder = msgspec.msgpack.Decoder(MessageEnvelope[payload_type])
             self._decoders[payload_type] = decoder
-        envelope: MessageEnvelope[Any] = decoder.decode(raw)
-        return envelope
+        return decoder
 
 
 class JsonCodec:
@@ -137,12 +141,16 @@ class JsonCodec:
         self, raw: bytes, payload_type: type[Any], headers: Mapping[str, bytes] | None = None
     ) -> MessageEnvelope[Any]:
         """The envelope in ``raw``."""
+        envelope: MessageEnvelope[Any] = self.envelope_decoder(payload_type).decode(raw)
+        return envelope
+
+    def envelope_decoder(self, payload_type: Any) -> msgspec.json.Decoder[Any]:
+        """The reusable decoder of ``MessageEnvelope[payload_type]`` (headers are not read)."""
         decoder = self._decoders.get(payload_type)
         if decoder is None:
-            decoder = msgspec.json.Decoder(MessageEnvelope[payload_type])  # type: ignore[valid-type]
+            decoder = msgspec.json.Decoder(MessageEnvelope[payload_type])
             self._decoders[payload_type] = decoder
-        envelope: MessageEnvelope[Any] = decoder.decode(raw)
-        return envelope
+        return decoder
 
 
 def _text(headers: Mapping[str, bytes], key: str) -> str | None:

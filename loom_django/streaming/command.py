@@ -1,4 +1,4 @@
-"""``manage.py loom_stream``: list, check, describe and run stream flows.
+"""``manage.py loom_stream``: list, check, describe and run stream flows; prune the inbox.
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 usage error, 3 configuration error,
 4 forced stop (second signal or drain timeout).
@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from loom_django.streaming import _operations
 from loom_django.streaming import describe as _describe
 from loom_django.streaming.registry import registry
 
@@ -45,14 +46,32 @@ class Command(BaseCommand):
         run.add_argument("--idle-timeout", type=float, default=None)
         run.add_argument("--shutdown-timeout", type=float, default=30.0)
         run.add_argument(
+            "--metrics-port", type=_positive, default=None, help="serve Prometheus metrics here"
+        )
+        run.add_argument("--health-file", default=None, help="touched after every successful poll")
+        run.add_argument(
+            "--log-level",
+            type=str.upper,
+            choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+            default=None,
+            help="level of the loom_django loggers (to stderr)",
+        )
+        run.add_argument(
             "--mock-cluster",
             action="store_true",
             help="start librdkafka's mock cluster in this process and use it",
         )
         _config_options(run)
+        prune = sub.add_parser("prune-inbox", help="delete old idempotency records")
+        prune.add_argument("--older-than", required=True, metavar="DURATION")
+        prune.add_argument("--flow", default=None)
+        prune.add_argument("--database", default="default")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
+        if action == "prune-inbox":
+            self._prune(options["older_than"], options["flow"], options["database"])
+            return
         config = _config(options)
         if action == "list":
             self._list(options["format"])
@@ -99,6 +118,16 @@ class Command(BaseCommand):
         else:
             self.stdout.write(_describe.as_text(data))
 
+    def _prune(self, older_than: str, flow: str | None, using: str) -> None:
+        from loom_django.streaming.inbox import parse_duration, prune
+
+        try:
+            window = parse_duration(older_than)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+        deleted = prune(window, flow=flow, using=using)
+        self.stdout.write(f"deleted {deleted} inbox row(s) older than {older_than}")
+
     def _run(self, options: dict[str, Any], config: Any) -> None:
         from loom_django.core.errors import MissingDependency
 
@@ -117,6 +146,9 @@ class Command(BaseCommand):
             from loom_django.streaming.testing import create_topics
 
             create_topics(cluster, plan.source.topics)
+        if options["log_level"]:
+            _operations.configure_logging(options["log_level"])
+        port, addr = _operations.metrics_endpoint(options["metrics_port"], plan, config)
         try:
             from loom_django.extras import require
 
@@ -130,11 +162,26 @@ class Command(BaseCommand):
                 max_messages=options["max_messages"],
                 idle_timeout_s=options["idle_timeout"],
                 brokers=brokers,
+                prometheus=port is not None or _operations.prometheus_enabled(config),
+                health_file=options["health_file"],
             )
         except MissingDependency as exc:
+            if exc.package != "bytewax":
+                raise CommandError(str(exc), returncode=EXIT_CONFIG) from None
             raise CommandError(
-                f"{exc} (Bytewax has wheels for Python <= 3.12 only)", returncode=EXIT_CONFIG
+                f"{exc}. Bytewax 0.21.1 ships wheels for Python <= 3.12 only, so "
+                f"`loom_stream run` needs Python 3.11 or 3.12 (this is Python "
+                f"{sys.version_info.major}.{sys.version_info.minor}); list, check and "
+                "describe work without it.",
+                returncode=EXIT_CONFIG,
             ) from None
+        if port is not None:
+            try:
+                _operations.serve_metrics(port, addr)
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot serve metrics on {addr}:{port}: {exc}", returncode=EXIT_CONFIG
+                ) from None
         from django.db import connections
 
         connections.close_all()
@@ -143,7 +190,7 @@ class Command(BaseCommand):
             runner.run()
         except Exception as exc:
             raise CommandError(
-                f"stream {plan.name} failed: {exc}", returncode=EXIT_RUNTIME
+                f"stream {plan.name} failed: {_operations.reason(exc)}", returncode=EXIT_RUNTIME
             ) from None
         finally:
             restore()

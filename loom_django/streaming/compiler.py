@@ -14,12 +14,16 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
+from loom_django.core.errors import ConfigError
+from loom_django.streaming.binding import ConfigBinding, resolve_binding
 from loom_django.streaming.dispatch import dispatch_table
 from loom_django.streaming.errors import ErrorKind, InvalidFlowConfig, StreamCompilationError
 from loom_django.streaming.fanout import Broadcast, ExpandRoutes, Explode
 from loom_django.streaming.flow import FLOW_NAME_RE, StreamFlow
+from loom_django.streaming.model_sink import IntoModel, compile_model_sink
 from loom_django.streaming.nodes import (
     CollectBatch,
+    ContextFactory,
     Drain,
     ForEach,
     Fork,
@@ -60,7 +64,7 @@ from loom_django.streaming.steps import (
     Step,
     StreamShape,
 )
-from loom_django.streaming.usecase import UseCaseStep
+from loom_django.streaming.usecase import MODES, UseCaseStep
 
 __all__ = ["compile_flow", "plain_config"]
 
@@ -91,6 +95,7 @@ class _Ctx:
     flow: StreamFlow
     kafka: KafkaSettings | None
     compiler: Any
+    config: Mapping[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sinks: dict[str, CompiledSink] = field(default_factory=dict)
@@ -100,6 +105,8 @@ class _Ctx:
     has_terminal: bool = False
     in_async: bool = False
     retry: RetryPolicy | None = None  # of the enclosing With, else the flow's default
+    db_lanes: int | None = None  # streaming.runtime.db_lanes
+    model_sinks: list[str] = field(default_factory=list)  # IntoModel paths (model_sink.py)
 
     def error(self, node: str, problem: str) -> None:
         self.errors.append(f"{self.flow.name}.{node}: {problem}")
@@ -118,12 +125,13 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
     """
     cfg = plain_config(config)
     kafka = _kafka_settings(flow, cfg)
-    ctx = _Ctx(flow=flow, kafka=kafka[0], compiler=compiler)
+    ctx = _Ctx(flow=flow, kafka=kafka[0], compiler=compiler, config=cfg)
     if kafka[1]:
         ctx.errors.append(f"{flow.name}: {kafka[1]}")
     if not FLOW_NAME_RE.match(flow.name):
         ctx.error("name", f"must match {FLOW_NAME_RE.pattern} (got {flow.name!r})")
     runtime = _runtime_config(flow, cfg, ctx)
+    ctx.db_lanes = runtime.db_lanes if runtime is not None else None
     ctx.retry = _default_retry(flow, cfg, ctx)
     source = _source(flow, cfg, ctx)
     current = source.payload_type if source is not None else Any
@@ -139,7 +147,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         ctx.warnings.append(f"error kinds without a route: {', '.join(unrouted)}")
     if ctx.errors or source is None or runtime is None:
         raise StreamCompilationError(ctx.errors or [f"{flow.name}: invalid flow"])
-    return CompiledPlan(
+    plan = CompiledPlan(
         name=flow.name,
         description=flow.description,
         source=source,
@@ -153,7 +161,28 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         payload_types=dict(ctx.types),
         shapes=tuple(ctx.shapes),
         warnings=tuple(ctx.warnings),
+        model_sinks=tuple(ctx.model_sinks),
     )
+    return _check_connection_budget(plan)
+
+
+def _check_connection_budget(plan: CompiledPlan) -> CompiledPlan:
+    """Warn when ``workers + Σ db_lanes`` exceeds ``streaming.runtime.db_max_connections``."""
+    limit = plan.runtime.db_max_connections
+    if limit is None or not (plan.use_cases or plan.model_sinks):
+        return plan
+    from dataclasses import replace
+
+    from loom_django.streaming.lanes import database_summary
+
+    budget = database_summary(plan)["connection_budget"]
+    if budget <= limit:
+        return plan
+    warning = (
+        f"DB connection budget {budget} (workers + db_lanes) exceeds "
+        f"streaming.runtime.db_max_connections {limit}"
+    )
+    return replace(plan, warnings=(*plan.warnings, warning))
 
 
 # -- configuration ---------------------------------------------------------------------
@@ -301,10 +330,14 @@ def _outputs(flow: StreamFlow, shape: StreamShape, ctx: _Ctx) -> CompiledSink | 
 
 
 def _label(node: object) -> str:
+    if isinstance(node, ConfigBinding):
+        return node.target.__qualname__
     if isinstance(node, Step):
         return type(node).step_name()
     if isinstance(node, IntoTopic):
         return f"IntoTopic({node.name})"
+    if isinstance(node, IntoModel):
+        return node.name
     return type(node).__name__
 
 
@@ -346,6 +379,8 @@ def _walk(
 
 
 def _instantiate(raw: object, ctx: _Ctx, path: tuple[int, ...]) -> object | None:
+    if isinstance(raw, ConfigBinding):
+        return _bind(raw, ctx)
     if isinstance(raw, type):
         try:
             instance: object = raw()
@@ -354,6 +389,16 @@ def _instantiate(raw: object, ctx: _Ctx, path: tuple[int, ...]) -> object | None
             ctx.error(raw.__qualname__, f"cannot be instantiated without arguments ({exc})")
             return None
     return raw
+
+
+def _bind(binding: ConfigBinding, ctx: _Ctx) -> object | None:
+    """The object a ``from_config``/``configure`` binding builds, or ``None`` after an error."""
+    try:
+        built: object = resolve_binding(binding, ctx.config)
+    except ConfigError as exc:
+        ctx.error(binding.target.__qualname__, str(exc))
+        return None
+    return built
 
 
 def _node(
@@ -391,6 +436,13 @@ def _node(
         return _router(node, shape, current, path, ctx)
     if isinstance(node, Broadcast | Explode | ExpandRoutes):
         return _fanout(node, shape, current, path, ctx)
+    if isinstance(node, IntoModel):  # a Django model sink (model_sink.py)
+        _expect(shape, (R,), label, ctx)
+        model_op, problems = compile_model_sink(node, path, current if _concrete(current) else None)
+        for problem in problems:
+            ctx.error(label, problem)
+        ctx.model_sinks.append(path_label(path))
+        return model_op, NONE, current, True
     ctx.error(label, f"unsupported node (got {node!r})")
     return None, shape, current, False
 
@@ -497,6 +549,8 @@ def _use_case(step: UseCaseStep, current: Any, ctx: _Ctx) -> Any:
     if uc is None:
         ctx.error(label, "UseCaseStep.use_case is not set")
         return None
+    if step.mode not in MODES:
+        ctx.error(label, f"mode must be one of {', '.join(MODES)} (got {step.mode!r})")
     if ctx.compiler is None:
         ctx.error(label, f"use case {uc.__name__}: no runtime compiler is available")
         return None
@@ -555,6 +609,8 @@ def _with(
     valid = True
     for i, raw in enumerate(inner):
         item = raw() if isinstance(raw, type) and issubclass(raw, Step) else raw
+        if isinstance(item, ConfigBinding) and issubclass(item.target, RecordStep):
+            continue  # resolved (and reported) by the walk below
         if isinstance(item, IntoTopic):
             if i != len(inner) - 1:
                 valid = False
@@ -583,20 +639,40 @@ def _with(
             preserve_key_order=node.preserve_key_order,
             ordered_output=node.ordered_output,
             managers=dict(node.async_managers),
+            db_lanes=node.db_lanes
+            or ctx.db_lanes
+            or min(node.max_concurrency, 4),  # DB lanes (lanes.py)
         )
+    plain, factories = _bound_deps(node, ctx)
     op = WithOp(
         path=path,
         name=label,
         scope=node.scope.value,
         ops=ops,
-        plain=dict(node.plain_deps),
+        plain=plain,
         managers=dict(node.context_managers),
-        factories=dict(node.context_factories),
+        factories=factories,
         to_output=to_output,
         async_opts=options,
     )
     out_shape = R if to_output else NONE
     return op, out_shape, ctx.types.get(path_label((*path, len(inner) - 1)), current), not to_output
+
+
+def _bound_deps(node: With, ctx: _Ctx) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(plain, factories)`` of ``node`` with ``from_config`` dependencies built."""
+    plain: dict[str, Any] = {}
+    factories: dict[str, Any] = dict(node.context_factories)
+    for name, value in node.plain_deps.items():
+        if not isinstance(value, ConfigBinding):
+            plain[name] = value
+            continue
+        built = _bind(value, ctx)
+        if isinstance(built, ContextFactory):
+            factories[name] = built
+        elif built is not None:
+            plain[name] = built
+    return plain, factories
 
 
 def _router(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Union, get_args, get_origin
 
+from loom_django.streaming.lanes import database_summary
 from loom_django.streaming.plan import CompiledPlan, CompiledSink
 from loom_django.streaming.registry import FlowEntry
 from loom_django.streaming.settings import redact
@@ -89,6 +90,7 @@ def describe(plan: CompiledPlan) -> dict[str, Any]:
             }
             for path, uc in plan.use_cases.items()
         },
+        "database": database_summary(plan),  # lanes.py
         "runtime": redact(_runtime(plan)),
         "warnings": list(plan.warnings),
     }

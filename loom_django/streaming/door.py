@@ -29,10 +29,16 @@ CHECKS = (check_duplicate_flows, check_compiled_flows, check_flow_warnings)
 
 def ready(provider: Callable[[], Any]) -> None:
     """Compile every discovered flow into the registry; failures are kept for the checks."""
+    from django.apps import apps
+
     from loom_django.conf import conf
     from loom_django.core.errors import ConfigError
     from loom_django.streaming.registry import registry
 
+    if apps.is_installed("django.contrib.admin"):
+        from loom_django.streaming.admin import register
+
+        register()
     flows: tuple[Any, ...] = ()
     try:
         runtime = provider()

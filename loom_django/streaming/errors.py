@@ -6,6 +6,7 @@ Hierarchy::
     StreamCompilationError (CompilationError)   a flow is invalid; every problem listed
     KafkaDeliveryError (RuntimeError)           a produced record was not delivered
     InvalidFlowConfig (ValueError)              the kafka/streaming configuration is invalid
+    InlineSuspensionError (RuntimeError)        a use case needed an event loop in inline mode
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "ErrorEnvelope",
     "ErrorKind",
     "ErrorMessage",
+    "InlineSuspensionError",
     "InvalidFlowConfig",
     "KafkaDeliveryError",
     "StreamCompilationError",
@@ -109,3 +111,11 @@ class KafkaDeliveryError(RuntimeError):
 
 class InvalidFlowConfig(ValueError):
     """The ``kafka`` or ``streaming`` configuration is invalid; the message names the key."""
+
+
+class InlineSuspensionError(RuntimeError):
+    """A use case run with ``mode="inline"`` awaited something that needs an event loop (a
+    real suspension, Django's async ORM, an async HTTP client); its writes were rolled back.
+
+    Run it with ``mode="bridged"`` (or ``"auto"``, which falls back by itself).
+    """

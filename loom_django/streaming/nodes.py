@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from loom_django.streaming.binding import Configurable
 from loom_django.streaming.errors import ErrorKind
 from loom_django.streaming.steps import StreamShape
 
@@ -210,8 +211,10 @@ class ResourceScope(StrEnum):
     BATCH = "batch"
 
 
-class ContextFactory:
-    """A dependency built fresh (``factory()`` returns a context manager) each time it opens."""
+class ContextFactory(Configurable):
+    """A dependency built fresh (``factory()`` returns a context manager) each time it opens.
+
+    Subclasses may be declared with ``from_config`` like steps."""
 
     __slots__ = ("factory",)
 
@@ -268,7 +271,9 @@ class WithAsync(With):
     At most ``max_concurrency`` messages run at once; ``task_timeout_ms`` bounds one message's
     whole inner process (a TASK error when exceeded); ``preserve_key_order`` keeps at most one
     message per Kafka key in flight; ``ordered_output`` passes results on in input order
-    instead of completion order. Async context managers and ``ContextFactory`` values are
+    instead of completion order. Use-case steps run on ``db_lanes`` threads that own their
+    DB connections (default: ``streaming.runtime.db_lanes``, else ``min(max_concurrency,
+    4)``). Async context managers and ``ContextFactory`` values are
     entered on the bridge's event loop: once per process with ``WORKER`` scope (the workers
     share the bridge), per micro-batch with ``BATCH``.
 
@@ -287,8 +292,11 @@ class WithAsync(With):
         retry: RetryPolicy | None = None,
         preserve_key_order: bool = True,
         ordered_output: bool = False,
+        db_lanes: int | None = None,
         **dependencies: Any,
     ) -> None:
+        if db_lanes is not None and db_lanes < 1:
+            raise ValueError(f"WithAsync.db_lanes must be >= 1 (got {db_lanes})")
         if max_concurrency < 1:
             raise ValueError(f"WithAsync.max_concurrency must be >= 1 (got {max_concurrency})")
         if task_timeout_ms is not None and task_timeout_ms < 1:
@@ -297,6 +305,7 @@ class WithAsync(With):
         self.task_timeout_ms = task_timeout_ms
         self.preserve_key_order = preserve_key_order
         self.ordered_output = ordered_output
+        self.db_lanes = db_lanes
         self.async_managers: dict[str, contextlib.AbstractAsyncContextManager[Any]] = {}
         sync_deps: dict[str, Any] = {}
         for name, value in dependencies.items():

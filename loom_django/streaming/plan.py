@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loom_django.streaming.errors import ErrorKind
+from loom_django.streaming.model_sink import ModelSinkOp
 from loom_django.streaming.nodes import PartitionPolicy, RetryPolicy
 from loom_django.streaming.settings import ConsumerSettings, ProducerSettings, RuntimeConfig
 
@@ -133,6 +134,7 @@ class AsyncOptions:
     preserve_key_order: bool
     ordered_output: bool
     managers: Mapping[str, Any]
+    db_lanes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +217,7 @@ Op = (
     | BroadcastOp
     | ExplodeOp
     | ExpandRoutesOp
+    | ModelSinkOp
 )
 
 
@@ -235,6 +238,7 @@ class CompiledPlan:
     payload_types: Mapping[str, Any]
     shapes: tuple[tuple[str, str, str, str], ...]  # (path, node, in shape, out shape)
     warnings: tuple[str, ...] = field(default=())
+    model_sinks: tuple[str, ...] = field(default=())  # paths of the IntoModel sinks
 
     @property
     def producer_sinks(self) -> tuple[CompiledSink, ...]:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
-from typing import Any
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from loom_django.extras import require
 from loom_django.streaming._runtime import FlowEngine, StreamMetrics
+from loom_django.streaming.health import HealthFile
+from loom_django.streaming.observe import Observation, Scope, StreamObserver, instrument
 from loom_django.streaming.plan import CompiledPlan
 from loom_django.streaming.tracker import AckTracker
+
+if TYPE_CHECKING:
+    from loom_django.streaming.metrics import MetricsObserver, RunMetrics
 
 __all__ = ["StreamingRunner"]
 
@@ -26,6 +33,10 @@ class StreamingRunner:
         max_messages: stop once this many source records completed.
         idle_timeout_s: stop after this long without records and with nothing in flight.
         brokers: bootstrap servers overriding the configured ones (e.g. the mock cluster).
+        observers: receive the run's lifecycle events (``observe.LifecycleEvent``).
+        metrics_registry: export Prometheus metrics to this registry.
+        prometheus: export Prometheus metrics to the process-wide registry.
+        health_file: touched after every successful poll; removed when the run ends.
     """
 
     def __init__(
@@ -37,6 +48,10 @@ class StreamingRunner:
         max_messages: int | None = None,
         idle_timeout_s: float | None = None,
         brokers: str | None = None,
+        observers: Sequence[StreamObserver] = (),
+        metrics_registry: Any = None,
+        prometheus: bool = False,
+        health_file: str | os.PathLike[str] | None = None,
     ) -> None:
         from loom_django.streaming._bytewax import StopControl
 
@@ -47,6 +62,38 @@ class StreamingRunner:
         self.engine = FlowEngine(plan, runtime_provider=runtime_provider, metrics=self.metrics)
         self.workers = workers or plan.runtime.workers_per_process
         self.brokers = brokers
+        self.health = HealthFile(health_file) if health_file is not None else None
+        self.control.health = self.health
+        self.run_metrics: RunMetrics | None = None
+        if prometheus or metrics_registry is not None:
+            observers = (*observers, self._enable_metrics(metrics_registry))
+        self.observation = Observation(plan.name, observers)
+        instrument(self.engine, self.observation)
+
+    def _enable_metrics(self, registry: Any) -> MetricsObserver:
+        """Export this run's metrics through the registry's stream collector."""
+        from loom_django.streaming.codecs import codec_for
+        from loom_django.streaming.metrics import (
+            MetricsObserver,
+            RunMetrics,
+            Timings,
+            collector,
+            instrument_decode,
+        )
+
+        timings = Timings()
+        self.metrics.timing = timings
+        run = RunMetrics(
+            flow=self.plan.name,
+            metrics=self.metrics,
+            tracker=self.tracker,
+            timings=timings,
+            source_content_type=codec_for(self.plan.source.codec).content_type,
+        )
+        self.run_metrics = run
+        collector(registry).attach(run)
+        instrument_decode(self.engine, run)
+        return MetricsObserver(run, registry)
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Stop polling, drain in-flight records, commit and close (any thread, signals too)."""
@@ -75,8 +122,18 @@ class StreamingRunner:
             self.plan.source.group_id,
             ",".join(self.plan.source.topics),
         )
+        observation = self.observation
+        # Django, the plan and the clients are built: move them out of the collector's
+        # generations so the per-record garbage of the run does not rescan them.
+        gc.freeze()
         try:
-            cli_main(flow, workers_per_process=self.workers)  # type: ignore[no-untyped-call]
+            with observation.span(Scope.POLL_CYCLE, node_count=len(self.plan.ops)):
+                try:
+                    with observation.span(Scope.FLOW):
+                        cli_main(flow, workers_per_process=self.workers)  # type: ignore[no-untyped-call]
+                finally:
+                    self.engine.close()
         finally:
-            self.engine.close()
+            if self.health is not None:
+                self.health.remove()
         _log.info("stream %s: stopped (%s)", self.plan.name, self.control.reason or "end")

@@ -203,6 +203,9 @@ class RuntimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, fr
     shutdown_timeout_ms: int = 30_000
     delivery_timeout_ms: int = 30_000
     metrics_port: int | None = None
+    db_lanes: int | None = None
+    db_max_connections: int | None = None
+    db_idle_close_s: float | None = 60.0
 
     def problems(self) -> list[str]:
         """Every invalid value, as ``streaming.runtime.<key>: <problem>``."""
@@ -216,6 +219,8 @@ class RuntimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, fr
         ):
             if getattr(self, key) < 1:
                 out.append(f"streaming.runtime.{key} must be >= 1 (got {getattr(self, key)})")
+        if self.db_lanes is not None and self.db_lanes < 1:
+            out.append(f"streaming.runtime.db_lanes must be >= 1 (got {self.db_lanes})")
         if self.process_id is not None or self.addresses:
             out.append(
                 "streaming.runtime.process_id/addresses: Bytewax multi-process clusters are not "

@@ -6,6 +6,8 @@ from abc import ABC
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
+from loom_django.streaming.binding import Configurable
+
 __all__ = [
     "BatchExpandStep",
     "BatchStep",
@@ -28,8 +30,10 @@ class StreamShape(StrEnum):
     NONE = "none"
 
 
-class Step(ABC, Generic[In, Out]):
+class Step(Configurable, ABC, Generic[In, Out]):
     """A unit of user logic; subclasses define ``execute``.
+
+    ``Step.from_config(path, **overrides)`` builds the step at compile time from YAML.
 
     ``retry`` (a :class:`~loom_django.streaming.nodes.RetryPolicy`) makes failures of kind
     TASK retry in place. ``resource`` is reserved: setting it is a compile error.

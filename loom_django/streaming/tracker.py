@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["AckToken", "AckTracker", "Completion", "GroupToken"]
+__all__ = ["AckToken", "AckTracker", "Completion", "GroupToken", "complete_all"]
 
 TopicPartition = tuple[str, int]
 
@@ -96,6 +96,7 @@ class AckTracker:
         self._parts: dict[TopicPartition, _PartitionState] = {}
         self._inflight = 0
         self.completed_total = 0
+        self._last_committed: dict[TopicPartition, int] = {}  # kept after revoke (metrics)
 
     def register(self, topic: str, partition: int, offset: int) -> AckToken:
         """A token for a polled record; its offset is in flight until the token completes."""
@@ -108,18 +109,55 @@ class AckTracker:
             self._inflight += 1
         return AckToken(self, tp, offset)
 
+    def register_many(self, coordinates: list[tuple[str, int, int]]) -> list[AckToken]:
+        """Tokens for a polled batch of ``(topic, partition, offset)``, under one lock."""
+        tokens: list[AckToken] = []
+        append = tokens.append
+        parts = self._parts
+        with self._lock:
+            last_tp: TopicPartition | None = None
+            order: deque[int] | None = None
+            for topic, partition, offset in coordinates:
+                tp = (topic, partition)
+                if tp != last_tp or order is None:
+                    state = parts.get(tp)
+                    if state is None:
+                        state = parts[tp] = _PartitionState()
+                    order = state.order
+                    last_tp = tp
+                order.append(offset)
+                append(AckToken(self, tp, offset))
+            self._inflight += len(tokens)
+        return tokens
+
+    def done_many(self, tokens: list[AckToken]) -> None:
+        """``token.done()`` for each of ``tokens`` (of this tracker), under one lock."""
+        with self._lock:
+            for token in tokens:
+                token.pending -= 1
+                if token.pending == 0:
+                    self._complete(token.tp, token.offset)
+                elif token.pending < 0:
+                    raise RuntimeError(f"ack token {token.tp}:{token.offset} completed twice")
+
     def _complete(self, tp: TopicPartition, offset: int) -> None:
         self._inflight -= 1
         self.completed_total += 1
         state = self._parts.get(tp)
         if state is None:  # revoked: the new owner redelivers
             return
-        state.completed.add(offset)
         order = state.order
-        while order and order[0] in state.completed:
-            head = order.popleft()
-            state.completed.discard(head)
+        if order and order[0] == offset:  # in order: the common case
+            order.popleft()
+            head = offset
+            completed = state.completed
+            if completed:
+                while order and order[0] in completed:
+                    head = order.popleft()
+                    completed.discard(head)
             state.committable = head + 1
+            return
+        state.completed.add(offset)
 
     def inflight(self) -> int:
         """Records registered and not yet completed (all partitions)."""
@@ -139,13 +177,33 @@ class AckTracker:
     def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
         """Record that ``offsets`` were committed."""
         with self._lock:
+            self._last_committed.update(offsets)
             for tp, offset in offsets.items():
                 state = self._parts.get(tp)
                 if state is not None:
                     state.committed = offset
+
+    def committed_offsets(self) -> dict[TopicPartition, int]:
+        """The last offset committed per partition by this process (revoked ones too)."""
+        with self._lock:
+            return dict(self._last_committed)
 
     def revoke(self, tps: set[TopicPartition]) -> None:
         """Forget ``tps``: later completions for them never commit."""
         with self._lock:
             for tp in tps:
                 self._parts.pop(tp, None)
+
+
+def complete_all(tokens: list[Completion]) -> None:
+    """Complete each of ``tokens`` once; ack tokens of one tracker under a single lock."""
+    plain: list[AckToken] = []
+    tracker: AckTracker | None = None
+    for token in tokens:
+        if type(token) is AckToken and (tracker is None or token._tracker is tracker):
+            tracker = token._tracker
+            plain.append(token)
+        else:
+            token.done()
+    if tracker is not None:
+        tracker.done_many(plain)

@@ -10,7 +10,10 @@ from loom_django.streaming.messages import Message
 from loom_django.streaming.nodes import RetryPolicy
 from loom_django.streaming.steps import RecordStep
 
-__all__ = ["InvokeUseCase", "UseCaseStep"]
+__all__ = ["MODES", "InvokeUseCase", "UseCaseStep"]
+
+MODES = ("auto", "inline", "bridged")
+"""The execution modes of a use-case step (spec §7.3)."""
 
 _NOT_GIVEN: Any = object()
 
@@ -31,6 +34,20 @@ class UseCaseStep(RecordStep[Any, Any]):
     """Whether ``command`` returns the payload (enables the compile-time field check)."""
     result_type: ClassVar[type[Any] | None] = None
     """The payload class ``result`` builds, for the compile-time check (``None``: not checked)."""
+    mode: ClassVar[str] = "auto"
+    """``"inline"``, ``"bridged"`` or ``"auto"`` (inline, bridged once a run needs a loop)."""
+    idempotency: ClassVar[str | None] = None
+    """``"message"``: record each message id in the stream inbox (see ``idempotency_key``)."""
+
+    def idempotency_key(self, message: Message[Any]) -> str | None:
+        """The inbox key of ``message`` (``None``: no idempotency); override for business keys.
+
+        With a key, the use case's writes and the inbox record commit together, and a key
+        seen before re-emits the stored result without executing again.
+        """
+        if self.idempotency == "message":
+            return message.meta.message_id
+        return None
 
     def params(self, message: Message[Any]) -> dict[str, Any]:
         """Parameters of the use case's ``execute`` other than the command."""
@@ -57,6 +74,8 @@ def InvokeUseCase(
     params: Mapping[str, Any] | Callable[[Message[Any]], dict[str, Any]] | None = None,
     command: Any = _NOT_GIVEN,
     result: type[Any] | Callable[[Any, Message[Any]], Any] | None = None,
+    mode: str = "auto",
+    idempotency: str | Callable[[Message[Any]], str] | None = None,
     retry: RetryPolicy | None = None,
     name: str = "",
 ) -> UseCaseStep:
@@ -69,9 +88,23 @@ def InvokeUseCase(
         command: an expression, a callable ``message -> command``, or omitted (the payload).
         result: a payload class built from the result's attributes (by field name), a
             callable ``(value, message) -> payload | None``, or ``None`` (the result itself).
+        mode: ``"auto"`` (default), ``"inline"`` or ``"bridged"`` (see the streaming guide).
+        idempotency: ``"message"`` (the message id), a callable ``message -> key``, or
+            ``None``: with a key, a redelivered message re-emits its stored result.
         retry: retry policy for TASK failures.
         name: the step name (default ``invoke_<UseCase>``).
+
+    Raises:
+        ValueError: ``mode`` is not one of auto, inline, bridged, or ``idempotency`` is a
+            string other than ``"message"``.
     """
+    if mode not in MODES:
+        raise ValueError(f"InvokeUseCase.mode must be one of {', '.join(MODES)} (got {mode!r})")
+    if isinstance(idempotency, str) and idempotency != "message":
+        raise ValueError(
+            f"InvokeUseCase.idempotency must be 'message' or a callable (got {idempotency!r})"
+        )
+    key_fn = idempotency if callable(idempotency) else None
     from_payload = command is _NOT_GIVEN
     static_params = dict(params) if isinstance(params, Mapping) else None
     params_fn = params if callable(params) else None
@@ -112,11 +145,19 @@ def InvokeUseCase(
         else (None if params_fn is not None else ()),
         "command_from_payload": from_payload,
         "result_type": result_cls,
+        "mode": mode,
+        "idempotency": "message" if idempotency == "message" else None,
         "params": _params,
         "command": _command,
         "result": _result,
         "__module__": getattr(use_case, "__module__", __name__),
     }
+    if key_fn is not None:
+
+        def _key(self: UseCaseStep, message: Message[Any]) -> str | None:
+            return str(key_fn(message))
+
+        attrs["idempotency_key"] = _key
     cls = type(f"Invoke{use_case.__name__}", (UseCaseStep,), attrs)
     step: UseCaseStep = cls()
     return step

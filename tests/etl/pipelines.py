@@ -7,12 +7,16 @@ from datetime import date
 import polars as pl
 
 from loom_django.etl import (
+    CheckpointScope,
     ETLParams,
     ETLPipeline,
     ETLProcess,
     ETLStep,
     FromTable,
+    FromTemp,
     IntoTable,
+    IntoTemp,
+    SchemaMode,
     Secret,
 )
 from tests.testapp.models import Book, Ghost
@@ -102,3 +106,55 @@ class Replacing(ETLProcess[SecretParams]):
 
 class ReplacePipeline(ETLPipeline[SecretParams]):
     processes = [Replacing]
+
+
+class RetryParams(DayParams):
+    fail: bool = False
+
+
+class StageBooks(ETLStep[RetryParams]):
+    target = IntoTemp("staged", scope=CheckpointScope.CORRELATION)
+
+    def execute(self, params: RetryParams) -> pl.LazyFrame:
+        return pl.LazyFrame({"title": [params.run_date.isoformat()], "pages": [params.pages]})
+
+
+class LoadStaged(ETLStep[RetryParams]):
+    staged = FromTemp("staged")
+    target = IntoTable(Book).append()
+
+    def execute(self, params: RetryParams, *, staged: pl.LazyFrame) -> pl.LazyFrame:
+        if params.fail:
+            raise RuntimeError("load failed")
+        return staged
+
+
+class Staging(ETLProcess[RetryParams]):
+    steps = [StageBooks, LoadStaged]
+
+
+class RetryPipeline(ETLPipeline[RetryParams]):
+    """Stages rows in a CORRELATION temp, then loads them (fails when ``fail`` is set)."""
+
+    processes = [Staging]
+
+
+class NoParams(ETLParams):
+    pass
+
+
+class WriteLake(ETLStep[NoParams]):
+    target = IntoTable("lake.orders").append(schema=SchemaMode.OVERWRITE)
+
+    def execute(self, params: NoParams) -> pl.LazyFrame:
+        return pl.LazyFrame({"id": [1], "amount": [1.0]})
+
+
+class Lake(ETLProcess[NoParams]):
+    steps = [WriteLake]
+
+
+class LakePipeline(ETLPipeline[NoParams]):
+    """Writes a Delta table routed by ``storage.defaults.table_path``."""
+
+    processes = [Lake]

@@ -71,6 +71,7 @@ def test_plan_writes_nothing_and_its_json_is_stable():
 
 
 def test_missing_table_exits_3_before_anything_runs():
+    """etl §12.24: pre-flight in ``plan`` and ``run`` exits 3 before any read or write."""
     for action in ("plan", "run"):
         with pytest.raises(CommandError) as info:
             _run(action, "tests.etl.pipelines.GhostPipeline", "-p", "run_date=2026-03-30")
@@ -79,6 +80,7 @@ def test_missing_table_exits_3_before_anything_runs():
 
 
 def test_list_json_gives_each_params_schema():
+    """etl §12.71: sorted by name; ``params`` is ``msgspec.json.schema`` of the type."""
     import msgspec
 
     from loom_django.etl.registry import registry

@@ -118,3 +118,82 @@ def test_correlation_scope_without_a_correlation_id_raises_value_error(runner, t
     with pytest.raises(ValueError, match="run it with a correlation_id"):
         runner.run(_pipe(WRITE, READ), P())
     assert not (tmp_path / "temps" / "correlations").exists()
+
+
+RETRY = "tests.etl.pipelines.RetryPipeline"
+
+
+def _command(*args: str) -> int:
+    """Run ``loom_etl`` and return its exit code (0 on success)."""
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    try:
+        call_command("loom_etl", *args, stdout=io.StringIO())
+    except CommandError as exc:
+        return exc.returncode
+    return 0
+
+
+def _attempt(root: str, *extra: str) -> int:
+    return _command(
+        "run", RETRY, "-p", "run_date=2026-03-30", "--set", f"storage.temp.root={root}", *extra
+    )
+
+
+def test_launch_passes_the_correlation_and_attempt_to_the_run(runner, tmp_path):
+    """etl §12.38: ``launch`` (the command's and Celery's path) keeps CORRELATION temps of a
+    failed attempt that is not the last."""
+    from loom_django.etl.launch import Launch, launch
+
+    how = Launch(correlation_id="job-6", attempt=1, last_attempt=False, history=False, lock=False)
+    with pytest.raises(RuntimeError):
+        launch(runner, _pipe(WRITE, READ_FAILS), "retry", P(), how)
+    assert len(_stored(tmp_path, "job-6")) == 1
+
+
+def test_command_keeps_temps_of_a_failed_attempt_that_is_not_the_last(tmp_path):
+    """etl §12.38: ``run --correlation-id ID --not-last-attempt``."""
+    root = str(tmp_path / "temps")
+    code = _attempt(root, "-p", "fail=true", "--correlation-id", "job-7", "--not-last-attempt")
+    assert code == 1
+    assert len(_stored(tmp_path, "job-7")) == 1
+
+
+def test_command_retry_resumes_from_the_kept_temp_and_then_removes_it(tmp_path):
+    """etl §12.38: ``--attempt 2 --include LoadStaged`` reads what attempt 1 left; a successful
+    last attempt deletes the correlation's temps."""
+    from tests.testapp.models import Book
+
+    root = str(tmp_path / "temps")
+    _attempt(root, "-p", "fail=true", "--correlation-id", "job-8", "--not-last-attempt")
+    code = _attempt(root, "--correlation-id", "job-8", "--attempt", "2", "--include", "LoadStaged")
+    assert code == 0
+    assert list(Book.objects.values_list("title", flat=True)) == ["2026-03-30"]
+    assert not (tmp_path / "temps" / "correlations" / "job-8").exists()
+
+
+def test_command_history_records_the_attempt_and_correlation(tmp_path):
+    """etl §12.38 with §9.10: the history row carries the attempt and correlation id."""
+    from loom_django.etl.models import EtlPipelineRun
+
+    root = str(tmp_path / "temps")
+    _attempt(root, "-p", "fail=true", "--correlation-id", "job-9", "--not-last-attempt")
+    row = EtlPipelineRun.objects.get()
+    assert (row.correlation_id, row.attempt, row.status) == ("job-9", 1, "failed")
+
+
+def test_cleanup_correlation_command_removes_a_failed_jobs_temps(tmp_path):
+    """etl §12.38: ``loom_etl cleanup-correlation ID`` after a failed last attempt."""
+    root = str(tmp_path / "temps")
+    _attempt(root, "-p", "fail=true", "--correlation-id", "job-10")
+    assert len(_stored(tmp_path, "job-10")) == 1
+    assert _command("cleanup-correlation", "job-10", "--set", f"storage.temp.root={root}") == 0
+    assert not (tmp_path / "temps" / "correlations" / "job-10").exists()
+
+
+def test_cleanup_correlation_with_an_invalid_id_exits_2(tmp_path):
+    """etl §12.75: a bad id is a usage error."""
+    assert _command("cleanup-correlation", "..", "--set", f"storage.temp.root={tmp_path}") == 2

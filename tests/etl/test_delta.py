@@ -200,3 +200,56 @@ def test_a_delta_source_reads_with_its_predicate_and_projection(tmp_path, files_
     _runner(tmp_path, "create").run(pipe, P())
     assert seen[0].rows() == [(2,)]
     assert _table(tmp_path, "lake/copy").rows() == [(2,)]
+
+
+def _spark_runner(root: Any) -> ETLRunner:
+    pytest.importorskip("pyspark")
+    storage = StorageConfig(defaults=StorageDefaults(table_path=FilePath(uri=str(root))))
+    return ETLRunner(EtlConfig(storage=storage), backend="spark")
+
+
+def test_delta_target_on_spark_is_feature_unavailable_before_anything_runs(tmp_path):
+    """etl §12.29 and §7.6: Delta on Spark (no Delta jars here) is a compile error naming the
+    Polars backend, not a failure midway through the run."""
+    from loom_django.etl import ETLCompilationError, ETLErrorCode
+
+    target = IntoTable("lake.orders").append(schema=SchemaMode.OVERWRITE)
+    with pytest.raises(ETLCompilationError) as info:
+        _spark_runner(tmp_path).run(_pipe(target, ORDERS), P())
+    assert info.value.code is ETLErrorCode.FEATURE_UNAVAILABLE
+    assert "Polars backend" in info.value.message
+    assert not (tmp_path / "lake").exists()
+
+
+def test_delta_source_on_spark_is_feature_unavailable(tmp_path):
+    """etl §12.29: a Delta source on Spark fails the compile as well."""
+    from loom_django.etl import ETLCompilationError, ETLErrorCode, IntoFile
+    from loom_django.etl.schema import Format
+
+    pipe = _pipe(IntoFile("out.csv", format=Format.CSV), ORDERS, orders=FromTable("lake.orders"))
+    with pytest.raises(ETLCompilationError) as info:
+        _spark_runner(tmp_path).run(pipe, P())
+    assert info.value.code is ETLErrorCode.FEATURE_UNAVAILABLE and info.value.field == "orders"
+
+
+def test_delta_pipeline_on_spark_exits_3_from_the_command(tmp_path):
+    """etl §12.60 / §12.75: compile errors exit 3 (Delta on Spark)."""
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    pytest.importorskip("pyspark")
+    with pytest.raises(CommandError) as info:
+        call_command(
+            "loom_etl",
+            "run",
+            "tests.etl.pipelines.LakePipeline",
+            "--backend",
+            "spark",
+            "--set",
+            f"storage.defaults.table_path.uri={tmp_path}",
+            stdout=io.StringIO(),
+        )
+    assert info.value.returncode == 3 and "FEATURE_UNAVAILABLE" in str(info.value)
+    assert not (tmp_path / "lake").exists()

@@ -66,6 +66,7 @@ def test_append_writes_rows_the_orm_reads_back_with_defaults_applied():
 
 
 def test_where_predicates_are_anded_and_pushed_into_the_sql(tmp_path, settings):
+    """etl §12.9: two ``.where()`` calls are ANDed and both reach the SQL."""
     settings.BASE_DIR = tmp_path
     _books(("a", 5), ("b", 50), ("c", 500))
 

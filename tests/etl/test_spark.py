@@ -55,6 +55,7 @@ def _copies() -> set[tuple[str, int]]:
 @pytest.mark.spark
 @pytest.mark.django_db
 def test_stepsql_pipeline_writes_the_same_rows_on_polars_and_spark(spark):
+    """etl §12.62: a StepSQL-only pipeline writes the same rows on Polars and Spark."""
     _seed()
     polars_result = ETLRunner().run(_pipe(), P())
     on_polars = _copies()

@@ -11,7 +11,7 @@ from loom_django.streaming.settings import (
     ProducerSettings,
     redact,
 )
-from loom_django.streaming.tracker import AckTracker
+from loom_django.streaming.tracker import AckTracker, GroupToken, complete_all
 
 
 def test_to_confluent_config_joins_brokers_and_maps_security():
@@ -88,3 +88,32 @@ def test_completions_after_revoke_never_commit():
     tracker.revoke({("t", 1)})
     token.done()
     assert tracker.to_commit() == {}
+
+
+def test_batch_registration_commits_like_single_registration():
+    """streaming §11.55: ``register_many`` + ``done_many`` keep the contiguous-prefix rule."""
+    tracker = AckTracker()
+    t0, t1, u0, t2 = tracker.register_many([("t", 0, 0), ("t", 0, 1), ("u", 3, 7), ("t", 0, 2)])
+    tracker.done_many([t0, t2, u0])
+    assert tracker.to_commit() == {("t", 0): 1, ("u", 3): 8}
+    tracker.done_many([t1])
+    assert tracker.to_commit() == {("t", 0): 3, ("u", 3): 8}
+
+
+def test_batch_completion_of_a_token_twice_raises():
+    """streaming §11.55: a token reaches zero exactly once, in a batch too."""
+    tracker = AckTracker()
+    (token,) = tracker.register_many([("t", 0, 0)])
+    tracker.done_many([token])
+    with pytest.raises(RuntimeError, match="completed twice"):
+        tracker.done_many([token])
+
+
+def test_complete_all_completes_group_and_plain_tokens():
+    """streaming §11.55: ``complete_all`` completes ack tokens and batch group tokens alike."""
+    tracker = AckTracker()
+    a, b, c = tracker.register_many([("t", 0, 0), ("t", 0, 1), ("t", 0, 2)])
+    group = GroupToken([b, c], 1)
+    complete_all([a, group])
+    assert tracker.to_commit() == {("t", 0): 3}
+    assert tracker.inflight() == 0

@@ -205,3 +205,57 @@ class AuditedSale(EtlAuditFields):
     class Meta:
         app_label = "testapp"
         db_table = "etl_audited_sales"
+
+
+class FieldZoo(models.Model):
+    """One column of every Django field type of the ETL type mapping (spec §9.2)."""
+
+    small = models.SmallIntegerField()
+    integer = models.IntegerField()
+    big = models.BigIntegerField()
+    psmall = models.PositiveSmallIntegerField()
+    pint = models.PositiveIntegerField()
+    pbig = models.PositiveBigIntegerField()
+    ratio = models.FloatField()
+    price = models.DecimalField(max_digits=20, decimal_places=4)
+    name = models.CharField(max_length=40)
+    body = models.TextField()
+    slug = models.SlugField()
+    email = models.EmailField()
+    url = models.URLField()
+    ip = models.GenericIPAddressField()
+    flag = models.BooleanField()
+    day = models.DateField()
+    at = models.DateTimeField()
+    clock = models.TimeField()
+    span = models.DurationField()
+    code = models.UUIDField()
+    blob = models.BinaryField()
+    data = models.JSONField()
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, null=True)
+
+    class Meta:
+        app_label = "testapp"
+        db_table = "etl_field_zoo"
+
+
+class RawOrder(models.Model):
+    """``raw.orders`` of the reference quickstart, routed to a Django model (spec §12.87)."""
+
+    amount = models.FloatField()
+    run_date = models.DateField()
+
+    class Meta:
+        app_label = "testapp"
+        db_table = "etl_raw_orders"
+
+
+class StagingOrder(models.Model):
+    """``staging.orders`` of the reference quickstart (spec §12.87)."""
+
+    amount = models.FloatField()
+    run_date = models.DateField()
+
+    class Meta:
+        app_label = "testapp"
+        db_table = "etl_staging_orders"

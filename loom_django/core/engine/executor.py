@@ -6,6 +6,7 @@ wrapped in a unit of work for top-level writes (a savepoint when nested).
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from asyncio import _get_running_loop
@@ -283,6 +284,17 @@ class RuntimeExecutor:
         if started:
             self._done(plan, started)
         return result
+
+    def without_offload(self) -> RuntimeExecutor:
+        """A twin that runs ``await execute(...)`` on the caller's event loop, no thread hop.
+
+        For callers that own the thread the ORM work must run on and bridge to it themselves
+        (the streaming door's ``bridged`` mode runs the coroutine under ``async_to_sync`` on
+        its DB lane). Plans, metrics and the unit-of-work factory are shared.
+        """
+        twin = copy.copy(self)
+        twin._offload = None
+        return twin
 
     @property
     def metrics(self) -> MetricsAdapter | None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import time
 
-from loom_django.streaming import FromTopic, IntoTopic, Process, RecordStep, StreamFlow
+from loom_django.streaming import (
+    FromTopic,
+    IntoTopic,
+    InvokeUseCase,
+    Process,
+    RecordStep,
+    StreamFlow,
+)
+from tests.jobsapp.use_cases import CreateRecordUseCase
 from tests.streaming.flows import Order
 
 
@@ -23,4 +31,20 @@ e2e = StreamFlow(
     process=Process(SlowCopy, IntoTopic("e2e_out", payload=Order)),
 )
 
-STREAM_FLOWS = [e2e]
+e2e_db = StreamFlow(
+    name="e2e_db",
+    source=FromTopic("e2e_db_in", payload=Order),
+    process=Process(
+        SlowCopy,
+        InvokeUseCase(
+            CreateRecordUseCase,
+            command=lambda message: {"name": message.payload.order_id},
+            result=lambda value, message: message.payload,
+            idempotency="message",
+        ),
+        IntoTopic("e2e_db_out", payload=Order),
+    ),
+)
+"""Each order becomes a ``JobRecord`` row exactly once (the inbox), then is copied out."""
+
+STREAM_FLOWS = [e2e, e2e_db]

@@ -1,0 +1,179 @@
+"""How a use-case step runs its use case on the current DB lane (spec §7.3): ``inline``
+(the coroutine driven on this thread, no event loop), ``bridged`` (``async_to_sync`` with every
+ORM call back on this thread) or ``auto``; and, with ``idempotency``, inside one transaction
+with its inbox record (spec §5.8)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+from typing import Any
+
+import msgspec
+
+from loom_django.core.engine.driver import EventLoopRequired
+from loom_django.core.uow import (
+    DeferredCallbacks,
+    activate_uow,
+    deactivate_uow,
+    get_active_uow,
+)
+from loom_django.streaming.errors import InlineSuspensionError
+from loom_django.streaming.messages import Message
+
+__all__ = ["UseCaseRunner"]
+
+_log = logging.getLogger("loom_django.streaming")
+
+
+class UseCaseRunner:
+    """Runs use-case steps for one flow; remembers which use cases ``auto`` runs bridged."""
+
+    def __init__(self, flow: str) -> None:
+        self.flow = flow
+        self._bridged: set[type[Any]] = set()
+        self._lock = threading.Lock()
+        self._loopless: tuple[Any, Any] = (None, None)  # (executor, its loop-bound twin)
+
+    def run(self, runtime: Any, step: Any, instance: Any, message: Message[Any]) -> Any:
+        """What ``step`` emits for ``message`` (``None``: nothing), its writes committed.
+
+        Raises:
+            InlineSuspensionError: ``mode="inline"`` and the use case needed an event loop.
+            Exception: whatever the use case raised (its transaction rolled back).
+        """
+        params = step.params(message) or None
+        command = step.command(message)
+        payload = command if isinstance(command, dict) or command is None else _builtins(command)
+        key = step.idempotency_key(message)
+        if key is None:
+            value = self._execute(runtime, step, instance, params, payload)
+            return step.result(value, message)
+        return self._once(runtime, step, instance, message, key, params, payload)
+
+    def _once(
+        self,
+        runtime: Any,
+        step: Any,
+        instance: Any,
+        message: Message[Any],
+        key: str,
+        params: dict[str, Any] | None,
+        payload: Any,
+    ) -> Any:
+        from django.db import IntegrityError
+
+        import loom_django.streaming.inbox as inbox
+
+        executor = runtime.executor
+        using = getattr(getattr(executor, "_uow_factory", None), "using", "default")
+        try:
+            with executor.unit_of_work():
+                stored = inbox.find(self.flow, key, using)
+                if stored is not None:
+                    return stored.result
+                value = self._execute(runtime, step, instance, params, payload)
+                result = step.result(value, message)
+                inbox.record(self.flow, key, result, using)
+                return result
+        except IntegrityError:
+            stored = inbox.find(self.flow, key, using)  # recorded by a concurrent redelivery
+            if stored is None:
+                raise
+            return stored.result
+
+    def _execute(
+        self,
+        runtime: Any,
+        step: Any,
+        instance: Any,
+        params: dict[str, Any] | None,
+        payload: Any,
+    ) -> Any:
+        mode = step.mode
+        if mode == "bridged":
+            return self._bridged_run(runtime, instance, params, payload)
+        if mode == "inline":
+            return _inline(runtime, instance, params, payload)
+        use_case = type(instance)
+        if use_case in self._bridged:
+            return self._bridged_run(runtime, instance, params, payload)
+        try:
+            return _inline(runtime, instance, params, payload)
+        except InlineSuspensionError:
+            with self._lock:
+                first = use_case not in self._bridged
+                self._bridged.add(use_case)
+            if first:
+                _log.info(
+                    "stream %s: use case %s needs an event loop; running it bridged from now on",
+                    self.flow,
+                    use_case.__qualname__,
+                )
+            return self._bridged_run(runtime, instance, params, payload)
+
+    def _bridged_run(
+        self, runtime: Any, instance: Any, params: dict[str, Any] | None, payload: Any
+    ) -> Any:
+        """``async_to_sync`` on this thread: the coroutine runs on a temporary loop while
+        thread-sensitive ORM calls come back here, inside the transaction opened here."""
+        from asgiref.sync import async_to_sync
+
+        executor = runtime.executor
+        owner, loopless = self._loopless
+        if owner is not executor:
+            loopless = executor.without_offload()
+            self._loopless = (executor, loopless)
+        with executor.unit_of_work():
+            owner = get_active_uow()
+            lane_uow = None if owner is None else _LaneUnitOfWork(owner)
+            token = activate_uow(lane_uow) if lane_uow is not None else None
+            try:
+                result = async_to_sync(loopless.execute)(
+                    instance, params=params, payload=payload, read_only=True
+                )
+            finally:
+                if token is not None:
+                    deactivate_uow(token)
+            if lane_uow is not None:
+                lane_uow.deferred.run()  # on this thread, inside the transaction
+            return result
+
+
+class _LaneUnitOfWork:
+    """The unit of work a bridged execution sees: work deferred to after the commit
+    (``run_after_commit``: job dispatches) is collected wherever it is registered (the
+    use case runs on the loop's thread, where the ORM is refused) and handed to the real
+    unit of work on the lane thread once the execution succeeded."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.deferred = DeferredCallbacks()
+
+    def on_commit(self, fn: Callable[[], None]) -> None:
+        owner = self.owner
+        self.deferred.add(lambda: owner.on_commit(fn))
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        stack = ExitStack()
+        stack.enter_context(self.owner.savepoint())
+        stack.enter_context(self.deferred.savepoint())
+        return stack  # type: ignore[return-value]
+
+    def __getattr__(self, name: str) -> Any:  # begin/commit/join/touch/using: the owner's
+        return getattr(self.owner, name)
+
+
+def _inline(runtime: Any, instance: Any, params: dict[str, Any] | None, payload: Any) -> Any:
+    try:
+        return runtime.executor.execute_sync(instance, params=params, payload=payload)
+    except EventLoopRequired as exc:
+        raise InlineSuspensionError(
+            f"use case {type(instance).__qualname__} cannot run inline; use mode='bridged'"
+        ) from exc
+
+
+def _builtins(command: Any) -> Any:
+    return msgspec.to_builtins(command)

@@ -1,0 +1,8 @@
+"""URLconf serving Django's default admin site, where the streaming door registers the inbox."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [path("admin/", admin.site.urls)]
