@@ -177,3 +177,11 @@ def test_invoke_uses_the_repository_bound_now():
     runtime.container.register_instance(key, replacement)
     assert runtime.invoke_sync(Reads) is replacement
     assert asyncio.run(runtime.app.invoke(Reads)) is replacement
+
+
+def test_execute_and_invoke_are_coroutine_functions():
+    """core §7: ``await executor.execute(...)``; callers that check for a coroutine function
+    (asgiref's async_to_sync) accept ``execute`` and ``invoke``."""
+    runtime = build_test_runtime(models=[Member], use_cases=[Echo], transactional=False)
+    assert asyncio.iscoroutinefunction(runtime.executor.execute)
+    assert asyncio.iscoroutinefunction(runtime.app.invoke)

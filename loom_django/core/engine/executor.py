@@ -22,6 +22,7 @@ from loom_django.core.engine.driver import (
     drive,
     drive_suspended,
     ensure_no_running_loop,
+    mark_coroutine_function,
     raise_loop_required,
 )
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
@@ -98,6 +99,7 @@ class RuntimeExecutor:
         """The compiler whose plans this executor runs."""
         return self._compiler
 
+    @mark_coroutine_function
     def execute(
         self,
         instance: Any,

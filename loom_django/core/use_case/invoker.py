@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+from loom_django.core.engine.driver import mark_coroutine_function
 from loom_django.core.use_case.registry import UseCaseRegistry
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class AppInvoker:
         """The key → class registry."""
         return self._registry
 
+    @mark_coroutine_function
     def invoke(
         self,
         use_case_type: type[Any],
