@@ -30,12 +30,12 @@ compare ratios only. The mock cluster stops serving a partition after ~20 k reco
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 import uuid
 from collections.abc import Callable
 from functools import partial
+from random import getrandbits
 from typing import Any
 
 import msgspec
@@ -225,8 +225,8 @@ def run_b1(bootstrap: str, topic: str, n: int, *, wire: bool = False) -> float:
     def encode_wire(pair: tuple[Any, tuple[Any, Priced]]) -> tuple[Any, bytes, Any, int]:
         (key, coords, ts), (env, priced) = pair
         meta = env.meta
-        trace_id = os.urandom(16).hex()
-        parent = meta.trace_id or os.urandom(16).hex()
+        trace_id = f"{getrandbits(128):032x}"
+        parent = meta.trace_id or f"{getrandbits(128):032x}"
         produced = meta.produced_at_ms or ts
         out = MessageEnvelope(
             meta=MessageMetadata(
