@@ -82,8 +82,7 @@ def get_session(config: EtlConfig) -> Any:
 
 
 def _from_polars(spark: Any, frame: pl.DataFrame) -> Any:
-    if frame.height == 0:
-        return spark.createDataFrame(frame.to_pandas())
+    """A Spark DataFrame typed from the frame's Arrow schema (an empty frame keeps it)."""
     return spark.createDataFrame(frame.to_arrow())
 
 

@@ -197,6 +197,7 @@ class FlowEngine:
         self._contracts: dict[tuple[int, type[Any]], tuple[str, int] | None] = {}
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
+        self._linear = _linear_path(plan)
         self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
         self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
 
@@ -210,12 +211,58 @@ class FlowEngine:
         try:
             recs = self._decode(records, out)
             if recs:
-                rest = self._run(self.plan.ops, recs, out)
-                self._to_output(rest, out)
+                linear = self._linear
+                if linear is not None and "_op" not in self.__dict__:  # not instrumented
+                    self._run_linear(linear[0], linear[1], recs, out)
+                else:
+                    rest = self._run(self.plan.ops, recs, out)
+                    self._to_output(rest, out)
         finally:
             if self._uses_db:
                 connection_hygiene()
         return out
+
+    def _run_linear(
+        self, steps: tuple[StepOp, ...], sink: CompiledSink, recs: list[_Rec], out: list[Emit]
+    ) -> None:
+        """Record steps then one sink, per record without intermediate lists: the outcomes
+        of :meth:`_run` + :meth:`_to_output` for a plan of plain record steps."""
+        append = out.append
+        contracts = self._contracts
+        sink_id = id(sink)
+        filtered: dict[str, int] = {}
+        done: list[Completion] = []
+        for rec in recs:
+            message = rec.message
+            for op in steps:
+                try:
+                    value = op.step.execute(message)
+                except Exception as exc:
+                    self._fail(
+                        _Failure(classify(exc), exc, 1, op.name), _Rec(message, rec.token), out
+                    )
+                    break
+                if value is None:
+                    filtered[op.name] = filtered.get(op.name, 0) + 1
+                    done.append(rec.token)
+                    break
+                message = (
+                    value
+                    if isinstance(value, Message)
+                    else Message(payload=value, meta=message.meta)
+                )
+            else:
+                cls = type(message.payload)
+                contract = contracts.get((sink_id, cls)) or self._contract(sink, cls)
+                if contract is None:
+                    self._wrong_payload(sink, cls, _Rec(message, rec.token), out)
+                else:
+                    append(Emit(sink, message, rec.token, contract[0], contract[1]))
+        if filtered:
+            with self.metrics.lock:
+                self.metrics.filtered.update(filtered)
+        if done:
+            complete_all(done)
 
     def close(self) -> None:
         """Exit the worker-scoped dependencies of every worker (LIFO, errors logged)."""
@@ -775,6 +822,25 @@ class FlowEngine:
             if lane:
                 self._run(branch.ops, lane, out)
         return []
+
+
+def _linear_path(plan: CompiledPlan) -> tuple[tuple[StepOp, ...], CompiledSink] | None:
+    """``(steps, sink)`` when the plan is plain record steps (no retry) ending in one Kafka
+    sink, the shape most flows have; ``None`` otherwise."""
+    ops = plan.ops
+    sink = plan.output
+    if ops and isinstance(ops[-1], SinkOp):
+        if sink is not None:
+            return None
+        sink, ops = ops[-1].sink, ops[:-1]
+    if sink is None:
+        return None
+    steps = []
+    for op in ops:
+        if not isinstance(op, StepOp) or op.kind != "record" or op.retry is not None:
+            return None
+        steps.append(op)
+    return tuple(steps), sink
 
 
 def _select(op: RouterOp, message: Message[Any]) -> int | None:

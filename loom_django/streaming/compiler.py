@@ -270,7 +270,7 @@ def _source(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> CompiledSour
     try:
         settings = ctx.kafka.consumer_for(src.name)
     except (KeyError, InvalidFlowConfig) as exc:
-        ctx.error("source", str(exc).strip("'\""))
+        ctx.error("source", _reason(exc))
         return None
     topics = tuple(ctx.kafka.consumers.get(src.name, {}).get("topics") or ()) or (
         settings.topics or (src.name,)
@@ -287,6 +287,13 @@ def _source(flow: StreamFlow, cfg: Mapping[str, Any], ctx: _Ctx) -> CompiledSour
     )
 
 
+def _reason(exc: Exception) -> str:
+    """The message of a settings lookup failure (a KeyError's str() adds quotes around it)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
 def _payload_class(cls: Any, ctx: _Ctx, node: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
         ctx.error(node, f"payload must be a msgspec Struct class (got {cls!r})")
@@ -298,7 +305,7 @@ def _sink(node: IntoTopic[Any], ctx: _Ctx, where: str) -> CompiledSink | None:
     try:
         settings = ctx.kafka.producer_for(node.name)
     except (KeyError, InvalidFlowConfig) as exc:
-        ctx.error(where, str(exc).strip("'\""))
+        ctx.error(where, _reason(exc))
         return None
     topic = ctx.kafka.producers.get(node.name, {}).get("topic") or settings.topic or node.name
     return CompiledSink(

@@ -58,11 +58,26 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_import_products_keeps_good_rows_and_rejects_bad_ones(store):
+@pytest.fixture(scope="module")
+def imported(store: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``store.import_products`` run once on the bundled feed (products the sales need)."""
     feed = str(EXAMPLE / "store" / "data" / "products.csv")
-    done = _manage(store, "loom_etl", "run", "store.import_products", "-p", f"feed={feed}")
-    assert done.returncode == 0, done.stderr
-    assert "rows=7 rejected=3" in done.stdout
+    return _manage(store, "loom_etl", "run", "store.import_products", "-p", f"feed={feed}")
+
+
+@pytest.fixture(scope="module")
+def summarised(
+    store: dict[str, str], imported: subprocess.CompletedProcess[str]
+) -> subprocess.CompletedProcess[str]:
+    """Three orders of 2026-03-30 seeded, then ``store.daily_sales`` run once on Polars."""
+    seeded = _manage(store, "shell", "-c", _SEED)
+    assert seeded.returncode == 0, seeded.stderr
+    return _manage(store, "loom_etl", "run", "store.daily_sales", "-p", "run_date=2026-03-30")
+
+
+def test_import_products_keeps_good_rows_and_rejects_bad_ones(store, imported):
+    assert imported.returncode == 0, imported.stderr
+    assert "rows=7 rejected=3" in imported.stdout
     rejects = subprocess.run(
         ["cat", f"{store['LOOM_ETL_FILES_ROOT']}/var/etl/rejects/products_2026-01-01.csv"],
         capture_output=True,
@@ -71,18 +86,16 @@ def test_import_products_keeps_good_rows_and_rejects_bad_ones(store):
     assert "price_cents must be positive" in rejects and "stock must not be negative" in rejects
 
 
-def test_daily_sales_sums_one_day_of_paid_orders(store):
-    seeded = _manage(store, "shell", "-c", _SEED)
-    assert seeded.returncode == 0, seeded.stderr
-    done = _manage(store, "loom_etl", "run", "store.daily_sales", "-p", "run_date=2026-03-30")
-    assert done.returncode == 0, done.stderr
+def test_daily_sales_sums_one_day_of_paid_orders(store, summarised):
+    assert summarised.returncode == 0, summarised.stderr
     out = _manage(store, "shell", "-c", _READ).stdout.strip().splitlines()[-1]
     rows = ast.literal_eval(out)
     assert [r[1:] for r in rows] == [(2, 4, 35960), (2, 2, 5900)]
 
 
 @pytest.mark.spark
-def test_daily_sales_on_spark_writes_the_same_rows_as_on_polars(store):
+def test_daily_sales_on_spark_writes_the_same_rows_as_on_polars(store, summarised):
+    assert summarised.returncode == 0, summarised.stderr
     before = _manage(store, "shell", "-c", _READ).stdout.strip().splitlines()[-1]
     done = _manage(
         store,

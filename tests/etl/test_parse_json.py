@@ -106,7 +106,7 @@ def test_a_malformed_value_fails_the_read_when_not_lenient(files_root):
         _read(source)
 
 
-def test_a_django_text_column_can_be_parsed_too():
+def test_a_django_text_column_can_be_parsed_too(files_root):
     Publisher.objects.create(name="[1, 2, 3]")
     frame = _read(FromTable(Publisher).columns("name").parse_json("name", list[int]))
     assert frame["name"].to_list() == [[1, 2, 3]]

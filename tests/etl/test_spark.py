@@ -82,6 +82,18 @@ def test_spark_write_without_a_required_column_is_a_schema_error(spark):
     assert not Book.objects.exists()
 
 
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.django_db
+def test_an_empty_django_source_on_spark_keeps_its_schema_and_writes_nothing(spark):
+    """etl §12.62: a source with no rows is typed from the model on Spark too (no schema
+    inference from an empty dataset)."""
+    Book.objects.all().delete()
+    result = ETLRunner(backend="spark", spark=spark).run(_pipe(), P())
+    assert result.status == "success" and result.rows_written == 0
+    assert not Book.objects.exists()
+
+
 def test_spark_backend_without_pyspark_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(MissingDependency, match="'spark' extra"):

@@ -48,3 +48,25 @@ def test_an_unknown_pipeline_fails_without_retrying():
     with pytest.raises(KeyError):
         run_pipeline.apply(args=("nope.Nothing", {})).get()
     assert not EtlPipelineRun.objects.exists()
+
+
+def test_the_task_hands_its_correlation_to_the_run(monkeypatch, tmp_path):
+    """etl §12.38 with §9.12: CORRELATION temps of a retried task survive its attempts."""
+    import msgspec
+
+    from loom_django.etl.config import StorageConfig, TempConfig
+    from loom_django.etl.registry import registry
+    from loom_django.etl.tasks import run_pipeline
+
+    storage = StorageConfig(temp=TempConfig(root=str(tmp_path)))
+    monkeypatch.setattr(
+        registry, "config", msgspec.structs.replace(registry.config, storage=storage)
+    )
+    monkeypatch.setattr(run_pipeline, "max_retries", 1)
+    result = run_pipeline.apply(
+        args=("tests.etl.pipelines.RetryPipeline", {"run_date": "2026-03-30", "fail": True}),
+        kwargs={"correlation_id": "nightly-2"},
+    )
+    with pytest.raises(RuntimeError, match="load failed"):
+        result.get()
+    assert list((tmp_path / "correlations" / "nightly-2").rglob("*.arrow"))

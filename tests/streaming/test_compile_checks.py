@@ -120,3 +120,16 @@ def test_zero_workers_is_a_compile_error():
     cfg["streaming"] = {"runtime": {"workers_per_process": 0}}
     with pytest.raises(StreamCompilationError, match="workers_per_process must be >= 1"):
         compile_flow(_flow(Drain()), config=cfg)
+
+
+def test_a_sink_without_producer_settings_is_named_with_balanced_quotes():
+    """streaming §11.24: the compile error names the reference exactly as written."""
+    config = {"kafka": {"consumer": {"brokers": ["localhost:9092"]}}}
+    flow = StreamFlow(
+        name="no_producer",
+        source=FromTopic("orders", payload=Order),
+        process=Process(IntoTopic("audit", payload=Order)),
+    )
+    with pytest.raises(StreamCompilationError) as info:
+        compile_flow(flow, config=config)
+    assert "no kafka producer settings for 'audit'" in str(info.value)
