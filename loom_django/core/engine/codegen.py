@@ -144,7 +144,9 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
             f"        found = load_overrides[{entity}]",
             "    else:",
         ]
-        lines += _repo_lines(entity, "LoadById", shared.get(load.entity_type), "        ")
+        lines += _repo_lines(
+            entity, "LoadById", shared.get(load.entity_type), "        ", first=index == 0
+        )
         lines.append(f"        value = {value}")
         if load.lookup_kind is LookupKind.BY_ID:
             lines.append(f"        found = await repo.get_by_id(value, profile={load.profile!r})")
@@ -297,8 +299,11 @@ def _shared_repos(plan: ExecutionPlan, deferred: set[str]) -> dict[type[Any], st
     return {entity: f"repo_{index}" for index, entity in enumerate(shared)}
 
 
-def _repo_lines(entity: str, label: str, shared: str | None, indent: str) -> list[str]:
-    """Lines setting ``repo``: the dependencies first, then the executor's resolver."""
+def _repo_lines(
+    entity: str, label: str, shared: str | None, indent: str, first: bool = False
+) -> list[str]:
+    """Lines setting ``repo``: the dependencies first, then the executor's cache and
+    resolver. A ``shared`` local is read, except by the step that uses it ``first``."""
     lines = [
         f"{indent}repo = dependencies.get({entity}) if dependencies is not None else None",
         f"{indent}if repo is None:",
@@ -311,6 +316,8 @@ def _repo_lines(entity: str, label: str, shared: str | None, indent: str) -> lis
     ]
     if shared is None:
         return lines
+    if first:
+        return [*lines, f"{indent}{shared} = repo"]
     nested = [f"    {line}" for line in lines]
     return [
         f"{indent}repo = {shared}",

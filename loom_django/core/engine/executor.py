@@ -93,6 +93,9 @@ class RuntimeExecutor:
         # a quiet call reads DEBUG's answer there instead of calling isEnabledFor.
         levels = getattr(self._log, "_cache", None)
         self._levels: dict[int, bool] = levels if isinstance(levels, dict) else {}
+        # Plans of classes this executor ran before whose calls may take the quiet path
+        # (no metrics, no debug tracing, generated quiet pipelines); filled on first call.
+        self._quiet: dict[type[Any], ExecutionPlan] = {}
 
     @property
     def compiler(self) -> UseCaseCompiler:
@@ -123,12 +126,14 @@ class RuntimeExecutor:
             return self._offloaded(
                 instance, params, payload, dependencies, load_overrides, read_only
             )
-        plan = self._plans.get(type(instance))
+        plan = self._quiet.get(type(instance))
+        try:
+            loud = self._levels[_DEBUG]
+        except KeyError:  # level changed since the last call: ask logging again
+            loud = True
         if (
             plan is None
-            or self._observed
-            or self._levels.get(_DEBUG) is not False
-            or plan.quiet_async is None
+            or loud
             or (
                 not (read_only or plan.read_only)
                 and (self._uow_factory is not None or get_active_uow() is not None)
@@ -168,6 +173,8 @@ class RuntimeExecutor:
     ) -> Any:
         """``execute`` with its events, logging and transaction (any call that is not quiet)."""
         plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
+        if not self._observed and plan.quiet_sync is not None:
+            self._quiet[type(instance)] = plan
         started = 0.0
         if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):
             started = self._started(plan)
@@ -209,12 +216,14 @@ class RuntimeExecutor:
         """Synchronous twin of ``execute`` for code that has no event loop running."""
         if _get_running_loop() is not None:
             ensure_no_running_loop(instance)
-        plan = self._plans.get(type(instance))
+        plan = self._quiet.get(type(instance))
+        try:
+            loud = self._levels[_DEBUG]
+        except KeyError:  # level changed since the last call: ask logging again
+            loud = True
         if (
             plan is None
-            or self._observed
-            or self._levels.get(_DEBUG) is not False
-            or plan.quiet_sync is None
+            or loud
             or (
                 not (read_only or plan.read_only)
                 and (self._uow_factory is not None or get_active_uow() is not None)
@@ -252,6 +261,8 @@ class RuntimeExecutor:
     ) -> Any:
         """``execute_sync`` with its events, logging and transaction."""
         plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
+        if not self._observed and plan.quiet_sync is not None:
+            self._quiet[type(instance)] = plan
         started = 0.0
         if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):
             started = self._started(plan)
