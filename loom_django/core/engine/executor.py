@@ -141,7 +141,7 @@ class RuntimeExecutor:
         ):
             return self._execute(instance, params, payload, dependencies, load_overrides, read_only)
         # Unobserved and outside any transaction: the caller awaits the pipeline itself.
-        return plan.quiet_async(self, instance, params, payload, dependencies, load_overrides)  # type: ignore[no-any-return]
+        return plan.quiet_async(self, instance, params, payload, dependencies, load_overrides)  # type: ignore[misc,no-any-return]
 
     async def _offloaded(
         self,
@@ -236,7 +236,7 @@ class RuntimeExecutor:
         # and returns None, so iterating it finishes it without a StopIteration value.
         out: list[Any] = [None]
         try:
-            coroutine = plan.quiet_sync(
+            coroutine = plan.quiet_sync(  # type: ignore[misc]
                 self, instance, params, payload, dependencies, load_overrides, out
             )
             try:
