@@ -13,13 +13,23 @@ work is not counted. A ratio is taken per round (target / its baseline in that s
 and the median over the rounds is printed, with the median µs per call of every target.
 
     python bench/engine.py [--calls 2000] [--rounds 41]
+    python bench/engine.py --instructions [--calls 2000]
+
+``--instructions`` counts machine instructions per call under callgrind instead (valgrind
+must be installed): each target runs in its own process for ``calls`` and ``2 * calls``
+calls and the difference is divided by ``calls``, so start-up cost cancels out. The counts
+do not move with the machine's load, which makes them the figure to compare on a busy box.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -118,8 +128,12 @@ async def handwritten_async(
     repo: InMemoryRepository, customer_id: Any, payload: dict[str, Any]
 ) -> float:
     """The reference logic by hand, for async callers."""
-    customer_id = int(customer_id)
-    cmd = msgspec.convert(payload, _Decoded, strict=True)
+    # A path parameter: canonical ASCII digits only, like the engine ("1_0", " 1" refused).
+    if type(customer_id) is not int:
+        if not (type(customer_id) is str and customer_id.isascii() and customer_id.isdigit()):
+            raise ValueError(f"invalid customer_id: {customer_id!r}")
+        customer_id = int(customer_id)
+    cmd = msgspec.convert(payload, _Decoded)  # strict by default, like the engine
     customer = await repo.get_by_id(customer_id)
     if customer is None:
         raise NotFound("Customer", id=customer_id)
@@ -149,57 +163,149 @@ async def _time_async(fn: Callable[[], Coroutine[Any, Any, Any]], calls: int) ->
     return (time.process_time() - started) / calls * 1e6
 
 
+class _Targets:
+    """The runtime, the repositories and every timed target, built once per process."""
+
+    def __init__(self) -> None:
+        runtime = build_test_runtime(
+            models=[Customer], use_cases=[QuoteUseCase], transactional=False
+        )
+        repo: InMemoryRepository = runtime.container.resolve_repo(Customer)
+        _now(repo.create({"email": "ada@example.com"}))
+        executor = RuntimeExecutor(UseCaseCompiler())
+        instance = QuoteUseCase(repo)
+        deps = {Customer: repo}
+        params = {"customer_id": "1"}
+        payload = {"unitPrice": 12.5, "quantity": 12, "coupon": "WELCOME"}
+        expected = handwritten_sync(repo, "1", payload)
+        assert (
+            executor.execute_sync(instance, params=params, payload=payload, dependencies=deps)
+            == runtime.invoke_sync(QuoteUseCase, params=params, payload=payload)
+            == expected
+        )
+        app = runtime.app
+        self.sync: dict[str, Callable[[], Any]] = {
+            "hand-written (sync)": lambda: handwritten_sync(repo, "1", payload),
+            "executor.execute_sync": lambda: executor.execute_sync(
+                instance, params=params, payload=payload, dependencies=deps
+            ),
+            "runtime.invoke_sync (factory + executor)": lambda: runtime.invoke_sync(
+                QuoteUseCase, params=params, payload=payload
+            ),
+        }
+        self.async_: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
+            "hand-written (async)": lambda: handwritten_async(repo, "1", payload),
+            "await executor.execute": lambda: executor.execute(
+                instance, params=params, payload=payload, dependencies=deps
+            ),
+            "await app.invoke (factory + executor)": lambda: app.invoke(
+                QuoteUseCase, params=params, payload=payload
+            ),
+        }
+
+    def names(self) -> list[str]:
+        """Every target, sync ones first."""
+        return [*self.sync, *self.async_]
+
+
+_ROWS = (
+    ("sync  executor / hand-written", "executor.execute_sync", "hand-written (sync)"),
+    ("async executor / hand-written", "await executor.execute", "hand-written (async)"),
+    (
+        "sync  incl. factory build",
+        "runtime.invoke_sync (factory + executor)",
+        "hand-written (sync)",
+    ),
+    ("async incl. factory build", "await app.invoke (factory + executor)", "hand-written (async)"),
+)
+
+
+def _run_only(targets: _Targets, name: str, calls: int) -> None:
+    """Call one target ``calls`` times (the body of an ``--instructions`` measurement)."""
+    if name in targets.sync:
+        fn = targets.sync[name]
+        for _ in range(calls):
+            fn()
+        return
+    afn = targets.async_[name]
+
+    async def loop() -> None:
+        for _ in range(calls):
+            await afn()
+
+    runner = asyncio.new_event_loop()
+    try:
+        runner.run_until_complete(loop())
+    finally:
+        runner.close()
+
+
+def _instructions(name: str, calls: int) -> int:
+    """Instructions callgrind counts for this script calling ``name`` ``calls`` times."""
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--only",
+        name,
+        "--calls",
+        str(calls),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if match is None:
+        raise RuntimeError(f"no callgrind total in: {done.stderr[-500:]}")
+    return int(match.group(1))
+
+
+def _main_instructions(names: list[str], calls: int) -> None:
+    """Instructions per call of every target (callgrind, two call counts differenced)."""
+    per_call: dict[str, float] = {}
+    for name in names:
+        low = _instructions(name, calls)
+        high = _instructions(name, 2 * calls)
+        per_call[name] = (high - low) / calls
+    print(f"engine overhead, instructions per call (callgrind, {calls} vs {2 * calls} calls)")
+    for name, value in per_call.items():
+        print(f"  {name:<44} {value:10.0f}")
+    print("ratios (target <= 1.2x):")
+    for label, target, baseline in _ROWS:
+        print(f"  {label + ':':<38} {per_call[target] / per_call[baseline]:.2f}x")
+
+
 def main() -> None:
     """Run every target for several alternating rounds and print medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=41)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per call under callgrind (valgrind) instead of timing",
+    )
+    parser.add_argument("--only", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    runtime = build_test_runtime(models=[Customer], use_cases=[QuoteUseCase], transactional=False)
-    repo: InMemoryRepository = runtime.container.resolve_repo(Customer)
-    _now(repo.create({"email": "ada@example.com"}))
-    executor = RuntimeExecutor(UseCaseCompiler())
-    instance = QuoteUseCase(repo)
-    deps = {Customer: repo}
-    params = {"customer_id": "1"}
-    payload = {"unitPrice": 12.5, "quantity": 12, "coupon": "WELCOME"}
-    expected = handwritten_sync(repo, "1", payload)
-    assert (
-        executor.execute_sync(instance, params=params, payload=payload, dependencies=deps)
-        == runtime.invoke_sync(QuoteUseCase, params=params, payload=payload)
-        == expected
-    )
-    app = runtime.app
-
-    targets_sync: dict[str, Callable[[], Any]] = {
-        "hand-written (sync)": lambda: handwritten_sync(repo, "1", payload),
-        "executor.execute_sync": lambda: executor.execute_sync(
-            instance, params=params, payload=payload, dependencies=deps
-        ),
-        "runtime.invoke_sync (factory + executor)": lambda: runtime.invoke_sync(
-            QuoteUseCase, params=params, payload=payload
-        ),
-    }
-    targets_async: dict[str, Callable[[], Coroutine[Any, Any, Any]]] = {
-        "hand-written (async)": lambda: handwritten_async(repo, "1", payload),
-        "await executor.execute": lambda: executor.execute(
-            instance, params=params, payload=payload, dependencies=deps
-        ),
-        "await app.invoke (factory + executor)": lambda: app.invoke(
-            QuoteUseCase, params=params, payload=payload
-        ),
-    }
-    results: dict[str, list[float]] = {name: [] for name in [*targets_sync, *targets_async]}
+    targets = _Targets()
+    if args.only is not None:
+        _run_only(targets, args.only, args.calls)
+        return
+    if args.instructions:
+        _main_instructions(targets.names(), args.calls)
+        return
+    results: dict[str, list[float]] = {name: [] for name in targets.names()}
 
     async def async_round() -> None:
-        for name, afn in targets_async.items():
+        for name, afn in targets.async_.items():
             results[name].append(await _time_async(afn, args.calls))
 
     loop = asyncio.new_event_loop()
     try:
         for _ in range(args.rounds):
-            for name, fn in targets_sync.items():
+            for name, fn in targets.sync.items():
                 results[name].append(_time_sync(fn, args.calls))
             loop.run_until_complete(async_round())
     finally:
@@ -216,21 +322,7 @@ def main() -> None:
     for name, values in results.items():
         print(f"  {name:<44} {statistics.median(values):8.2f} µs")
     print("median of per-round ratios (target <= 1.2x):")
-    rows = (
-        ("sync  executor / hand-written", "executor.execute_sync", "hand-written (sync)"),
-        ("async executor / hand-written", "await executor.execute", "hand-written (async)"),
-        (
-            "sync  incl. factory build",
-            "runtime.invoke_sync (factory + executor)",
-            "hand-written (sync)",
-        ),
-        (
-            "async incl. factory build",
-            "await app.invoke (factory + executor)",
-            "hand-written (async)",
-        ),
-    )
-    for label, target, baseline in rows:
+    for label, target, baseline in _ROWS:
         print(f"  {label + ':':<38} {ratio(target, baseline):.2f}x")
 
 

@@ -67,6 +67,9 @@ class LoomRuntime:
     discovery: DiscoveryResult = field(default_factory=DiscoveryResult)
     """What discovery found (interfaces, stream flows, ... that doors serve)."""
 
+    def __post_init__(self) -> None:
+        self._makers = self.factory.makers()
+
     @property
     def job_service(self) -> JobService:
         """The JobService bound in the container."""
@@ -85,8 +88,12 @@ class LoomRuntime:
         Raises:
             RuntimeError: called inside a running event loop.
         """
-        cls = self.registry.resolve(use_case) if isinstance(use_case, str) else use_case
-        return self.app.invoke_sync(cls, params=params, payload=payload)
+        if isinstance(use_case, str):
+            use_case = self.registry.resolve(use_case)
+        # AppInvoker.invoke_sync, inlined: this is the entry of every synchronous door.
+        make = self._makers.get(use_case)
+        instance = make() if make is not None else self.factory.build(use_case)
+        return self.executor.execute_sync(instance, params=params, payload=payload)
 
 
 def build_runtime(spec: RuntimeSpec) -> LoomRuntime:
@@ -120,6 +127,7 @@ def _build(spec: RuntimeSpec) -> LoomRuntime:
         metrics=spec.metrics,
         repo_resolver=container.resolve_repo,
         offload=spec.offload,
+        repo_cache=container.built_repositories(),
     )
     factory = UseCaseFactory(container)
     models = _unique(spec.models)

@@ -177,7 +177,7 @@ class _CommandInfo:
             for encoded in self.fill_with_none:
                 data.setdefault(encoded, None)
         try:
-            command = msgspec.convert(data, self.cls, strict=True)
+            command = msgspec.convert(data, self.cls)  # strict by default
         except msgspec.ValidationError as exc:
             raise self.every_violation(payload, data, exc) from exc
         command.__dict__[FIELDS_SET_ATTR] = fields_set

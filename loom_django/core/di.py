@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar, overload
@@ -207,6 +207,15 @@ class LoomContainer:
             if self._repo_keys.get(model) is key and self._instances.get(key, _MISSING) is repo:
                 self._repos[model] = repo
         return repo
+
+    def built_repositories(self) -> Mapping[type[Any], Any]:
+        """The live cache of repositories ``resolve_repo`` already built, by model.
+
+        Only APPLICATION-scoped repositories appear, and the mapping is emptied in place
+        whenever a binding or a repository mapping changes, so a hit is what
+        ``resolve_repo`` would return. Read it, never write it.
+        """
+        return self._repos
 
     def has_repo_mapping(self, model: type[Any]) -> bool:
         """Whether ``register_repo`` was called for ``model``."""

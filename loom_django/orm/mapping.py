@@ -39,7 +39,7 @@ __all__ = [
 
 MISSING_APP = (
     "'loom_django' is missing from INSTALLED_APPS, so loom models are not turned into Django "
-    "models and no repository is injected: add \"loom_django\" to INSTALLED_APPS."
+    'models and no repository is injected: add "loom_django" to INSTALLED_APPS.'
 )
 
 _installed = False

@@ -9,7 +9,7 @@ the executor.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -39,7 +39,7 @@ from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
 from loom_django.core.use_case.rule import RuleSpec
 from loom_django.core.use_case.use_case import use_case_model
 
-__all__ = ["Pipeline", "generate_pipeline", "input_decoder"]
+__all__ = ["Pipeline", "Pipelines", "generate_pipeline", "input_decoder"]
 
 Pipeline = Callable[..., Coroutine[Any, Any, Any]]
 
@@ -75,12 +75,24 @@ class _Slots:
         return [f"{self._local[name]} = {source}[{name!r}]" for name in names]
 
 
-def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
-    """Build the pipeline coroutine function of ``plan``.
+class Pipelines(NamedTuple):
+    """The generated coroutine functions of one plan, one body in three wrappings.
 
-    Its signature is ``(executor, instance, params, payload, dependencies, load_overrides,
-    plan)``; the plan is already bound inside, so the last argument is ignored.
+    All take ``(executor, instance, params, payload, dependencies, load_overrides, out)``.
+    ``run`` returns the result (callers handle failures and transactions themselves).
+    ``quiet_sync`` stores the result in ``out[0]`` and returns ``None``, so a synchronous
+    driver finishes it without a ``StopIteration`` carrying a value. ``quiet_async`` returns
+    the result and reports its own failure (``executor._failed``), so ``execute`` can hand
+    it to the caller to await with no wrapper coroutine.
     """
+
+    run: Pipeline
+    quiet_sync: Pipeline
+    quiet_async: Pipeline
+
+
+def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
+    """Build the pipeline coroutine functions of ``plan`` (see ``Pipelines``)."""
     names: dict[str, Any] = {
         "NotFound": NotFound,
         "RuleViolation": RuleViolation,
@@ -109,10 +121,7 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
         _inline_rule(index, step.fn, command_type, names, slots.ref)
         for index, step in enumerate(plan.rule_steps)
     ]
-    lines = [
-        "async def pipeline(executor, instance, params, payload, dependencies, load_overrides,"
-        " _=None):",
-    ]
+    lines: list[str] = []
     if slots.as_dict:
         lines.append("    bound = {}")
     lines += _bind_section(plan, slots, names)
@@ -181,26 +190,72 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipeline:
             )
         else:
             lines.append("        raise RuleViolations(violations)")
-    call = slots.call()
-    returned = f"    return await {call}" if plan.is_async else f"    return {call}"
+    call = _call(plan, slots)
+    value = f"await {call}" if plan.is_async else call
     if deferred:
         names["UniqueConflict"] = UniqueConflict
         names["unique_violation"] = unique_violation
-        lines += [
+
+    def finish(statement: str) -> list[str]:
+        if not deferred:
+            return [f"    {statement}"]
+        return [
             "    try:",
-            "    " + returned,
+            f"        {statement}",
             "    except UniqueConflict as conflict:",
             "        unique_violation(plan, conflict, command, fields_set, bound)",
             "        raise",
         ]
-    else:
-        lines.append(returned)
-    source = "\n".join(lines)
+
+    header = (
+        "async def {}(executor, instance, params, payload, dependencies, load_overrides, out=None):"
+    )
+    guarded = [f"    {line}" for line in [*lines, *finish(f"return {value}")]]
+    source = "\n".join(
+        [
+            header.format("pipeline"),
+            *lines,
+            *finish(f"return {value}"),
+            header.format("quiet_sync"),
+            *lines,
+            *finish(f"out[0] = {value}"),
+            header.format("quiet_async"),
+            "    try:",
+            *guarded,
+            "    except BaseException as exc:",
+            "        executor._failed(plan, exc, 0.0)",
+            "        raise",
+        ]
+    )
     code = compile(source, f"<loom pipeline {plan.name}>", "exec")
     exec(code, names)
-    pipeline: Pipeline = names["pipeline"]
-    pipeline.__loom_source__ = source  # type: ignore[attr-defined]
-    return pipeline
+    for variant in ("pipeline", "quiet_sync", "quiet_async"):
+        names[variant].__loom_source__ = source
+    return Pipelines(names["pipeline"], names["quiet_sync"], names["quiet_async"])
+
+
+def _call(plan: ExecutionPlan, slots: _Slots) -> str:
+    """The call of ``execute``: positional when its parameters are exactly the slots."""
+    names = _positional_order(plan.use_case_type, set(_slot_names(plan)))
+    if names is None or slots.as_dict:
+        return slots.call()
+    return "instance.execute({})".format(", ".join(slots.ref(name) for name in names))
+
+
+def _positional_order(cls: type[Any], slots: set[str]) -> tuple[str, ...] | None:
+    """``execute``'s parameter names in order, when a positional call is safe.
+
+    Only for a plain function (no wrapper that could read its keyword arguments) whose
+    parameters are all positional-or-keyword and are exactly the plan's slots.
+    """
+    execute = getattr(cls, "execute", None)
+    code = getattr(execute, "__code__", None)
+    if code is None or hasattr(execute, "__wrapped__"):
+        return None
+    if code.co_kwonlyargcount or code.co_posonlyargcount or code.co_flags & 0x0C:
+        return None  # keyword-only, positional-only, *args or **kwargs
+    names = tuple(code.co_varnames[1 : code.co_argcount])
+    return names if set(names) == slots and len(names) == len(slots) else None
 
 
 def _slot_names(plan: ExecutionPlan) -> tuple[str, ...]:
@@ -247,10 +302,12 @@ def _repo_lines(entity: str, label: str, shared: str | None, indent: str) -> lis
     lines = [
         f"{indent}repo = dependencies.get({entity}) if dependencies is not None else None",
         f"{indent}if repo is None:",
-        f"{indent}    resolve = executor._repo_resolver",
-        f"{indent}    repo = resolve({entity}) if resolve is not None else None",
+        f"{indent}    repo = executor._repo_cache.get({entity})",
         f"{indent}    if repo is None:",
-        f"{indent}        repo = executor._repository({entity}, dependencies, {label!r})",
+        f"{indent}        resolve = executor._repo_resolver",
+        f"{indent}        repo = resolve({entity}) if resolve is not None else None",
+        f"{indent}        if repo is None:",
+        f"{indent}            repo = executor._repository({entity}, dependencies, {label!r})",
     ]
     if shared is None:
         return lines
@@ -334,24 +391,38 @@ def _decode_lines(plan: ExecutionPlan, names: dict[str, Any]) -> list[str]:
     shapes = known_shapes(command_type)
     if shapes is None:
         return call
+    info = command_type._command_info()
     names.update(
         known_shapes=shapes,
         command_type=command_type,
         convert=msgspec.convert,
         DecodeError=msgspec.ValidationError,
+        required_fields=frozenset(info.python_by_encoded[name] for name in info.required),
     )
-    return [
-        "    shape = known_shapes.get(tuple(payload)) if type(payload) is dict else None",
-        "    if shape is None or shape[1]:",
-        *[f"    {line}" for line in call],
-        "    else:",
+    convert = [
         "        try:",
-        "            command = convert(payload, command_type, strict=True)",
+        "            command = convert(payload, command_type)  # strict by default",
         "        except DecodeError:",
         *[f"        {line}" for line in call],
         "        else:",
-        "            fields_set = shape[0]",
-        f"            command.__dict__[{FIELDS_SET_ATTR!r}] = fields_set",
+    ]
+    attach = f"            command.__dict__[{FIELDS_SET_ATTR!r}] = fields_set"
+    # A payload with exactly as many keys as the command has required fields, that
+    # converts, holds those fields and nothing else: its fields_set is known without
+    # looking at its keys. Other payloads look their key tuple up among known shapes.
+    return [
+        f"    if type(payload) is dict and len(payload) == {len(info.required)}:",
+        *convert,
+        "            fields_set = required_fields",
+        attach,
+        "    else:",
+        "        shape = known_shapes.get(tuple(payload)) if type(payload) is dict else None",
+        "        if shape is None or shape[1]:",
+        *[f"        {line}" for line in call],
+        "        else:",
+        *[f"    {line}" for line in convert],
+        "                fields_set = shape[0]",
+        f"    {attach}",
     ]
 
 

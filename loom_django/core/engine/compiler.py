@@ -198,7 +198,13 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
             _created_model(cls, execute), execute, exists, computes, rules
         ),
     )
-    return dataclasses.replace(plan, pipeline=generate_pipeline(plan))
+    pipelines = generate_pipeline(plan)
+    return dataclasses.replace(
+        plan,
+        pipeline=pipelines.run,
+        quiet_sync=pipelines.quiet_sync,
+        quiet_async=pipelines.quiet_async,
+    )
 
 
 def _default_repository_model(cls: type[Any]) -> type[Any] | None:

@@ -7,7 +7,8 @@ The engine's repositories complete without suspending, so a whole execution, inc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import inspect
+from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
 
 __all__ = [
@@ -15,10 +16,12 @@ __all__ = [
     "drive",
     "drive_suspended",
     "ensure_no_running_loop",
+    "mark_coroutine_function",
     "raise_loop_required",
 ]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class EventLoopRequired(RuntimeError):
@@ -79,3 +82,16 @@ def ensure_no_running_loop(what: object) -> None:
             f"{label} was called from a running event loop; use the awaitable form "
             "(await executor.execute(...) / await app.invoke(...)) in async code."
         )
+
+
+def mark_coroutine_function(fn: F) -> F:
+    """Mark ``fn``, a plain function returning a coroutine, as a coroutine function.
+
+    ``asyncio.iscoroutinefunction``, ``inspect.iscoroutinefunction`` (3.12+) and asgiref's
+    ``async_to_sync`` then treat it as the ``async def`` it stands for.
+    """
+    marker = getattr(inspect, "markcoroutinefunction", None)
+    if marker is not None:
+        fn = marker(fn)
+    fn._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+    return fn

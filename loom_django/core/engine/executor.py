@@ -10,7 +10,7 @@ import copy
 import logging
 import time
 from asyncio import _get_running_loop
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import Token
 from types import TracebackType
@@ -22,6 +22,7 @@ from loom_django.core.engine.driver import (
     drive,
     drive_suspended,
     ensure_no_running_loop,
+    mark_coroutine_function,
     raise_loop_required,
 )
 from loom_django.core.engine.events import EventKind, MetricsAdapter, RuntimeEvent, emit
@@ -50,6 +51,7 @@ Offloader = Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]
 
 _log = logging.getLogger("loom_django.engine")
 _NO_TRANSACTION: AbstractContextManager[None] = nullcontext()
+_DEBUG = logging.DEBUG
 
 
 class RuntimeExecutor:
@@ -70,6 +72,7 @@ class RuntimeExecutor:
         metrics: MetricsAdapter | None = None,
         repo_resolver: Callable[[type[Any]], Any] | None = None,
         offload: Offloader | None = None,
+        repo_cache: Mapping[type[Any], Any] | None = None,
     ) -> None:
         self._compiler = compiler
         self._plans = compiler._plans
@@ -81,14 +84,23 @@ class RuntimeExecutor:
         self._log = logger or _log
         self._metrics = metrics
         self._repo_resolver = repo_resolver
+        # Repositories the resolver already built (the container's live cache): pipelines
+        # read it before calling the resolver.
+        self._repo_cache: Mapping[type[Any], Any] = repo_cache if repo_cache is not None else {}
         self._offload = offload
+        self._observed = metrics is not None or debug_execution
+        # logging's per-level answers of isEnabledFor (emptied in place on any level change):
+        # a quiet call reads DEBUG's answer there instead of calling isEnabledFor.
+        levels = getattr(self._log, "_cache", None)
+        self._levels: dict[int, bool] = levels if isinstance(levels, dict) else {}
 
     @property
     def compiler(self) -> UseCaseCompiler:
         """The compiler whose plans this executor runs."""
         return self._compiler
 
-    async def execute(
+    @mark_coroutine_function
+    def execute(
         self,
         instance: Any,
         *,
@@ -97,10 +109,10 @@ class RuntimeExecutor:
         dependencies: dict[type[Any], Any] | None = None,
         load_overrides: dict[type[Any], Any] | None = None,
         read_only: bool = False,
-    ) -> Any:
-        """Run ``instance`` (a use case or job) and return what its ``execute`` returns.
+    ) -> Coroutine[Any, Any, Any]:
+        """Run ``instance`` (a use case or job); await it for what its ``execute`` returns.
 
-        Raises:
+        Raises (when awaited):
             ValidationError: a parameter or the payload does not fit the declared types.
             NotFound: a ``Load``/``Exists`` with ``OnMissing.RAISE`` found nothing.
             RuleViolations: one or more rules failed; ``execute`` was not called.
@@ -108,15 +120,53 @@ class RuntimeExecutor:
         # With no loop running on this thread we are being driven synchronously (a nested
         # call inside an execution): run inline. Under a real loop, hop to a thread once.
         if self._offload is not None and _get_running_loop() is not None:
-            runner = self._offload(self.execute_sync)
-            return await runner(
-                instance,
-                params=params,
-                payload=payload,
-                dependencies=dependencies,
-                load_overrides=load_overrides,
-                read_only=read_only,
+            return self._offloaded(
+                instance, params, payload, dependencies, load_overrides, read_only
             )
+        plan = self._plans.get(type(instance))
+        if (
+            plan is None
+            or self._observed
+            or self._levels.get(_DEBUG) is not False
+            or plan.quiet_async is None
+            or (
+                not (read_only or plan.read_only)
+                and (self._uow_factory is not None or get_active_uow() is not None)
+            )
+        ):
+            return self._execute(instance, params, payload, dependencies, load_overrides, read_only)
+        # Unobserved and outside any transaction: the caller awaits the pipeline itself.
+        return plan.quiet_async(self, instance, params, payload, dependencies, load_overrides)  # type: ignore[no-any-return]
+
+    async def _offloaded(
+        self,
+        instance: Any,
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        dependencies: dict[type[Any], Any] | None,
+        load_overrides: dict[type[Any], Any] | None,
+        read_only: bool,
+    ) -> Any:
+        runner = self._offload(self.execute_sync)  # type: ignore[misc]
+        return await runner(
+            instance,
+            params=params,
+            payload=payload,
+            dependencies=dependencies,
+            load_overrides=load_overrides,
+            read_only=read_only,
+        )
+
+    async def _execute(
+        self,
+        instance: Any,
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        dependencies: dict[type[Any], Any] | None,
+        load_overrides: dict[type[Any], Any] | None,
+        read_only: bool,
+    ) -> Any:
+        """``execute`` with its events, logging and transaction (any call that is not quiet)."""
         plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
         started = 0.0
         if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):
@@ -159,6 +209,48 @@ class RuntimeExecutor:
         """Synchronous twin of ``execute`` for code that has no event loop running."""
         if _get_running_loop() is not None:
             ensure_no_running_loop(instance)
+        plan = self._plans.get(type(instance))
+        if (
+            plan is None
+            or self._observed
+            or self._levels.get(_DEBUG) is not False
+            or plan.quiet_sync is None
+            or (
+                not (read_only or plan.read_only)
+                and (self._uow_factory is not None or get_active_uow() is not None)
+            )
+        ):
+            return self._execute_sync(
+                instance, params, payload, dependencies, load_overrides, read_only
+            )
+        # Unobserved and outside any transaction: the pipeline leaves its result in ``out``
+        # and returns None, so iterating it finishes it without a StopIteration value.
+        out: list[Any] = [None]
+        try:
+            coroutine = plan.quiet_sync(
+                self, instance, params, payload, dependencies, load_overrides, out
+            )
+            try:
+                for yielded in coroutine.__await__():
+                    drive_suspended(coroutine, yielded, plan.name)
+                    break
+            except RuntimeError as error:
+                raise_loop_required(error, plan.name)
+        except BaseException as exc:
+            self._failed(plan, exc, 0.0)
+            raise
+        return out[0]
+
+    def _execute_sync(
+        self,
+        instance: Any,
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        dependencies: dict[type[Any], Any] | None,
+        load_overrides: dict[type[Any], Any] | None,
+        read_only: bool,
+    ) -> Any:
+        """``execute_sync`` with its events, logging and transaction."""
         plan = self._plans.get(type(instance)) or self._compiler.compile(type(instance))
         started = 0.0
         if self._metrics is not None or self._log.isEnabledFor(logging.DEBUG):

@@ -126,6 +126,12 @@ class ExecutionPlan:
         default=None, compare=False, repr=False
     )
     pipeline: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    quiet_sync: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    """The pipeline for unobserved calls outside a transaction, driven synchronously: it
+    leaves the result in its ``out`` argument (see ``codegen.Pipelines``)."""
+    quiet_async: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    """The pipeline for unobserved awaited calls outside a transaction; it reports its own
+    failure, so ``execute`` returns its coroutine to the caller as is."""
     deferred_exists: tuple[DeferredExists, ...] = field(default=(), compare=False)
 
 

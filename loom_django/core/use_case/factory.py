@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,7 @@ class _Recipe:
     """How to build one class: constructor arguments and whether to attach ``main_repo``.
 
     ``make`` builds an instance; it is specialised once, so a plain use case costs one
-    constructor call and one repository lookup.
+    object allocation, one cache lookup for its repository and one attribute store.
     """
 
     __slots__ = ("arguments", "cls", "main_repo", "make")
@@ -31,13 +31,14 @@ class _Recipe:
         cls: type[Any],
         arguments: tuple[tuple[str, _Resolver], ...],
         main_repo: _Resolver | None,
+        built_repo: Callable[[], Any] | None = None,
     ) -> None:
         self.cls = cls
         self.arguments = arguments
         self.main_repo = main_repo
         self.make: Callable[[], Any] = self._build
         if not arguments and main_repo is not None and cls.__init__ is UseCase.__init__:
-            self.make = lambda: cls(main_repo())
+            self.make = _plain_use_case(cls, main_repo, built_repo)
         elif not arguments and main_repo is None:
             self.make = cls
 
@@ -52,12 +53,38 @@ class _Recipe:
         return instance
 
 
+def _plain_use_case(
+    cls: type[Any], main_repo: _Resolver, built_repo: Callable[[], Any] | None
+) -> Callable[[], Any]:
+    """``cls(main_repo())`` for a use case with the framework constructor, without running
+    ``UseCase.__init__``: allocate, then store the repository it would have stored."""
+    if cls.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+        return lambda: cls(main_repo())
+    new = object.__new__
+    if built_repo is None:
+
+        def make() -> Any:
+            instance = new(cls)
+            instance._main_repo = main_repo()
+            return instance
+
+        return make
+
+    def make_cached() -> Any:
+        instance = new(cls)
+        instance._main_repo = built_repo() or main_repo()
+        return instance
+
+    return make_cached
+
+
 class UseCaseFactory:
     """Creates a fresh instance per invocation from a recipe validated at startup."""
 
     def __init__(self, container: LoomContainer) -> None:
         self._container = container
         self._recipes: dict[type[Any], _Recipe] = {}
+        self._makers: dict[type[Any], Callable[[], Any]] = {}
 
     @property
     def container(self) -> LoomContainer:
@@ -71,20 +98,33 @@ class UseCaseFactory:
             ResolutionError: a constructor parameter has no binding, or no annotation.
         """
         if cls not in self._recipes:
-            self._recipes[cls] = self._recipe(cls)
+            self._add(cls)
 
     def build(self, cls: type[Any]) -> Any:
         """A new instance of ``cls`` with its dependencies resolved."""
         recipe = self._recipes.get(cls)
         if recipe is None:
-            recipe = self._recipes[cls] = self._recipe(cls)
+            recipe = self._add(cls)
         return recipe.make()
+
+    def makers(self) -> Mapping[type[Any], Callable[[], Any]]:
+        """The live mapping of every class with a recipe to the callable that builds it.
+
+        Invokers look a class up here and call the maker, skipping ``build``; a class not
+        in it yet goes through ``build``. Read it, never write it.
+        """
+        return self._makers
+
+    def _add(self, cls: type[Any]) -> _Recipe:
+        recipe = self._recipes[cls] = self._recipe(cls)
+        self._makers[cls] = recipe.make
+        return recipe
 
     def _recipe(self, cls: type[Any]) -> _Recipe:
         main_repo = self._main_repo_resolver(cls)
         init = cls.__init__
         if _is_framework_init(init):
-            return _Recipe(cls, (), main_repo)
+            return _Recipe(cls, (), main_repo, self._built_repo(main_repo))
         try:
             hints = typing.get_type_hints(init)
         except Exception as exc:
@@ -119,6 +159,17 @@ class UseCaseFactory:
                 )
             arguments.append((parameter.name, resolver))
         return _Recipe(cls, tuple(arguments), main_repo)
+
+    def _built_repo(self, main_repo: _Resolver | None) -> Callable[[], Any] | None:
+        """A C-level lookup of the repository in the container's cache, when ``main_repo``
+        resolves a model's repository (``None`` on a miss: the caller then resolves)."""
+        if (
+            isinstance(main_repo, partial)
+            and main_repo.func == self._container.resolve_repo
+            and len(main_repo.args) == 1
+        ):
+            return partial(self._container.built_repositories().get, main_repo.args[0])
+        return None
 
     def _resolver_for(self, annotation: Any) -> _Resolver | None:
         container = self._container

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+from loom_django.core.engine.driver import mark_coroutine_function
 from loom_django.core.use_case.registry import UseCaseRegistry
 
 if TYPE_CHECKING:
@@ -71,21 +73,37 @@ class AppInvoker:
         self._factory = factory
         self._executor = executor
         self._registry = registry
+        self._makers = factory.makers()
 
     @property
     def registry(self) -> UseCaseRegistry:
         """The key → class registry."""
         return self._registry
 
-    async def invoke(
+    @mark_coroutine_function
+    def invoke(
         self,
         use_case_type: type[Any],
         *,
         params: dict[str, Any] | None = None,
         payload: dict[str, Any] | None = None,
         read_only: bool = False,
+    ) -> Coroutine[Any, Any, Any]:
+        """Build ``use_case_type`` and execute it (joining the current transaction); await
+        the result."""
+        make = self._makers.get(use_case_type)
+        if make is None:
+            return self._invoke_new(use_case_type, params, payload, read_only)
+        return self._executor.execute(make(), params=params, payload=payload, read_only=read_only)
+
+    async def _invoke_new(
+        self,
+        use_case_type: type[Any],
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        read_only: bool,
     ) -> Any:
-        """Build ``use_case_type`` and execute it (joining the current transaction)."""
+        """``invoke`` of a class the factory has no recipe for yet (it may fail to build)."""
         instance = self._factory.build(use_case_type)
         return await self._executor.execute(
             instance, params=params, payload=payload, read_only=read_only
@@ -100,7 +118,8 @@ class AppInvoker:
         read_only: bool = False,
     ) -> Any:
         """Synchronous ``invoke`` for code without a running event loop."""
-        instance = self._factory.build(use_case_type)
+        make = self._makers.get(use_case_type)
+        instance = make() if make is not None else self._factory.build(use_case_type)
         return self._executor.execute_sync(
             instance, params=params, payload=payload, read_only=read_only
         )
