@@ -124,7 +124,8 @@ class StreamingRunner:
         )
         observation = self.observation
         # Django, the plan and the clients are built: move them out of the collector's
-        # generations so the per-record garbage of the run does not rescan them.
+        # generations so the per-record garbage of the run does not rescan them (given back
+        # to the collector when the run ends, for processes that go on, e.g. tests).
         gc.freeze()
         try:
             with observation.span(Scope.POLL_CYCLE, node_count=len(self.plan.ops)):
@@ -134,6 +135,7 @@ class StreamingRunner:
                 finally:
                     self.engine.close()
         finally:
+            gc.unfreeze()
             if self.health is not None:
                 self.health.remove()
         _log.info("stream %s: stopped (%s)", self.plan.name, self.control.reason or "end")
