@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from random import randbytes
-from typing import TYPE_CHECKING
+from typing import Any
 
 from loom_django.streaming.codecs import (
     CONTENT_TYPES,
@@ -17,14 +18,27 @@ from loom_django.streaming.codecs import (
     MessageEnvelope,
     MessageMetadata,
 )
+from loom_django.streaming.messages import Message
+from loom_django.streaming.plan import CompiledSink
+from loom_django.streaming.tracker import Completion
 
-if TYPE_CHECKING:
-    from loom_django.streaming._runtime import Emit
-
-__all__ = ["EmitEncoder", "KafkaRecord", "encode_emit", "new_trace_id"]
+__all__ = ["Emit", "EmitEncoder", "KafkaRecord", "encode_emit", "new_trace_id"]
 
 KafkaRecord = tuple[bytes, bytes | str | None, list[tuple[str, bytes]], int | None]
 """``(value, key, headers, timestamp_ms)`` of one record to produce."""
+
+
+@dataclass(slots=True)
+class Emit:
+    """An item for the sink: a message for ``sink`` whose write completes ``token``."""
+
+    sink: CompiledSink
+    message: Message[Any]
+    token: Completion
+    message_type: str
+    message_version: int
+    extra_headers: dict[str, bytes] | None = None
+
 
 _POOL_SIZE = 256
 _trace_pool: list[str] = []

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
-from loom_django.streaming._encode import encode_emit, new_trace_id
+from loom_django.streaming._encode import Emit, encode_emit, new_trace_id
 from loom_django.streaming.codecs import JsonCodec, KafkaCodec, MsgpackCodec, codec_for
 from loom_django.streaming.dispatch import MultiTypeDecoder
 from loom_django.streaming.errors import (
@@ -86,18 +86,6 @@ class RawRecord:
     offset: int
     timestamp_ms: int | None
     token: AckToken
-
-
-@dataclass(slots=True)
-class Emit:
-    """An item for the sink: a message for ``sink`` whose write completes ``token``."""
-
-    sink: CompiledSink
-    message: Message[Any]
-    token: Completion
-    message_type: str
-    message_version: int
-    extra_headers: dict[str, bytes] | None = None
 
 
 @dataclass
