@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from streaming import QUIET, Order, Price, Priced, prefill
+from streaming import QUIET, Order, Price, Priced, prefill, timed_run
 
 from loom_django.streaming import FromTopic, IntoTopic, Process, StreamFlow
 from loom_django.streaming.compiler import compile_flow
@@ -63,30 +62,7 @@ def run_variant(bootstrap: str, topic: str, n: int, variant: str) -> float:
 
         options["metrics_registry"] = CollectorRegistry()
     runner = StreamingRunner(plan, brokers=bootstrap, max_messages=n, **options)
-    marks: dict[str, float] = {}
-    process = runner.engine.process
-
-    def timed(records: list[Any]) -> list[Any]:
-        if records and "start" not in marks:
-            marks["start"] = time.perf_counter()
-        return process(records)
-
-    runner.engine.process = timed  # type: ignore[method-assign]
-    from loom_django.streaming import _bytewax
-
-    write_batch = _bytewax._SinkPartition.write_batch
-
-    def timed_write(self: Any, items: list[Any]) -> None:
-        write_batch(self, items)
-        if "end" not in marks and runner.tracker.completed_total >= n:
-            marks["end"] = time.perf_counter()
-
-    _bytewax._SinkPartition.write_batch = timed_write  # type: ignore[method-assign]
-    try:
-        runner.run()
-    finally:
-        _bytewax._SinkPartition.write_batch = write_batch  # type: ignore[method-assign]
-    return n / (marks["end"] - marks["start"])
+    return timed_run(runner, n)
 
 
 VARIANTS = ("unobserved", "observer", "metrics")
