@@ -45,11 +45,16 @@ def run_dir(config: EtlConfig, run_id: str) -> Path:
     return path
 
 
-def correlation_dir(config: EtlConfig, correlation_id: str) -> Path:
-    """The CORRELATION-scope directory of one correlation id (not created)."""
+def check_correlation_id(correlation_id: str) -> str:
+    """``correlation_id`` if it can name one directory (no separator, not ``.``/``..``)."""
     if not correlation_id or "/" in correlation_id or correlation_id in (".", ".."):
         raise ValueError(f"invalid correlation id {correlation_id!r}")
-    return _root(config) / "correlations" / correlation_id
+    return correlation_id
+
+
+def correlation_dir(config: EtlConfig, correlation_id: str) -> Path:
+    """The CORRELATION-scope directory of one correlation id (not created)."""
+    return _root(config) / "correlations" / check_correlation_id(correlation_id)
 
 
 def correlation_temps(plan: PipelinePlan) -> set[str]:

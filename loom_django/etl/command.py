@@ -28,6 +28,17 @@ def _positive(text: str) -> float:
     return value
 
 
+def _correlation_id(text: str) -> str:
+    import argparse
+
+    from loom_django.etl._temps import check_correlation_id
+
+    try:
+        return check_correlation_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -62,7 +73,7 @@ class Command(BaseCommand):
                 p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS")
                 p.add_argument("--max-workers", type=_positive_int, default=None)
                 p.add_argument("--fail-fast", action="store_true")
-                p.add_argument("--correlation-id", default=None, metavar="ID")
+                p.add_argument("--correlation-id", type=_correlation_id, default=None, metavar="ID")
                 p.add_argument("--attempt", type=_positive_int, default=1)
                 p.add_argument("--not-last-attempt", action="store_true")
             p.add_argument("--config", action="append", default=[], metavar="FILE")

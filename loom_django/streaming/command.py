@@ -48,7 +48,12 @@ class Command(BaseCommand):
         run.add_argument(
             "--metrics-port", type=_positive, default=None, help="serve Prometheus metrics here"
         )
-        run.add_argument("--health-file", default=None, help="touched after every successful poll")
+        run.add_argument(
+            "--health-file",
+            type=_health_file,
+            default=None,
+            help="touched after every successful poll",
+        )
         run.add_argument(
             "--log-level",
             type=str.upper,
@@ -201,6 +206,15 @@ class Command(BaseCommand):
 def _config_options(parser: CommandParser) -> None:
     parser.add_argument("--config", action="append", default=[], metavar="FILE")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+
+
+def _health_file(text: str) -> str:
+    import argparse
+
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"no writable directory for {text!r}")
+    return text
 
 
 def _positive(text: str) -> int:

@@ -183,3 +183,12 @@ def test_a_reject_threshold_exits_4_with_the_run_id(runtime):
     run = EtlPipelineRun.objects.get()
     assert info.value.returncode == 4 and str(run.run_id) in str(info.value)
     assert run.status == "failed" and run.failed_step == "FeedProducts"
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "", "..", "a/b"])
+def test_a_correlation_id_that_is_not_one_directory_name_is_refused_before_the_run(bad):
+    """etl §9.9: a bad ``--correlation-id`` is a usage error naming it; nothing is written."""
+    with pytest.raises(CommandError) as info:
+        _run("run", OK, "-p", "run_date=2026-03-30", "--correlation-id", bad)
+    assert f"invalid correlation id {bad!r}" in str(info.value)
+    assert not Book.objects.exists()

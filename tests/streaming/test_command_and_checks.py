@@ -94,3 +94,11 @@ def test_system_checks_report_duplicates_compile_failures_and_unrouted_errors(fl
     assert "no terminal output" in failures[0].hint
     assert W401 in {m.id for m in check_flow_warnings()}
     assert all(m.hint for m in [*check_duplicate_flows(), *failures, *check_flow_warnings()])
+
+
+def test_a_health_file_in_a_missing_directory_is_a_usage_error(flows, tmp_path):
+    """streaming §7.2: ``--health-file`` is checked before anything starts."""
+    target = tmp_path / "missing" / "health"
+    with pytest.raises(CommandError) as info:
+        call_command("loom_stream", "run", "good", "--health-file", str(target), stdout=StringIO())
+    assert "no writable directory" in str(info.value) and str(target) in str(info.value)
