@@ -68,7 +68,7 @@ class LoomRuntime:
     """What discovery found (interfaces, stream flows, ... that doors serve)."""
 
     def __post_init__(self) -> None:
-        self._makers = self.factory.makers()
+        self._entries = self.app.sync_entries()
 
     @property
     def job_service(self) -> JobService:
@@ -91,9 +91,11 @@ class LoomRuntime:
         if isinstance(use_case, str):
             use_case = self.registry.resolve(use_case)
         # AppInvoker.invoke_sync, inlined: this is the entry of every synchronous door.
-        make = self._makers.get(use_case)
-        instance = make() if make is not None else self.factory.build(use_case)
-        return self.executor.execute_sync(instance, params=params, payload=payload)
+        try:
+            entry = self._entries[use_case]
+        except KeyError:
+            return self.app.invoke_sync(use_case, params=params, payload=payload)
+        return entry(params, payload, False)
 
 
 def build_runtime(spec: RuntimeSpec) -> LoomRuntime:

@@ -8,6 +8,7 @@ the executor.
 
 from __future__ import annotations
 
+from asyncio import _get_running_loop
 from collections.abc import Callable, Coroutine
 from typing import Any, NamedTuple
 
@@ -21,7 +22,13 @@ from loom_django.core.command import (
     known_shapes,
     with_fields_set,
 )
-from loom_django.core.engine.coercion import MAX_INT_DIGITS, CoercionFailed
+from loom_django.core.engine.coercion import CoercionFailed
+from loom_django.core.engine.driver import (
+    drive_suspended,
+    ensure_no_running_loop,
+    raise_loop_required,
+)
+from loom_django.core.engine.entries import Entries, EntryBinder, entry_source
 from loom_django.core.engine.fastpath import make_outcome, plain_refs, rule_field
 from loom_django.core.engine.plan import NO_DEFAULT, ExecutionPlan, ParamBinding
 from loom_django.core.engine.unique_guard import settle_deferred, unique_violation
@@ -33,6 +40,7 @@ from loom_django.core.errors import (
     ValidationError,
 )
 from loom_django.core.model.introspection import get_column_fields
+from loom_django.core.uow import get_active_uow
 from loom_django.core.use_case.compute import ComputeSpec
 from loom_django.core.use_case.field_ref import FieldRef
 from loom_django.core.use_case.markers import LookupKind, OnMissing, SourceKind
@@ -89,6 +97,7 @@ class Pipelines(NamedTuple):
     run: Pipeline
     quiet_sync: Pipeline
     quiet_async: Pipeline
+    bind: EntryBinder
 
 
 def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
@@ -229,11 +238,22 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
             "        raise",
         ]
     )
+    source += "\n" + entry_source(lines, finish, value, plan.read_only)
+    names.update(
+        Entries=Entries,
+        drive_suspended=drive_suspended,
+        ensure_no_running_loop=ensure_no_running_loop,
+        get_active_uow=get_active_uow,
+        get_running_loop=_get_running_loop,
+        new=object.__new__,
+        raise_loop_required=raise_loop_required,
+        use_case_type=plan.use_case_type,
+    )
     code = compile(source, f"<loom pipeline {plan.name}>", "exec")
     exec(code, names)
-    for variant in ("pipeline", "quiet_sync", "quiet_async"):
+    for variant in ("pipeline", "quiet_sync", "quiet_async", "bind"):
         names[variant].__loom_source__ = source
-    return Pipelines(names["pipeline"], names["quiet_sync"], names["quiet_async"])
+    return Pipelines(names["pipeline"], names["quiet_sync"], names["quiet_async"], names["bind"])
 
 
 def _call(plan: ExecutionPlan, slots: _Slots) -> str:
@@ -282,7 +302,7 @@ def _bind_section(plan: ExecutionPlan, slots: _Slots, names: dict[str, Any]) -> 
     lines = ["    if params is None:", "        params = {}", "    try:"]
     for index, param in enumerate(plan.param_bindings):
         lines += _bind_lines(index, param, slots.ref(param.name), names)
-    lines.append("    except (KeyError, CoercionFailed):")
+    lines.append("    except (KeyError, CoercionFailed, ValueError):")
     if slots.as_dict:
         return [*lines, "        executor._bind_params(plan, params, bound)"]
     lines += ["        checked = {}", "        executor._bind_params(plan, params, checked)"]
@@ -470,13 +490,14 @@ def _bind_lines(index: int, param: ParamBinding, target: str, names: dict[str, A
     if param.coerce is None:
         value = f"params[{key}]"
     elif param.annotation is int:
-        # Path and query parameters arrive as digit strings: convert short ASCII ones
-        # without a call; everything else (signs, odd digits, huge numbers) goes through
-        # the coercer, which refuses non-canonical text.
+        # Path and query parameters arrive as digit strings: convert ASCII ones without a
+        # call; everything else (signs, odd digits) goes through the coercer, which
+        # refuses non-canonical text. A number too long for int() raises ValueError,
+        # which sends the call to the full binder and its report.
         value = (
             f"value if type(value := params[{key}]) is int else "
             "int(value) if type(value) is str and value.isascii() and value.isdigit() "
-            f"and len(value) <= {MAX_INT_DIGITS} else {coerce}(value)"
+            f"else {coerce}(value)"
         )
     elif isinstance(param.annotation, type):
         names[f"type_{index}"] = param.annotation

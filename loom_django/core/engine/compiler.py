@@ -204,6 +204,7 @@ def _build_plan(cls: type[Any]) -> ExecutionPlan:
         pipeline=pipelines.run,
         quiet_sync=pipelines.quiet_sync,
         quiet_async=pipelines.quiet_async,
+        bind_entries=pipelines.bind,
     )
 
 

@@ -310,6 +310,11 @@ class RuntimeExecutor:
         return twin
 
     @property
+    def observed(self) -> bool:
+        """Whether every call must emit events (a metrics adapter or ``debug_execution``)."""
+        return self._observed
+
+    @property
     def metrics(self) -> MetricsAdapter | None:
         """The adapter runtime events go to (``None``: none configured)."""
         return self._metrics

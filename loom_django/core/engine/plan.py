@@ -133,6 +133,9 @@ class ExecutionPlan:
     """The pipeline for unobserved awaited calls outside a transaction; it reports its own
     failure, so ``execute`` returns its coroutine to the caller as is."""
     deferred_exists: tuple[DeferredExists, ...] = field(default=(), compare=False)
+    bind_entries: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    """``bind(executor, make, main_cache, main_key, main_fallback)``: the invoker entries of
+    this plan for one executor and one factory recipe (see ``engine/entries.py``)."""
 
 
 class PipelineHost(Protocol):

@@ -6,13 +6,13 @@ import inspect
 import typing
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from loom_django.core.di import LoomContainer
 from loom_django.core.errors import ResolutionError
 from loom_django.core.use_case.use_case import UseCase
 
-__all__ = ["UseCaseFactory"]
+__all__ = ["InlineRecipe", "UseCaseFactory"]
 
 _Resolver = Callable[[], Any]
 
@@ -24,7 +24,7 @@ class _Recipe:
     object allocation, one cache lookup for its repository and one attribute store.
     """
 
-    __slots__ = ("arguments", "cls", "main_repo", "make")
+    __slots__ = ("arguments", "cls", "inline", "main_repo", "make")
 
     def __init__(
         self,
@@ -32,13 +32,17 @@ class _Recipe:
         arguments: tuple[tuple[str, _Resolver], ...],
         main_repo: _Resolver | None,
         built_repo: Callable[[], Any] | None = None,
+        inline: InlineRecipe | None = None,
     ) -> None:
         self.cls = cls
         self.arguments = arguments
         self.main_repo = main_repo
         self.make: Callable[[], Any] = self._build
+        self.inline: InlineRecipe | None = None
         if not arguments and main_repo is not None and cls.__init__ is UseCase.__init__:
             self.make = _plain_use_case(cls, main_repo, built_repo)
+            if cls.__new__ is object.__new__:  # type: ignore[comparison-overlap]
+                self.inline = inline
         elif not arguments and main_repo is None:
             self.make = cls
 
@@ -51,6 +55,15 @@ class _Recipe:
         if self.main_repo is not None and getattr(instance, "_main_repo", None) is None:
             instance._main_repo = self.main_repo()
         return instance
+
+
+class InlineRecipe(NamedTuple):
+    """How to build a plain use case without calling a maker: ``object.__new__(cls)``,
+    then ``_main_repo`` from ``cache[key]`` or, on a miss, ``fallback()``."""
+
+    cache: Mapping[type[Any], Any]
+    key: type[Any]
+    fallback: Callable[[], Any]
 
 
 def _plain_use_case(
@@ -115,6 +128,12 @@ class UseCaseFactory:
         """
         return self._makers
 
+    def inline_recipe(self, cls: type[Any]) -> InlineRecipe | None:
+        """The inline recipe of ``cls`` when it is a plain use case (framework constructor,
+        main repository from the container's cache), else ``None``."""
+        recipe = self._recipes.get(cls)
+        return recipe.inline if recipe is not None else None
+
     def _add(self, cls: type[Any]) -> _Recipe:
         recipe = self._recipes[cls] = self._recipe(cls)
         self._makers[cls] = recipe.make
@@ -124,7 +143,12 @@ class UseCaseFactory:
         main_repo = self._main_repo_resolver(cls)
         init = cls.__init__
         if _is_framework_init(init):
-            return _Recipe(cls, (), main_repo, self._built_repo(main_repo))
+            built = self._built_repo(main_repo)
+            inline = None
+            if built is not None and isinstance(main_repo, partial):
+                cache = self._container.built_repositories()
+                inline = InlineRecipe(cache, main_repo.args[0], main_repo)
+            return _Recipe(cls, (), main_repo, built, inline)
         try:
             hints = typing.get_type_hints(init)
         except Exception as exc:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from loom_django.core.engine.driver import mark_coroutine_function
+from loom_django.core.engine.entries import Entries
 from loom_django.core.use_case.registry import UseCaseRegistry
 
 if TYPE_CHECKING:
@@ -74,6 +76,10 @@ class AppInvoker:
         self._executor = executor
         self._registry = registry
         self._makers = factory.makers()
+        # Per-class entries (engine/entries.py) that build the use case and run its plan
+        # in one frame; filled on a class's first invocation when it qualifies.
+        self._sync_entries: dict[type[Any], Callable[..., Any]] = {}
+        self._async_entries: dict[type[Any], Callable[..., Coroutine[Any, Any, Any]]] = {}
 
     @property
     def registry(self) -> UseCaseRegistry:
@@ -91,6 +97,50 @@ class AppInvoker:
     ) -> Coroutine[Any, Any, Any]:
         """Build ``use_case_type`` and execute it (joining the current transaction); await
         the result."""
+        try:
+            entry = self._async_entries[use_case_type]
+        except KeyError:
+            entry = self._bind(use_case_type).invoke_async
+        return entry(params, payload, read_only)
+
+    def sync_entries(self) -> Mapping[type[Any], Callable[..., Any]]:
+        """The live mapping of classes to their bound ``invoke_sync(params, payload,
+        read_only)`` entry; a class not in it goes through ``invoke_sync``."""
+        return self._sync_entries
+
+    def _bind(self, use_case_type: type[Any]) -> Entries:
+        """The entries of ``use_case_type``: specialised ones when the class qualifies
+        (compiled plan, plain recipe, unobserved executor), else the generic path."""
+        executor = self._executor
+        plan = executor.compiler.get_plan(use_case_type)
+        recipe = self._factory.inline_recipe(use_case_type)
+        make = self._makers.get(use_case_type)
+        if (
+            plan is None
+            or plan.bind_entries is None
+            or recipe is None
+            or make is None
+            or executor.observed
+        ):
+            return Entries(
+                partial(self._invoke_sync_generic, use_case_type),
+                partial(self._invoke_generic, use_case_type),
+            )
+        entries: Entries = plan.bind_entries(
+            executor, make, recipe.cache, recipe.key, recipe.fallback
+        )
+        self._sync_entries[use_case_type] = entries.invoke_sync
+        self._async_entries[use_case_type] = entries.invoke_async
+        return entries
+
+    @mark_coroutine_function
+    def _invoke_generic(
+        self,
+        use_case_type: type[Any],
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        read_only: bool,
+    ) -> Coroutine[Any, Any, Any]:
         make = self._makers.get(use_case_type)
         if make is None:
             return self._invoke_new(use_case_type, params, payload, read_only)
@@ -118,6 +168,19 @@ class AppInvoker:
         read_only: bool = False,
     ) -> Any:
         """Synchronous ``invoke`` for code without a running event loop."""
+        try:
+            entry = self._sync_entries[use_case_type]
+        except KeyError:
+            entry = self._bind(use_case_type).invoke_sync
+        return entry(params, payload, read_only)
+
+    def _invoke_sync_generic(
+        self,
+        use_case_type: type[Any],
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        read_only: bool,
+    ) -> Any:
         make = self._makers.get(use_case_type)
         instance = make() if make is not None else self._factory.build(use_case_type)
         return self._executor.execute_sync(
