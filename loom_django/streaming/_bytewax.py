@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +64,10 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         metrics: StreamMetrics,
         worker_index: int,
         brokers: str | None,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self._plan = plan
+        self._on_idle = on_idle  # an empty poll on this worker thread (idle DB connections)
         self._tracker = tracker
         self._control = control
         self._metrics = metrics
@@ -147,8 +150,11 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             control.health.beat(now)
         if records:
             control.last_record = now
-        elif (
-            control.idle_timeout_s is not None
+        elif self._on_idle is not None:
+            self._on_idle()
+        if (
+            not records
+            and control.idle_timeout_s is not None
             and self._assigned
             and self._owned <= self._eof
             and now - control.last_record >= control.idle_timeout_s
@@ -299,13 +305,17 @@ class KafkaGroupSource(DynamicSource[RawRecord]):
         control: StopControl,
         metrics: StreamMetrics,
         brokers: str | None,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self._args = (plan, tracker, control, metrics)
         self._brokers = brokers
+        self._on_idle = on_idle
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SourcePartition:
         plan, tracker, control, metrics = self._args
-        return _SourcePartition(plan, tracker, control, metrics, worker_index, self._brokers)
+        return _SourcePartition(
+            plan, tracker, control, metrics, worker_index, self._brokers, self._on_idle
+        )
 
 
 class _SinkPartition(StatelessSinkPartition[Emit]):
@@ -503,7 +513,16 @@ def build_dataflow(
 
     flow = Dataflow(plan.name)
     records: Any = op.input(
-        "source", flow, KafkaGroupSource(plan, tracker, control, engine.metrics, brokers)
+        "source",
+        flow,
+        KafkaGroupSource(
+            plan,
+            tracker,
+            control,
+            engine.metrics,
+            brokers,
+            on_idle=engine.idle_connections.release_if_idle if engine.uses_db else None,
+        ),
     )
     emits = op.flat_map_batch("process", records, engine.process)
     op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers))

@@ -66,13 +66,15 @@ class Histogram:
 @dataclass
 class Timings:
     """What one run measures only when metrics are on: decode and encode durations per content
-    type, node durations per node, rebalances by type and consumer lag per partition."""
+    type, node durations per node, rebalances by type, consumer lag per partition and the
+    time messages wait for a ``WithAsync`` DB lane."""
 
     decode: dict[str, Histogram] = field(default_factory=dict)
     encode: dict[str, Histogram] = field(default_factory=dict)
     node: dict[str, Histogram] = field(default_factory=dict)
     rebalances: Counter[str] = field(default_factory=Counter)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    lane_wait: Histogram = field(default_factory=Histogram)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def rebalanced(self, kind: str) -> None:
@@ -198,6 +200,12 @@ _FAMILIES: tuple[tuple[str, Callable[[str, str, list[str]], Any], str, list[str]
     ("loom_stream_node_seconds", _histogram, "Node time per message.", ["flow", "node"]),
     ("loom_stream_rebalances", _counter, "Rebalance callbacks by type.", ["flow", "type"]),
     (
+        "loom_stream_db_lane_wait_seconds",
+        _histogram,
+        "Time a message waited for a free DB lane (WithAsync use cases).",
+        ["flow"],
+    ),
+    (
         "loom_stream_consumer_lag",
         _gauge,
         "Consumer lag per partition (librdkafka statistics).",
@@ -306,6 +314,9 @@ def _sample(
     ):
         for label, hist in list(table.items()):
             hists.setdefault(name, {}).setdefault((*prefix, label), []).append(hist)
+    hists.setdefault("loom_stream_db_lane_wait_seconds", {}).setdefault((flow,), []).append(
+        timings.lane_wait
+    )
 
 
 def _merge(parts: list[Histogram]) -> tuple[list[tuple[str, float]], float]:
