@@ -143,6 +143,8 @@ class FlowHarness:
         timer.start()
         try:
             runner.run(calling_thread=self.workers == 1)
+        except Exception as exc:
+            raise _unwrapped(exc) from None
         finally:
             timer.cancel()
         if control.reason == "timeout":
@@ -241,6 +243,18 @@ class FlowHarness:
                 "commits": m.commits,
                 "completed": self.runner.tracker.completed_total,
             }
+
+
+def _unwrapped(exc: BaseException) -> BaseException:
+    """The exception a flow raised, out of Bytewax's ``BytewaxRuntimeError`` wrappers."""
+    seen: set[int] = set()
+    while type(exc).__module__.startswith("bytewax") and id(exc) not in seen:
+        seen.add(id(exc))
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
 
 
 def _as_error(payload: Any) -> ErrorEnvelope[Any] | DecodeError:
