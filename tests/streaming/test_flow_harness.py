@@ -271,3 +271,109 @@ def test_the_memory_transport_runs_a_flow_without_librdkafka(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok None"
+
+
+def test_a_rebalance_mid_run_redelivers_what_was_not_committed():
+    """streaming §11.63 (M): revoke commits the completed prefix, the rest is read again"""
+    kafka = InMemoryKafka()
+    seen = []
+
+    class Rebalance(RecordStep[Order, Order]):
+        def execute(self, message):
+            seen.append(message.payload.order_id)
+            if message.payload.order_id == "2" and seen.count("2") == 1:
+                kafka.rebalance(harness.plan.source.group_id)
+            return message.payload
+
+    flow = StreamFlow("rb", FromTopic("in", payload=Order), Process(Rebalance, IntoTopic("out")))
+    harness = FlowHarness(flow, kafka=kafka)
+    for i in range(5):
+        harness.send("in", Order(order_id=str(i)), key="k")
+    harness.run()
+    assert set(seen) == {str(i) for i in range(5)}
+    assert harness.committed() == {partition_for(b"k", 4): 5}
+
+
+def test_a_failed_final_commit_fails_the_run_and_commits_nothing():
+    """streaming §11.55 (M): a commit error surfaces to the caller"""
+    from loom_django.streaming.memory import KafkaException
+
+    harness = FlowHarness(_validate_flow())
+    harness.send("orders", Order(order_id="a", amount=1))
+    harness.kafka.fail_commits(1, "coordinator not available")
+    with pytest.raises(KafkaException, match="coordinator not available"):
+        harness.run()
+    assert harness.committed() == {}
+
+
+def test_a_retriable_commit_error_at_shutdown_is_retried():
+    """streaming §6.3: the final commit waits out a rebalance in progress"""
+    from loom_django.streaming.memory import KafkaError
+
+    harness = FlowHarness(_validate_flow())
+    harness.send("orders", Order(order_id="a", amount=1), key="k")
+    busy = KafkaError(KafkaError.REBALANCE_IN_PROGRESS, "rebalance in progress")
+    harness.kafka.fail_commits(2, busy)
+    harness.run()
+    assert harness.committed() == {partition_for(b"k", 4): 1}
+
+
+def test_kafka_transport_memory_in_the_config_selects_the_in_memory_broker():
+    """streaming §8.2: kafka.transport: memory, no harness"""
+    import uuid
+
+    from loom_django.streaming import compile_flow
+    from loom_django.streaming.memory import default_kafka
+    from loom_django.streaming.runner import StreamingRunner
+    from loom_django.streaming.testing import envelope_bytes
+    from tests.streaming.flows import kafka_config
+
+    suffix = uuid.uuid4().hex[:8]
+    config = kafka_config()
+    config["kafka"]["transport"] = "memory"
+    flow = StreamFlow(
+        f"cfg-{suffix}",
+        FromTopic(f"in-{suffix}", payload=Order),
+        Process(IntoTopic(f"out-{suffix}")),
+    )
+    plan = compile_flow(flow, config=config)
+    assert plan.transport == "memory"
+    default_kafka().produce(f"in-{suffix}", envelope_bytes(Order(order_id="x")))
+    StreamingRunner(plan, idle_timeout_s=0.05).run(calling_thread=True)
+    assert len(default_kafka().records(f"out-{suffix}")) == 1
+
+
+def test_an_unknown_transport_is_a_config_error_naming_the_key():
+    from loom_django.streaming import StreamCompilationError, compile_flow
+    from tests.streaming.flows import kafka_config
+
+    config = kafka_config()
+    config["kafka"]["transport"] = "carrier-pigeon"
+    flow = StreamFlow("t", FromTopic("in", payload=Order), Process(IntoTopic("out")))
+    with pytest.raises(StreamCompilationError, match="transport"):
+        compile_flow(flow, config=config)
+
+
+def test_the_fixtures_give_a_harness_on_the_tests_broker(flow_harness, in_memory_kafka):
+    flow = StreamFlow("fx", FromTopic("in", payload=Order), Process(IntoTopic("out")))
+    harness = flow_harness(flow)
+    assert harness.kafka is in_memory_kafka
+    assert harness.send(None, Order(order_id="a")).topic == "in"
+    harness.run()
+    assert len(in_memory_kafka.records("out")) == 1
+
+
+def test_a_registered_flow_runs_by_name(flow_harness, monkeypatch):
+    from loom_django.streaming.registry import registry
+    from tests.streaming.flows import kafka_config
+
+    for attr in ("_entries", "provider", "config", "duplicates"):
+        monkeypatch.setattr(registry, attr, getattr(registry, attr))
+    flow = StreamFlow("named", FromTopic("in", payload=Order), Process(IntoTopic("out")))
+    registry.load([flow], config=kafka_config(), provider=None)
+    harness = flow_harness("named")
+    harness.send("in", Order(order_id="a"))
+    harness.run()
+    assert [m["order_id"] for m in harness.messages("out")] == ["a"]
+    with pytest.raises(KeyError, match="unknown flow 'no-such-flow'"):
+        flow_harness("no-such-flow")
