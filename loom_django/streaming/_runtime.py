@@ -56,6 +56,7 @@ from loom_django.streaming.plan import (
     StepOp,
     WithOp,
 )
+from loom_django.streaming.sinks import CustomSinkOp, SinkPartitions
 from loom_django.streaming.tracker import AckToken, Completion, GroupToken, complete_all
 
 __all__ = [
@@ -191,6 +192,7 @@ class FlowEngine:
         self._linear = _linear_path(plan)
         self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
         self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
+        self.sink_partitions = SinkPartitions(plan.runtime.workers_per_process)  # IntoSink
         # Retries of one message stop before they could get the worker kicked (spec §5.4).
         self._retry_budget_s = max_poll_interval_s(plan.source.settings.extra) / 2
 
@@ -273,6 +275,7 @@ class FlowEngine:
             lanes, self._lanes = list(self._lanes.values()), {}
         for lane_set in lanes:  # each lane closes its own connections
             lane_set.close()
+        self.sink_partitions.close()
 
     # -- decode -----------------------------------------------------------------------
 
@@ -476,6 +479,9 @@ class FlowEngine:
         if isinstance(op, ModelSinkOp):
             self._write_model(op, items, out)
             return []
+        if isinstance(op, CustomSinkOp):
+            self._write_sink(op, items, out)
+            return []
         return self._expand_rows(op, items, out)
 
     def _write_model(self, op: ModelSinkOp, items: list[_Rec], out: list[Emit]) -> None:
@@ -492,6 +498,16 @@ class FlowEngine:
                 rec.token.done()
             else:
                 self._fail_exc(error, rec, out, op.name)
+
+    def _write_sink(self, op: CustomSinkOp, items: list[_Rec], out: list[Emit]) -> None:
+        """An ``IntoSink``: completes the batch once ``write_batch`` returned (sinks.py)."""
+        try:
+            self.sink_partitions.get(op, self._bridge).write_batch([r.message for r in items])
+        except Exception as exc:  # nothing of the batch counts as written
+            for rec in items:
+                self._fail_exc(exc, rec, out, op.name)
+            return
+        complete_all([rec.token for rec in items])
 
     def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
         cls = type(rec.message.payload)

@@ -284,5 +284,6 @@ def instrument(engine: FlowEngine, observation: Observation) -> None:
 def _storage_ops() -> tuple[type[Any], ...]:
     """The op classes of storage sinks (a WRITE span each)."""
     from loom_django.streaming.model_sink import ModelSinkOp
+    from loom_django.streaming.sinks import CustomSinkOp
 
-    return (ModelSinkOp,)
+    return (ModelSinkOp, CustomSinkOp)

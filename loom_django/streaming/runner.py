@@ -66,6 +66,7 @@ class StreamingRunner:
         self.control = StopControl(max_messages=max_messages, idle_timeout_s=idle_timeout_s)
         self.engine = FlowEngine(plan, runtime_provider=runtime_provider, metrics=self.metrics)
         self.workers = workers or plan.runtime.workers_per_process
+        self.engine.sink_partitions.worker_count = self.workers
         self.brokers = brokers
         self.health = HealthFile(health_file) if health_file is not None else None
         self.control.health = self.health
