@@ -145,3 +145,16 @@ def test_an_unreachable_pushgateway_raises_an_os_error():
     """streaming §6.8: the runner logs a failed push instead of failing the run"""
     with pytest.raises(OSError):
         push("http://127.0.0.1:9", "f", registry=prometheus_client.CollectorRegistry(), timeout_s=2)
+
+
+def test_the_pushgateway_url_is_read_only_when_prometheus_is_enabled():
+    """streaming §4.4: observability.prometheus.pushgateway_url"""
+    from loom_django.streaming._operations import pushgateway_url
+
+    url = "http://gateway:9091"
+    assert pushgateway_url({}) is None
+    assert pushgateway_url({"observability": {"prometheus": {"pushgateway_url": url}}}) is None
+    on = {"enabled": True, "pushgateway_url": url}
+    assert pushgateway_url({"observability": {"prometheus": on}}) == url
+    nested = {"enabled": True, "config": {"pushgateway_url": url}}
+    assert pushgateway_url({"observability": {"prometheus": nested}}) == url

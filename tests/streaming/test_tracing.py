@@ -181,3 +181,47 @@ def test_an_untraced_run_imports_no_opentelemetry():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_a_traced_run_continues_the_inbound_trace_in_the_output_records_header(exported):
+    """streaming §3.1: through Bytewax on the mock cluster, the output record's traceparent
+    is the publish span, in the trace of the input record's traceparent"""
+    import uuid
+
+    import confluent_kafka as ck
+
+    from loom_django.streaming import compile_flow
+    from loom_django.streaming.runner import StreamingRunner
+    from loom_django.streaming.testing import read_topic, start_mock_cluster
+    from tests.streaming.flows import kafka_config
+
+    provider, exporter = exported
+    owner, bootstrap = start_mock_cluster()
+    suffix = uuid.uuid4().hex[:8]
+    flow = StreamFlow(
+        f"traced-{suffix}",
+        FromTopic(f"in-{suffix}", payload=Order),
+        Process(Validate, IntoTopic(f"out-{suffix}")),
+    )
+    plan = compile_flow(flow, config=kafka_config())
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "log_level": 0})
+    producer.produce(
+        f"in-{suffix}",
+        envelope_bytes(Order(order_id="a", amount=1)),
+        headers=[("traceparent", INBOUND)],
+    )
+    producer.flush(10)
+    tracer = HopTracer(flow.name, tracer_provider=provider)
+    StreamingRunner(
+        plan, brokers=bootstrap, max_messages=1, idle_timeout_s=30, tracing=tracer
+    ).run()
+    [record] = read_topic(bootstrap, f"out-{suffix}", expected=1)
+    headers = dict(record.headers())
+    publish = next(s for s in exporter.get_finished_spans() if s.kind is SpanKind.PRODUCER)
+    process = next(s for s in exporter.get_finished_spans() if s.kind is SpanKind.CONSUMER)
+    assert _parse(headers["traceparent"]) == (TRACE, format(publish.context.span_id, "016x"))
+    assert publish.parent.span_id == process.context.span_id
+    assert format(process.parent.span_id, "016x") == PARENT
+    del owner
