@@ -2,7 +2,9 @@
 batches), the record path as one ``flat_map_batch`` step, and a producer sink that completes
 ack tokens only after a successful flush.
 
-Imported only by ``run``; Bytewax and confluent-kafka are required here.
+Imported only by ``run``; Bytewax is required here. The Kafka clients come from the
+transport seam (``transport.KafkaClients``), asked once per partition build: confluent-kafka,
+or the in-memory transport of the tests, which never imports librdkafka.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +26,13 @@ from loom_django.streaming.codecs import codec_for
 from loom_django.streaming.errors import KafkaDeliveryError
 from loom_django.streaming.plan import CompiledPlan, CompiledSink
 from loom_django.streaming.tracker import AckTracker, complete_all
+from loom_django.streaming.transport import KafkaClients, confluent_clients
 
 __all__ = ["StopControl", "build_dataflow"]
 
 _log = logging.getLogger("loom_django.streaming")
 
 require("bytewax", extra="stream")
-confluent = require("confluent_kafka", extra="stream")
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition  # noqa: E402
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
@@ -47,6 +50,10 @@ class StopControl:
     last_record: float = field(default_factory=time.monotonic)
     reason: str = ""
     health: Any = None  # a health.HealthFile touched after each successful poll
+    # Checked after a poll that returned nothing: true stops the run as idle (FlowHarness).
+    idle_probe: Callable[[], bool] | None = None
+    # Close Django's connections when a source closes (off when a test shares its connection).
+    close_connections: bool = True
 
     def request(self, reason: str) -> None:
         """Set the stop flag (safe from any thread or a signal handler)."""
@@ -64,7 +71,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         metrics: StreamMetrics,
         worker_index: int,
         brokers: str | None,
+        clients: KafkaClients | None = None,
     ) -> None:
+        kafka = self._kafka = clients or confluent_clients()
         self._plan = plan
         self._tracker = tracker
         self._control = control
@@ -83,7 +92,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         if metrics.timing is not None:  # Prometheus on: consumer lag from librdkafka statistics
             config.setdefault("statistics.interval.ms", 5000)
             config["stats_cb"] = metrics.timing.statistics
-        self._consumer = confluent.Consumer(config)
+        self._consumer = kafka.consumer(config)
         self._owned: set[tuple[str, int]] = set()
         if metrics.timing is not None:  # in-flight records per worker
             metrics.timing.worker_owns(worker_index, self._owned)
@@ -171,6 +180,8 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             and self._tracker.inflight() == 0
         ):
             control.request("idle timeout")
+        elif not records and control.idle_probe is not None and control.idle_probe():
+            control.request("idle")
         if (
             control.max_messages is not None
             and self._tracker.completed_total >= control.max_messages
@@ -207,7 +218,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         tokens = self._tracker.register_many(
             [(msg.topic(), msg.partition(), msg.offset()) for msg in good]
         )
-        unavailable = confluent.TIMESTAMP_NOT_AVAILABLE
+        unavailable = self._kafka.timestamp_not_available
         out: list[RawRecord] = []
         append = out.append
         for msg, token in zip(good, tokens, strict=True):
@@ -231,17 +242,18 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         """Log (or raise, when fatal) the errors a consume returned; note partition ends (a
         record after an end reopens its partition)."""
         eof = self._eof
+        eof_code = self._kafka.partition_eof
         for msg in batch:
             err = msg.error()
             if err is None:
                 if eof:
                     eof.discard((msg.topic(), msg.partition()))
                 continue
-            if err.code() == confluent.KafkaError._PARTITION_EOF:
+            if err.code() == eof_code:
                 eof.add((msg.topic(), msg.partition()))
                 continue
             if err.fatal():
-                raise confluent.KafkaException(err)
+                raise self._kafka.exception(err)
             _log.warning("stream %s: consumer error %s", self._plan.name, err)
 
     def _commit(
@@ -252,10 +264,11 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         offsets = self._tracker.to_commit(only if only is not None else self._owned)
         if not offsets:
             return
-        tps = [confluent.TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        tp = self._kafka.topic_partition
+        tps = [tp(t, p, o) for (t, p), o in offsets.items()]
         try:
             self._consumer.commit(offsets=tps, asynchronous=not sync)
-        except confluent.KafkaException as exc:
+        except self._kafka.exception as exc:
             if strict:
                 raise
             _log.warning("stream %s: commit failed (%s); retrying later", self._plan.name, exc)
@@ -272,7 +285,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._final_commit()
         finally:
             self._consumer.close()
-            if self._plan.use_cases or self._plan.model_sinks:
+            if self._control.close_connections and (
+                self._plan.use_cases or self._plan.model_sinks
+            ):
                 from django.db import connections
 
                 connections.close_all()
@@ -289,11 +304,10 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             try:
                 self._commit(sync=True, strict=True)
                 return
-            except confluent.KafkaException as exc:
+            except self._kafka.exception as exc:
                 err = exc.args[0] if exc.args else None
                 retriable = getattr(err, "retriable", lambda: False)() or (
-                    getattr(err, "code", lambda: None)()
-                    == confluent.KafkaError.REBALANCE_IN_PROGRESS
+                    getattr(err, "code", lambda: None)() == self._kafka.rebalance_in_progress
                 )
                 if not retriable or time.monotonic() >= deadline:
                     raise
@@ -315,17 +329,28 @@ class KafkaGroupSource(DynamicSource[RawRecord]):
         control: StopControl,
         metrics: StreamMetrics,
         brokers: str | None,
+        clients: KafkaClients | None = None,
     ) -> None:
         self._args = (plan, tracker, control, metrics)
         self._brokers = brokers
+        self._clients = clients
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SourcePartition:
         plan, tracker, control, metrics = self._args
-        return _SourcePartition(plan, tracker, control, metrics, worker_index, self._brokers)
+        return _SourcePartition(
+            plan, tracker, control, metrics, worker_index, self._brokers, self._clients
+        )
 
 
 class _SinkPartition(StatelessSinkPartition[Emit]):
-    def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
+    def __init__(
+        self,
+        plan: CompiledPlan,
+        metrics: StreamMetrics,
+        brokers: str | None,
+        clients: KafkaClients | None = None,
+    ) -> None:
+        self._kafka = clients or confluent_clients()
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
@@ -347,7 +372,7 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
             config["on_delivery"] = self._on_delivery_error
             if self._brokers:
                 config["bootstrap.servers"] = self._brokers
-            producer = self._producers[key] = confluent.Producer(config)
+            producer = self._producers[key] = self._kafka.producer(config)
         return producer
 
     def _encoder(self, codec_id: str) -> EmitEncoder:
@@ -514,13 +539,20 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
 class KafkaEmitSink(DynamicSink[Emit]):
     """One producer per worker (and per producer settings); flushes once per write batch."""
 
-    def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
+    def __init__(
+        self,
+        plan: CompiledPlan,
+        metrics: StreamMetrics,
+        brokers: str | None,
+        clients: KafkaClients | None = None,
+    ) -> None:
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
+        self._clients = clients
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
-        return _SinkPartition(self._plan, self._metrics, self._brokers)
+        return _SinkPartition(self._plan, self._metrics, self._brokers, self._clients)
 
 
 def build_dataflow(
@@ -530,15 +562,26 @@ def build_dataflow(
     control: StopControl,
     *,
     brokers: str | None = None,
+    clients: KafkaClients | None = None,
 ) -> Any:
-    """The Bytewax dataflow: group source → record path (``flat_map_batch``) → producer sink."""
+    """The Bytewax dataflow: group source → record path (``flat_map_batch``) → producer sink.
+
+    ``clients`` is the Kafka transport (default: confluent-kafka, or what ``kafka.transport``
+    of the plan names).
+    """
     from bytewax import operators as op
     from bytewax.dataflow import Dataflow
 
+    if clients is None:
+        from loom_django.streaming.transport import clients_for
+
+        clients = clients_for(plan.transport)
     flow = Dataflow(plan.name)
     records: Any = op.input(
-        "source", flow, KafkaGroupSource(plan, tracker, control, engine.metrics, brokers)
+        "source",
+        flow,
+        KafkaGroupSource(plan, tracker, control, engine.metrics, brokers, clients),
     )
     emits = op.flat_map_batch("process", records, engine.process)
-    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers))
+    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients))
     return flow

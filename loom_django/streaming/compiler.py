@@ -163,6 +163,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         shapes=tuple(ctx.shapes),
         warnings=tuple(ctx.warnings),
         model_sinks=tuple(ctx.model_sinks),
+        transport=ctx.kafka.transport if ctx.kafka is not None else "confluent",
     )
     return _check_connection_budget(plan)
 

@@ -241,6 +241,7 @@ class CompiledPlan:
     shapes: tuple[tuple[str, str, str, str], ...]  # (path, node, in shape, out shape)
     warnings: tuple[str, ...] = field(default=())
     model_sinks: tuple[str, ...] = field(default=())  # paths of the IntoModel sinks
+    transport: str = "confluent"  # kafka.transport: "confluent" or "memory"
 
     @property
     def producer_sinks(self) -> tuple[CompiledSink, ...]:

@@ -17,6 +17,7 @@ from loom_django.streaming.tracker import AckTracker
 
 if TYPE_CHECKING:
     from loom_django.streaming.metrics import MetricsObserver, RunMetrics
+    from loom_django.streaming.transport import KafkaClients
 
 __all__ = ["StreamingRunner"]
 
@@ -40,6 +41,8 @@ class StreamingRunner:
         pushgateway_url: push the run's metrics there when it ends (turns metrics on).
         tracing: OpenTelemetry spans per message hop and ``traceparent`` headers
             (``tracing.HopTracer``; the ``otel`` extra).
+        clients: the Kafka transport (default: what ``kafka.transport`` names; a test
+            harness injects an ``InMemoryKafka``'s clients).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class StreamingRunner:
         health_file: str | os.PathLike[str] | None = None,
         pushgateway_url: str | None = None,
         tracing: Any = None,
+        clients: KafkaClients | None = None,
     ) -> None:
         from loom_django.streaming._bytewax import StopControl
 
@@ -68,6 +72,7 @@ class StreamingRunner:
         self.workers = workers or plan.runtime.workers_per_process
         self.engine.sink_partitions.worker_count = self.workers
         self.brokers = brokers
+        self.clients = clients
         self.health = HealthFile(health_file) if health_file is not None else None
         self.control.health = self.health
         self.run_metrics: RunMetrics | None = None
@@ -116,8 +121,12 @@ class StreamingRunner:
         """Stop polling, drain in-flight records, commit and close (any thread, signals too)."""
         self.control.request(reason)
 
-    def run(self) -> None:
+    def run(self, *, calling_thread: bool = False) -> None:
         """Run until stopped.
+
+        Args:
+            calling_thread: run the single worker on this thread (Bytewax ``run_main``), so
+                a test's database connection is the flow's; needs ``workers == 1``.
 
         Raises:
             MissingDependency: Bytewax is not installed (Python ≥ 3.13 has no wheels).
@@ -126,11 +135,19 @@ class StreamingRunner:
         """
         require("bytewax", extra="stream")
         from bytewax.run import cli_main
+        from bytewax.testing import run_main
 
         from loom_django.streaming._bytewax import build_dataflow
 
+        if calling_thread and self.workers != 1:
+            raise ValueError(f"calling_thread=True runs one worker, not {self.workers}")
         flow = build_dataflow(
-            self.plan, self.engine, self.tracker, self.control, brokers=self.brokers
+            self.plan,
+            self.engine,
+            self.tracker,
+            self.control,
+            brokers=self.brokers,
+            clients=self.clients,
         )
         _log.info(
             "stream %s: running (%d worker(s), group %s, topics %s)",
@@ -148,7 +165,10 @@ class StreamingRunner:
             with observation.span(Scope.POLL_CYCLE, node_count=len(self.plan.ops)):
                 try:
                     with observation.span(Scope.FLOW):
-                        cli_main(flow, workers_per_process=self.workers)  # type: ignore[no-untyped-call]
+                        if calling_thread:
+                            run_main(flow)  # type: ignore[no-untyped-call]
+                        else:
+                            cli_main(flow, workers_per_process=self.workers)  # type: ignore[no-untyped-call]
                 finally:
                     self.engine.close()
         finally:
