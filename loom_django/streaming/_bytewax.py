@@ -20,6 +20,7 @@ from typing import Any
 
 from loom_django.extras import require
 from loom_django.streaming._encode import EmitEncoder
+from loom_django.streaming._pacing import BatchPacer, max_poll_interval_s
 from loom_django.streaming._runtime import Emit, FlowEngine, RawRecord, StreamMetrics
 from loom_django.streaming.codecs import codec_for
 from loom_django.streaming.errors import KafkaDeliveryError
@@ -93,11 +94,17 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             config["stats_cb"] = metrics.timing.statistics
         self._consumer = kafka.consumer(config)
         self._owned: set[tuple[str, int]] = set()
+        if metrics.timing is not None:  # in-flight records per worker
+            metrics.timing.worker_owns(worker_index, self._owned)
         self._eof: set[tuple[str, int]] = set()  # owned partitions read to their end
         self._manual = plan.runtime.commit_mode == "after_sink"
         self._interval = plan.runtime.commit_interval_ms / 1000.0
         self._next_commit = time.monotonic() + self._interval
         self._max_records = src.settings.max_poll_records
+        self._pacer = BatchPacer(
+            plan.name, worker_index, self._max_records, max_poll_interval_s(src.settings.extra)
+        )
+        self._batch: tuple[float, int] | None = None  # (returned at, records) of the last batch
         self._timeout = src.settings.poll_timeout_ms / 1000.0
         self._max_inflight = plan.runtime.max_inflight_messages
         self._paused = False
@@ -146,16 +153,25 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
                 return []
             self._close_consumer()
             raise StopIteration
+        if self._batch is not None:  # the last micro-batch went through the dataflow
+            returned, count = self._batch
+            self._batch = None
+            self._max_records = self._pacer.batch_took(time.monotonic() - returned, count)
         if self._paused and self._tracker.inflight() <= self._max_inflight // 2:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
+        observe = self._metrics.observe
+        started = time.perf_counter() if observe is not None else 0.0
         batch = self._poll()
         records = self._records(batch) if batch else []
+        if observe is not None and records:
+            observe.transport("kafka_consume", len(records), time.perf_counter() - started)
         now = time.monotonic()
         if control.health is not None:
             control.health.beat(now)
         if records:
             control.last_record = now
+            self._batch = (now, len(records))
         elif (
             control.idle_timeout_s is not None
             and self._assigned
@@ -389,9 +405,12 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         """
         self._errors.clear()
         used: dict[int, Any] = {}
-        timing = self._metrics.timing  # set when Prometheus metrics are on
-        if timing is not None:
-            self._produce_timed(items, used, timing)
+        metrics = self._metrics
+        timing, observe, tracing = metrics.timing, metrics.observe, metrics.tracing
+        started = time.perf_counter()
+        spans: Any = None
+        if timing is not None or observe is not None or tracing is not None:
+            spans = self._produce_timed(items, used, timing, observe, tracing)
         else:
             last: CompiledSink | None = None
             producer: Any = None
@@ -414,19 +433,34 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
                     self._errors.setdefault(
                         emit.sink.topic, f"{remaining} record(s) not delivered in time"
                     )
-        self._settle(items, dict(self._errors))
+        failures = dict(self._errors)
+        if spans is not None:
+            tracing.end_produce(spans, failures)
+        if observe is not None and items:
+            error = "; ".join(f"{t}: {r}" for t, r in failures.items()) or None
+            observe.transport("kafka_produce", len(items), time.perf_counter() - started, error)
+        self._settle(items, failures)
 
-    def _produce_timed(self, items: list[Emit], used: dict[int, Any], timing: Any) -> None:
-        """Encode every item (timed into the encode histogram), then produce them."""
+    def _produce_timed(
+        self, items: list[Emit], used: dict[int, Any], timing: Any, observe: Any, tracing: Any
+    ) -> Any:
+        """Encode every item (timed into the encode histogram and a ``kafka_encode`` event,
+        each record in a produce span when tracing), then produce them; returns the spans."""
         start = time.perf_counter()
         encoded = [self._route(emit.sink)[2](emit) for emit in items]
         if items:
-            content_type = self._encoder(items[0].sink.codec).content_type
-            timing.encoded(content_type, time.perf_counter() - start, len(items))
+            seconds = time.perf_counter() - start
+            if timing is not None:
+                content_type = self._encoder(items[0].sink.codec).content_type
+                timing.encoded(content_type, seconds, len(items))
+            if observe is not None:
+                observe.transport("kafka_encode", len(items), seconds)
+        spans = tracing.start_produce(items, encoded) if tracing is not None else None
         for emit, (value, key, headers, ts) in zip(items, encoded, strict=True):
             producer, topic, _ = self._route(emit.sink)
             used[id(producer)] = producer
             self._produce(producer, topic, value, key, headers, ts)
+        return spans
 
     def _produce(
         self,

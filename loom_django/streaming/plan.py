@@ -10,6 +10,7 @@ from loom_django.streaming.errors import ErrorKind
 from loom_django.streaming.model_sink import ModelSinkOp
 from loom_django.streaming.nodes import PartitionPolicy, RetryPolicy
 from loom_django.streaming.settings import ConsumerSettings, ProducerSettings, RuntimeConfig
+from loom_django.streaming.sinks import CustomSinkOp
 
 __all__ = [
     "AsyncOptions",
@@ -218,6 +219,7 @@ Op = (
     | ExplodeOp
     | ExpandRoutesOp
     | ModelSinkOp
+    | CustomSinkOp
 )
 
 

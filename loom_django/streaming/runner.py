@@ -38,6 +38,9 @@ class StreamingRunner:
         metrics_registry: export Prometheus metrics to this registry.
         prometheus: export Prometheus metrics to the process-wide registry.
         health_file: touched after every successful poll; removed when the run ends.
+        pushgateway_url: push the run's metrics there when it ends (turns metrics on).
+        tracing: OpenTelemetry spans per message hop and ``traceparent`` headers
+            (``tracing.HopTracer``; the ``otel`` extra).
         clients: the Kafka transport (default: what ``kafka.transport`` names; a test
             harness injects an ``InMemoryKafka``'s clients).
     """
@@ -55,6 +58,8 @@ class StreamingRunner:
         metrics_registry: Any = None,
         prometheus: bool = False,
         health_file: str | os.PathLike[str] | None = None,
+        pushgateway_url: str | None = None,
+        tracing: Any = None,
         clients: KafkaClients | None = None,
     ) -> None:
         from loom_django.streaming._bytewax import StopControl
@@ -65,15 +70,24 @@ class StreamingRunner:
         self.control = StopControl(max_messages=max_messages, idle_timeout_s=idle_timeout_s)
         self.engine = FlowEngine(plan, runtime_provider=runtime_provider, metrics=self.metrics)
         self.workers = workers or plan.runtime.workers_per_process
+        self.engine.sink_partitions.worker_count = self.workers
         self.brokers = brokers
         self.clients = clients
         self.health = HealthFile(health_file) if health_file is not None else None
         self.control.health = self.health
         self.run_metrics: RunMetrics | None = None
-        if prometheus or metrics_registry is not None:
+        self.pushgateway_url = pushgateway_url
+        self._registry = metrics_registry
+        if prometheus or metrics_registry is not None or pushgateway_url:
             observers = (*observers, self._enable_metrics(metrics_registry))
         self.observation = Observation(plan.name, observers)
+        if self.observation:
+            self.metrics.observe = self.observation
         instrument(self.engine, self.observation)
+        self.tracing = tracing
+        if tracing is not None:
+            tracing.instrument(self.engine)
+            self.metrics.tracing = tracing
 
     def _enable_metrics(self, registry: Any) -> MetricsObserver:
         """Export this run's metrics through the registry's stream collector."""
@@ -84,6 +98,7 @@ class StreamingRunner:
             Timings,
             collector,
             instrument_decode,
+            instrument_usecases,
         )
 
         timings = Timings()
@@ -98,6 +113,8 @@ class StreamingRunner:
         self.run_metrics = run
         collector(registry).attach(run)
         instrument_decode(self.engine, run)
+        if self.plan.use_cases:
+            instrument_usecases(self.engine, run)
         return MetricsObserver(run, registry)
 
     def request_stop(self, reason: str = "stop requested") -> None:
@@ -158,4 +175,23 @@ class StreamingRunner:
             gc.unfreeze()
             if self.health is not None:
                 self.health.remove()
+            if self.tracing is not None:
+                self.tracing.close()
+            self._push()
         _log.info("stream %s: stopped (%s)", self.plan.name, self.control.reason or "end")
+
+    def _push(self) -> None:
+        """Push the metrics to the Pushgateway, if one is configured (a failure is logged)."""
+        if not self.pushgateway_url:
+            return
+        from loom_django.streaming.metrics import push
+
+        try:
+            push(self.pushgateway_url, self.plan.name, registry=self._registry)
+        except Exception as exc:
+            _log.warning(
+                "stream %s: pushing metrics to %s failed: %s",
+                self.plan.name,
+                self.pushgateway_url,
+                exc,
+            )
