@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -44,7 +45,7 @@ class FlowEngine(Protocol):
 
     def _settle(self, op: StepOp, rec: Any, value: Any, result: list[Any]) -> None: ...
 
-    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int) -> float: ...
+    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int, started: float) -> float: ...
 
     def _invoke(self, op: StepOp, rec: Any) -> Any: ...
 
@@ -237,12 +238,13 @@ async def _inner(
 
 async def _attempt(engine: FlowEngine, op: StepOp, rec: _Rec, deps: dict[str, Any]) -> Any:
     attempts = 0
+    started = time.monotonic()
     while True:
         attempts += 1
         try:
             return await _call(engine, op, rec, deps)
         except Exception as exc:
-            await anyio.sleep(engine._retry_delay(op, exc, attempts))
+            await anyio.sleep(engine._retry_delay(op, exc, attempts, started))
 
 
 async def _call(engine: FlowEngine, op: StepOp, rec: _Rec, deps: dict[str, Any]) -> Any:

@@ -22,6 +22,7 @@ import msgspec
 
 from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
 from loom_django.streaming._encode import Emit, encode_emit, new_trace_id
+from loom_django.streaming._pacing import max_poll_interval_s
 from loom_django.streaming._usecase_ops import run_use_case_batch
 from loom_django.streaming.codecs import JsonCodec, KafkaCodec, MsgpackCodec, codec_for
 from loom_django.streaming.dispatch import MultiTypeDecoder
@@ -56,6 +57,7 @@ from loom_django.streaming.plan import (
     StepOp,
     WithOp,
 )
+from loom_django.streaming.sinks import CustomSinkOp, SinkPartitions
 from loom_django.streaming.tracker import AckToken, Completion, GroupToken, complete_all
 
 __all__ = [
@@ -103,6 +105,8 @@ class StreamMetrics:
     commits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     timing: Any = None  # metrics.Timings when Prometheus metrics are on (encode durations)
+    observe: Any = None  # observe.Observation when observers are attached (TRANSPORT events)
+    tracing: Any = None  # tracing.HopTracer when OpenTelemetry is on (produce spans)
 
 
 class UnroutedErrorStop(RuntimeError):
@@ -191,6 +195,9 @@ class FlowEngine:
         self._linear = _linear_path(plan)
         self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
         self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
+        self.sink_partitions = SinkPartitions(plan.runtime.workers_per_process)  # IntoSink
+        # Retries of one message stop before they could get the worker kicked (spec §5.4).
+        self._retry_budget_s = max_poll_interval_s(plan.source.settings.extra) / 2
 
     # -- entry point ------------------------------------------------------------------
 
@@ -272,6 +279,7 @@ class FlowEngine:
             lanes, self._lanes = list(self._lanes.values()), {}
         for lane_set in lanes:  # each lane closes its own connections
             lane_set.close()
+        self.sink_partitions.close()
 
     # -- decode -----------------------------------------------------------------------
 
@@ -475,6 +483,9 @@ class FlowEngine:
         if isinstance(op, ModelSinkOp):
             self._write_model(op, items, out)
             return []
+        if isinstance(op, CustomSinkOp):
+            self._write_sink(op, items, out)
+            return []
         return self._expand_rows(op, items, out)
 
     def _write_model(self, op: ModelSinkOp, items: list[_Rec], out: list[Emit]) -> None:
@@ -491,6 +502,16 @@ class FlowEngine:
                 rec.token.done()
             else:
                 self._fail_exc(error, rec, out, op.name)
+
+    def _write_sink(self, op: CustomSinkOp, items: list[_Rec], out: list[Emit]) -> None:
+        """An ``IntoSink``: completes the batch once ``write_batch`` returned (sinks.py)."""
+        try:
+            self.sink_partitions.get(op, self._bridge).write_batch([r.message for r in items])
+        except Exception as exc:  # nothing of the batch counts as written
+            for rec in items:
+                self._fail_exc(exc, rec, out, op.name)
+            return
+        complete_all([rec.token for rec in items])
 
     def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
         cls = type(rec.message.payload)
@@ -635,34 +656,57 @@ class FlowEngine:
             instance = self._local.instances[use_case] = runtime.factory.build(use_case)
         return runtime, instance
 
-    def _attempt(self, op: StepOp, fn: Callable[[], Any], attempts: int = 0) -> Any:
-        """``fn()``, retried per ``op``'s policy; ``attempts`` already failed before.
+    def _attempt(
+        self,
+        op: StepOp,
+        fn: Callable[[], Any],
+        attempts: int = 0,
+        started: float | None = None,
+    ) -> Any:
+        """``fn()``, retried per ``op``'s policy; ``attempts`` already failed before, the
+        first of them at ``started`` (default: now).
 
         Raises:
             _Failure: no (further) retry is due.
         """
+        if started is None:
+            started = time.monotonic()
         while True:
             attempts += 1
             try:
                 return fn()
             except Exception as exc:
-                time.sleep(self._retry_delay(op, exc, attempts))
+                time.sleep(self._retry_delay(op, exc, attempts, started))
 
-    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int) -> float:
-        """Seconds to wait before retrying ``op`` after failed attempt ``attempts``.
+    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int, started: float) -> float:
+        """Seconds to wait before retrying ``op`` after failed attempt ``attempts`` of a
+        message first tried at ``started`` (``time.monotonic()``).
 
         Raises:
-            _Failure: no retry is due (no policy, attempts exhausted, kind not retryable).
+            _Failure: no retry is due (no policy, attempts exhausted, kind not retryable, or
+                the wait would take the message's retries past ``max.poll.interval.ms / 2``).
         """
         policy = op.retry
         kind = classify(exc)
         if policy is None or attempts >= policy.max_attempts or not _retryable(policy, kind, exc):
             raise _Failure(kind, exc, attempts, op.name) from exc
+        delay = policy.delay_s(attempts)
+        if policy.jitter:
+            delay *= 0.5 + random.random() / 2
+        if time.monotonic() - started + delay > self._retry_budget_s:
+            _log.warning(
+                "stream %s.%s: giving up after %d attempt(s): retrying would exceed %.1fs "
+                "(max.poll.interval.ms / 2)",
+                self.plan.name,
+                op.name,
+                attempts,
+                self._retry_budget_s,
+            )
+            raise _Failure(kind, exc, attempts, op.name) from exc
         _reset_connection(exc)
         with self.metrics.lock:
             self.metrics.retries[op.name] += 1
-        delay = policy.delay_s(attempts)
-        return delay * (0.5 + random.random() / 2) if policy.jitter else delay
+        return delay
 
     def _batch_step(
         self, op: StepOp, batches: list[list[_Rec]], out: list[Emit], deps: dict[str, Any]

@@ -24,6 +24,7 @@ class _Engine(Protocol):
     """What these paths need from ``_runtime.FlowEngine``."""
 
     _use_cases: Any
+    metrics: Any
 
     def _use_case_instance(self, op: StepOp) -> tuple[Any, Any]: ...
 
@@ -31,9 +32,11 @@ class _Engine(Protocol):
 
     def _fail(self, failure: Any, rec: Any, out: list[Any]) -> None: ...
 
-    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int) -> float: ...
+    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int, started: float) -> float: ...
 
-    def _attempt(self, op: StepOp, fn: Any, attempts: int = 0) -> Any: ...
+    def _attempt(
+        self, op: StepOp, fn: Any, attempts: int = 0, started: float | None = None
+    ) -> Any: ...
 
     def _invoke(self, op: StepOp, rec: Any) -> Any: ...
 
@@ -58,15 +61,19 @@ def _one_transaction(engine: _Engine, op: StepOp, items: list[_Rec], out: list[A
     runtime, instance = engine._use_case_instance(op)
     messages = [rec.message for rec in items]
     attempts = 0
+    started = time.monotonic()
     while True:
         attempts += 1
+        begun = time.perf_counter()
         try:
             values = run_in_one_transaction(engine._use_cases, runtime, op.step, instance, messages)
+            _observe(engine, op, time.perf_counter() - begun, len(messages), 0)
             break
         except BatchFailed as failed:
+            _observe(engine, op, time.perf_counter() - begun, 0, len(messages))
             exc = failed.exc if isinstance(failed.exc, Exception) else failed
             try:
-                delay = engine._retry_delay(op, exc, attempts)
+                delay = engine._retry_delay(op, exc, attempts, started)
             except _Failure as final:
                 _fail_batch(engine, op, items, failed, final, out)
                 return []
@@ -116,6 +123,8 @@ def _bridged_each(engine: _Engine, op: StepOp, items: list[_Rec], out: list[Any]
     result: list[_Rec] = []
     pending = items
     while pending:
+        started = time.monotonic()  # no message of this call was tried before it
+        begun = time.perf_counter()
         outcomes = run_bridged_each(
             engine._use_cases,
             runtime,
@@ -124,16 +133,34 @@ def _bridged_each(engine: _Engine, op: StepOp, items: list[_Rec], out: list[Any]
             [rec.message for rec in pending],
             retry_due,
         )
+        succeeded = sum(1 for ok, _ in outcomes if ok)
+        _observe(engine, op, time.perf_counter() - begun, succeeded, len(outcomes) - succeeded)
         for rec, (ok, value) in zip(pending, outcomes, strict=False):
             if ok:
                 engine._settle(op, rec, value, result)
                 continue
             try:
-                time.sleep(engine._retry_delay(op, value, 1))
-                value = engine._attempt(op, lambda rec=rec: engine._invoke(op, rec), attempts=1)
+                time.sleep(engine._retry_delay(op, value, 1, started))
+                value = engine._attempt(
+                    op, lambda rec=rec: engine._invoke(op, rec), attempts=1, started=started
+                )
             except _Failure as failure:
                 engine._fail(failure, rec, out)
                 continue
             engine._settle(op, rec, value, result)
         pending = pending[len(outcomes) :]
     return result
+
+
+def _observe(engine: _Engine, op: StepOp, seconds: float, ok: int, failed: int) -> None:
+    """``loom_stream_usecase_seconds`` for executions run as a batch: the batch's time
+    divided per message (as node durations are), when metrics are on."""
+    timing = engine.metrics.timing
+    if timing is None or not ok + failed:
+        return
+    label = getattr(op.step.use_case, "__name__", op.name)
+    each = seconds / (ok + failed)
+    if ok:
+        timing.histogram(timing.usecase, (label, "success")).observe_n(each, ok)
+    if failed:
+        timing.histogram(timing.usecase, (label, "error")).observe_n(each, failed)

@@ -227,3 +227,18 @@ def test_a_batch_transaction_inside_with_async_fails_compilation():
     assert "concurrent.accept: transaction='batch' is not supported inside WithAsync" in str(
         exc.value
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_executions_feed_the_use_case_histogram_per_message():
+    """streaming §6.9: loom_stream_usecase_seconds counts each message of a batch (the
+    batch's time divided per message), successes and failures alike."""
+    from loom_django.streaming.metrics import Timings
+
+    engine = engine_for(_batch_step())
+    engine.metrics.timing = timings = Timings()
+    feed(engine, *_names("a", "b"))
+    feed(engine, *_names("c", " "), first_offset=2)
+    label = "CreateNamedUseCase"
+    assert timings.usecase[(label, "success")].cumulative()[0][-1] == ("+Inf", 2)
+    assert timings.usecase[(label, "error")].cumulative()[0][-1] == ("+Inf", 2)
