@@ -164,9 +164,11 @@ def run_bridged_each(
     stop: Callable[[Exception], bool],
 ) -> list[Outcome]:
     """One outcome per message, in order, from executions run bridged in one
-    ``async_to_sync`` call, each in its own transaction (its BEGIN and COMMIT, and any
-    inbox work, on this lane).
+    ``async_to_sync`` call, each in its own transaction.
 
+    The transaction work runs on this lane with one thread hop per message: the COMMIT of
+    one message (with its result and inbox record) and the BEGIN of the next (with its inbox
+    lookup) share a hop; the first BEGIN and the last COMMIT run here, outside the loop.
     Stops after the first failure ``stop`` accepts (a retry is due: the caller retries that
     message before the next one runs, keeping order), so the list may be shorter.
     """
@@ -174,57 +176,98 @@ def run_bridged_each(
 
     executor = runtime.executor
     loopless = runner.loopless(executor)
-    factory = getattr(executor, "_uow_factory", None)
-    lane = _Lane(runner, step, factory, _using(executor))
-    begin = sync_to_async(lane.begin, thread_sensitive=True)
-    finish = sync_to_async(lane.finish, thread_sensitive=True)
-    abort = sync_to_async(lane.abort, thread_sensitive=True)
+    lane = _Lane(runner, step, getattr(executor, "_uow_factory", None), _using(executor))
+    calls: list[tuple[dict[str, Any] | None, Any, str | None] | Exception] = []
+    for message in messages:
+        try:
+            calls.append((*command_payload(step, message), step.idempotency_key(message)))
+        except Exception as exc:
+            calls.append(exc)
+    outcomes: list[Outcome] = []
+    transition = sync_to_async(lane.transition, thread_sensitive=True)
+    state: dict[str, Any] = {"opened": lane.open(calls[0]) if calls else None, "pending": None}
 
-    async def each() -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        for message in messages:
-            try:
-                params, payload = command_payload(step, message)
-                key = step.idempotency_key(message)
-                uow, stored = await begin(key)
-            except Exception as exc:
-                outcomes.append((False, exc))
-                if stop(exc):
-                    break
-                continue
-            if stored is not None:
-                outcomes.append((True, stored.result))
-                continue
-            lane_uow = None if uow is None else LaneUnitOfWork(uow)
-            token = activate_uow(lane_uow) if lane_uow is not None else None
-            try:
-                value = await loopless.execute(
-                    instance, params=params, payload=payload, read_only=True
-                )
-            except Exception as exc:
-                if token is not None:
-                    deactivate_uow(token)
-                await abort(uow)
-                outcomes.append((False, exc))
-                if stop(exc):
-                    break
-                continue
-            if token is not None:
-                deactivate_uow(token)
-            try:
-                outcomes.append((True, await finish(uow, lane_uow, value, message, key)))
-            except Exception as exc:
-                outcomes.append((False, exc))
-                if stop(exc):
-                    break
-        return outcomes
+    async def each() -> None:
+        for i, message in enumerate(messages):
+            opened, state["opened"] = state["opened"], None
+            pending = None
+            if isinstance(opened, Exception):
+                outcomes.append((False, opened))
+                if stop(opened):
+                    return
+            elif opened[1] is not None:  # stored in the inbox: nothing to run
+                outcomes.append((True, opened[1].result))
+            else:
+                state["running"] = opened[0]
+                pending = await _run_one(loopless, instance, calls[i], opened[0], message)
+                state["running"] = None
+                if not pending.ok and stop(pending.value):
+                    state["pending"] = pending
+                    return
+            if i + 1 == len(messages):
+                state["pending"] = pending
+                return
+            outcome, state["opened"] = await transition(pending, calls[i + 1])
+            if outcome is not None:
+                outcomes.append(outcome)
+                if not outcome[0] and stop(outcome[1]):
+                    return
 
-    return async_to_sync(each)()
+    try:
+        async_to_sync(each)()
+    finally:
+        pending, opened = state["pending"], state["opened"]
+        if state.get("running") is not None:  # the execution was interrupted (BaseException)
+            lane.abort(state["running"])
+        if pending is not None:
+            outcomes.append(lane.close(pending))
+        if opened is not None and not isinstance(opened, Exception):
+            lane.abort(opened[0])
+    return outcomes
+
+
+class _Pending:
+    """An execution done on the loop whose transaction is still open on the lane."""
+
+    __slots__ = ("key", "lane_uow", "message", "ok", "uow", "value")
+
+    def __init__(
+        self,
+        uow: Any,
+        lane_uow: LaneUnitOfWork | None,
+        ok: bool,
+        value: Any,
+        message: Message[Any],
+        key: str | None,
+    ) -> None:
+        self.uow = uow
+        self.lane_uow = lane_uow
+        self.ok = ok
+        self.value = value
+        self.message = message
+        self.key = key
+
+
+async def _run_one(
+    loopless: Any, instance: Any, call: Any, uow: Any, message: Message[Any]
+) -> _Pending:
+    params, payload, key = call
+    lane_uow = None if uow is None else LaneUnitOfWork(uow)
+    token = activate_uow(lane_uow) if lane_uow is not None else None
+    try:
+        value = await loopless.execute(instance, params=params, payload=payload, read_only=True)
+    except Exception as exc:
+        return _Pending(uow, lane_uow, False, exc, message, key)
+    finally:
+        if token is not None:
+            deactivate_uow(token)
+    return _Pending(uow, lane_uow, True, value, message, key)
 
 
 class _Lane:
-    """The parts of one bridged execution that run on the lane thread: BEGIN (and the
-    inbox lookup), then the result, the inbox record, after-commit work and COMMIT."""
+    """The transaction work of bridged executions, run on the lane thread: BEGIN (and the
+    inbox lookup); the result, the inbox record, after-commit work and COMMIT (or the
+    ROLLBACK of a failed execution)."""
 
     def __init__(self, runner: UseCaseRunner, step: Any, factory: Any, using: str) -> None:
         self.runner = runner
@@ -232,61 +275,71 @@ class _Lane:
         self.factory = factory
         self.using = using
 
-    def begin(self, key: str | None) -> tuple[Any, Any]:
-        """``(unit of work, stored inbox row or None)``; no transaction is left open when a
-        stored row is found."""
+    def transition(self, pending: _Pending | None, call: Any) -> tuple[Outcome | None, Any]:
+        """Close ``pending`` and open the next message's transaction, in one hop: ``(its
+        outcome or None, what :meth:`open` returned)``."""
+        outcome = None if pending is None else self.close(pending)
+        return outcome, self.open(call)
+
+    def open(self, call: Any) -> tuple[Any, Any] | Exception:
+        """``(unit of work, stored inbox row or None)`` for ``call`` (``(params, payload,
+        key)``), or the exception that prevents running it. No transaction is left open
+        when a stored row is found or on failure."""
         import loom_django.streaming.inbox as inbox
 
+        if isinstance(call, Exception):
+            return call
+        key = call[2]
         uow = None
-        if self.factory is not None:
-            uow = self.factory.create()
-            uow.begin()
-        if key is None:
-            return uow, None
         try:
-            stored = inbox.find(self.runner.flow, key, self.using)
-        except BaseException:
+            if self.factory is not None:
+                uow = self.factory.create()
+                uow.begin()
+            stored = None if key is None else inbox.find(self.runner.flow, key, self.using)
+        except Exception as exc:
             self.abort(uow)
-            raise
+            return exc
         if stored is not None:
             self.abort(uow)
-        return uow, stored
+            return None, stored
+        return uow, None
 
-    def finish(
-        self,
-        uow: Any,
-        lane_uow: LaneUnitOfWork | None,
-        value: Any,
-        message: Message[Any],
-        key: str | None,
-    ) -> Any:
-        """What the step emits for ``value``, committed with the inbox record (a concurrent
-        redelivery that recorded ``key`` first wins: its stored result is emitted)."""
+    def close(self, pending: _Pending) -> Outcome:
+        """COMMIT ``pending`` with its result and inbox record (a concurrent redelivery that
+        recorded the key first wins: its stored result is emitted), or roll back a failed
+        execution."""
         from django.db import IntegrityError
 
         import loom_django.streaming.inbox as inbox
 
+        uow, key = pending.uow, pending.key
+        if not pending.ok:
+            self.abort(uow)
+            return False, pending.value
         try:
-            result = self.step.result(value, message)
+            result = self.step.result(pending.value, pending.message)
             if key is not None:
                 inbox.record(self.runner.flow, key, result, self.using)
-            if lane_uow is not None:
-                lane_uow.deferred.run()
-        except IntegrityError:
+            if pending.lane_uow is not None:
+                pending.lane_uow.deferred.run()
+        except IntegrityError as exc:
             self.abort(uow)
-            stored = inbox.find(self.runner.flow, key, self.using) if key is not None else None
-            if stored is None:
-                raise
-            return stored.result
-        except BaseException:
+            try:
+                stored = inbox.find(self.runner.flow, key, self.using) if key else None
+            except Exception as again:
+                return False, again
+            return (True, stored.result) if stored is not None else (False, exc)
+        except Exception as exc:
             self.abort(uow)
-            raise
+            return False, exc
         if uow is not None:
             try:
                 uow.commit()
+            except Exception as exc:
+                return False, exc
             finally:
                 uow.close()
-        return result
+        return True, result
 
     def abort(self, uow: Any) -> None:
         """Roll ``uow`` back (no-op for ``None``)."""
