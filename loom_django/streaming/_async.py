@@ -37,6 +37,7 @@ class FlowEngine(Protocol):
     _async_deps: dict[Any, dict[str, Any]]
     _stacks_lock: threading.Lock
     _lanes: dict[Any, DbLanes]
+    metrics: Any
 
     def _op(self, op: Op, items: list[Any], out: list[Any]) -> list[Any]: ...
 
@@ -133,10 +134,12 @@ def lanes_for(engine: FlowEngine, op: WithOp) -> DbLanes:
         lanes = engine._lanes.get(op.path)
         if lanes is None:
             assert op.async_opts is not None
+            timing = engine.metrics.timing  # Prometheus on: loom_stream_db_lane_wait_seconds
             lanes = engine._lanes[op.path] = DbLanes(
                 op.async_opts.db_lanes,
                 name=f"loom-db-lane-{engine.plan.name}",
                 idle_close_s=engine.plan.runtime.db_idle_close_s,
+                wait=timing.lane_wait if timing is not None else None,
             )
     return lanes
 

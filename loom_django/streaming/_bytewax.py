@@ -72,9 +72,11 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         worker_index: int,
         brokers: str | None,
         clients: KafkaClients | None = None,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         kafka = self._kafka = clients or confluent_clients()
         self._plan = plan
+        self._on_idle = on_idle  # an empty poll on this worker thread (idle DB connections)
         self._tracker = tracker
         self._control = control
         self._metrics = metrics
@@ -172,16 +174,19 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         if records:
             control.last_record = now
             self._batch = (now, len(records))
-        elif (
-            control.idle_timeout_s is not None
-            and self._assigned
-            and self._owned <= self._eof
-            and now - control.last_record >= control.idle_timeout_s
-            and self._tracker.inflight() == 0
-        ):
-            control.request("idle timeout")
-        elif not records and control.idle_probe is not None and control.idle_probe():
-            control.request("idle")
+        else:
+            if self._on_idle is not None:
+                self._on_idle()
+            if (
+                control.idle_timeout_s is not None
+                and self._assigned
+                and self._owned <= self._eof
+                and now - control.last_record >= control.idle_timeout_s
+                and self._tracker.inflight() == 0
+            ):
+                control.request("idle timeout")
+            elif control.idle_probe is not None and control.idle_probe():
+                control.request("idle")
         if (
             control.max_messages is not None
             and self._tracker.completed_total >= control.max_messages
@@ -285,9 +290,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._final_commit()
         finally:
             self._consumer.close()
-            if self._control.close_connections and (
-                self._plan.use_cases or self._plan.model_sinks
-            ):
+            if self._control.close_connections and (self._plan.use_cases or self._plan.model_sinks):
                 from django.db import connections
 
                 connections.close_all()
@@ -330,15 +333,24 @@ class KafkaGroupSource(DynamicSource[RawRecord]):
         metrics: StreamMetrics,
         brokers: str | None,
         clients: KafkaClients | None = None,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self._args = (plan, tracker, control, metrics)
         self._brokers = brokers
         self._clients = clients
+        self._on_idle = on_idle
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SourcePartition:
         plan, tracker, control, metrics = self._args
         return _SourcePartition(
-            plan, tracker, control, metrics, worker_index, self._brokers, self._clients
+            plan,
+            tracker,
+            control,
+            metrics,
+            worker_index,
+            self._brokers,
+            self._clients,
+            on_idle=self._on_idle,
         )
 
 
@@ -580,7 +592,15 @@ def build_dataflow(
     records: Any = op.input(
         "source",
         flow,
-        KafkaGroupSource(plan, tracker, control, engine.metrics, brokers, clients),
+        KafkaGroupSource(
+            plan,
+            tracker,
+            control,
+            engine.metrics,
+            brokers,
+            clients,
+            on_idle=engine.idle_connections.release_if_idle if engine.uses_db else None,
+        ),
     )
     emits = op.flat_map_batch("process", records, engine.process)
     op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients))

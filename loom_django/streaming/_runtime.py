@@ -23,6 +23,7 @@ import msgspec
 from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
 from loom_django.streaming._encode import Emit, encode_emit, new_trace_id
 from loom_django.streaming._pacing import max_poll_interval_s
+from loom_django.streaming._usecase_ops import run_use_case_batch
 from loom_django.streaming.codecs import JsonCodec, KafkaCodec, MsgpackCodec, codec_for
 from loom_django.streaming.dispatch import MultiTypeDecoder
 from loom_django.streaming.errors import (
@@ -33,7 +34,7 @@ from loom_django.streaming.errors import (
     error_message_type,
 )
 from loom_django.streaming.invoke import UseCaseRunner
-from loom_django.streaming.lanes import connection_hygiene
+from loom_django.streaming.lanes import IdleConnections, connection_hygiene
 from loom_django.streaming.messages import (
     Message,
     MessageMeta,
@@ -185,7 +186,9 @@ class FlowEngine:
         self._local = _WorkerState()
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
-        self._uses_db = bool(plan.use_cases or plan.model_sinks)
+        self.uses_db = bool(plan.use_cases or plan.model_sinks)
+        self.idle_connections = IdleConnections(plan.runtime.db_idle_close_s)
+        """Closes a worker's connections after ``db_idle_close_s`` without a micro-batch."""
         self._contracts: dict[tuple[int, type[Any]], tuple[str, int] | None] = {}
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
@@ -201,7 +204,7 @@ class FlowEngine:
     def process(self, records: list[RawRecord]) -> list[Emit]:
         """Decode ``records`` and run the plan; returns the items the sink must write."""
         out: list[Emit] = []
-        if self._uses_db:
+        if self.uses_db:
             connection_hygiene()  # this worker is a DB lane (lanes.py)
         try:
             recs = self._decode(records, out)
@@ -213,8 +216,9 @@ class FlowEngine:
                     rest = self._run(self.plan.ops, recs, out)
                     self._to_output(rest, out)
         finally:
-            if self._uses_db:
+            if self.uses_db:
                 connection_hygiene()
+                self.idle_connections.used()
         return out
 
     def _run_linear(
@@ -573,6 +577,10 @@ class FlowEngine:
     ) -> list[_Rec]:
         if op.kind == "record" and op.retry is None:
             return self._plain_record_step(op, items, out, deps)
+        if op.kind == "use_case":  # a batch transaction, or bridged calls batched
+            batched = run_use_case_batch(self, op, items, out)
+            if batched is not None:
+                return batched
         result: list[_Rec] = []
         for rec in items:
             try:
@@ -630,19 +638,39 @@ class FlowEngine:
         return op.step.execute(rec.message, **deps)
 
     def _invoke(self, op: StepOp, rec: _Rec) -> Any:
+        runtime, instance = self._use_case_instance(op)
+        return self._use_cases.run(runtime, op.step, instance, rec.message)  # invoke.py
+
+    def _use_case_instance(self, op: StepOp) -> tuple[Any, Any]:
+        """``(runtime, use case instance)`` for ``op`` on this worker (built once per worker).
+
+        Raises:
+            RuntimeError: the engine has no runtime provider.
+        """
         if self._provider is None:
             raise RuntimeError("no loom runtime provider: use cases cannot run")
         runtime = self._provider()
-        step = op.step
-        use_case = step.use_case
+        use_case = op.step.use_case
         instance = self._local.instances.get(use_case)
         if instance is None:
             instance = self._local.instances[use_case] = runtime.factory.build(use_case)
-        return self._use_cases.run(runtime, step, instance, rec.message)  # invoke.py
+        return runtime, instance
 
-    def _attempt(self, op: StepOp, fn: Callable[[], Any]) -> Any:
-        attempts = 0
-        started = time.monotonic()
+    def _attempt(
+        self,
+        op: StepOp,
+        fn: Callable[[], Any],
+        attempts: int = 0,
+        started: float | None = None,
+    ) -> Any:
+        """``fn()``, retried per ``op``'s policy; ``attempts`` already failed before, the
+        first of them at ``started`` (default: now).
+
+        Raises:
+            _Failure: no (further) retry is due.
+        """
+        if started is None:
+            started = time.monotonic()
         while True:
             attempts += 1
             try:
@@ -743,12 +771,15 @@ class FlowEngine:
                 if op.scope == "batch":
                     for name, factory in op.factories.items():
                         deps[name] = batch_stack.enter_context(factory.create())
-                for rec in batch:
-                    survivors.extend(self._with_one(op, rec, deps, out))
+                survivors.extend(self._with_batch(op, batch, deps, out))
         return survivors if op.to_output else _complete_all(survivors)
 
-    def _with_one(self, op: WithOp, rec: _Rec, deps: dict[str, Any], out: list[Emit]) -> list[_Rec]:
-        current = [rec]
+    def _with_batch(
+        self, op: WithOp, batch: list[_Rec], deps: dict[str, Any], out: list[Emit]
+    ) -> list[_Rec]:
+        """The inner process over the whole batch, step by step (a failure drops only its
+        message), so a use-case step sees the batch at once (batch transaction, W4)."""
+        current = batch
         for inner in op.ops:
             if not current:
                 return []

@@ -65,7 +65,7 @@ from loom_django.streaming.steps import (
     Step,
     StreamShape,
 )
-from loom_django.streaming.usecase import MODES, UseCaseStep
+from loom_django.streaming.usecase import MODES, TRANSACTIONS, UseCaseStep
 
 __all__ = ["compile_flow", "plain_config"]
 
@@ -569,6 +569,17 @@ def _use_case(step: UseCaseStep, current: Any, ctx: _Ctx) -> Any:
         return None
     if step.mode not in MODES:
         ctx.error(label, f"mode must be one of {', '.join(MODES)} (got {step.mode!r})")
+    if step.transaction not in TRANSACTIONS:
+        ctx.error(
+            label,
+            f"transaction must be one of {', '.join(TRANSACTIONS)} (got {step.transaction!r})",
+        )
+    elif step.transaction == "batch" and ctx.in_async:
+        ctx.error(
+            label,
+            "transaction='batch' is not supported inside WithAsync (its messages run "
+            "concurrently on several DB lanes, one connection each); use With",
+        )
     if ctx.compiler is None:
         ctx.error(label, f"use case {uc.__name__}: no runtime compiler is available")
         return None

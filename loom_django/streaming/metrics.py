@@ -80,8 +80,9 @@ class Histogram:
 class Timings:
     """What one run measures only when metrics are on: decode and encode durations per content
     type, node durations per node, use-case durations per ``(use case, status)``, rebalances by
-    type, consumer lag per partition and the partitions each worker owns (for in-flight counts
-    per worker; each set is the source partition's own, mutated in place)."""
+    type, consumer lag per partition, the partitions each worker owns (for in-flight counts
+    per worker; each set is the source partition's own, mutated in place) and the time
+    messages wait for a ``WithAsync`` DB lane."""
 
     decode: dict[str, Histogram] = field(default_factory=dict)
     encode: dict[str, Histogram] = field(default_factory=dict)
@@ -90,6 +91,7 @@ class Timings:
     rebalances: Counter[str] = field(default_factory=Counter)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
     owned: dict[int, set[tuple[str, int]]] = field(default_factory=dict)
+    lane_wait: Histogram = field(default_factory=Histogram)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def worker_owns(self, worker: int, partitions: set[tuple[str, int]]) -> None:
@@ -266,6 +268,12 @@ _FAMILIES: tuple[tuple[str, Callable[[str, str, list[str]], Any], str, list[str]
     ),
     ("loom_stream_rebalances", _counter, "Rebalance callbacks by type.", ["flow", "type"]),
     (
+        "loom_stream_db_lane_wait_seconds",
+        _histogram,
+        "Time a message waited for a free DB lane (WithAsync use cases).",
+        ["flow"],
+    ),
+    (
         "loom_stream_consumer_lag",
         _gauge,
         "Consumer lag per partition (librdkafka statistics).",
@@ -379,6 +387,9 @@ def _sample(
     for (use_case, status), hist in list(timings.usecase.items()):
         key = (flow, use_case, status)
         hists.setdefault("loom_stream_usecase_seconds", {}).setdefault(key, []).append(hist)
+    hists.setdefault("loom_stream_db_lane_wait_seconds", {}).setdefault((flow,), []).append(
+        timings.lane_wait
+    )
 
 
 def _merge(parts: list[Histogram]) -> tuple[list[tuple[str, float]], float]:
