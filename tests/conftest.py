@@ -7,6 +7,9 @@ import socket
 
 import pytest
 
+# The streaming test fixtures users get (in_memory_kafka, flow_harness, kafka_mock_cluster...).
+pytest_plugins = ["loom_django.streaming.testing.pytest_plugin"]
+
 _SERVICE_PORTS = {"redis": 6379, "rabbitmq": 5672}
 
 

@@ -51,6 +51,7 @@ from loom_django.streaming.nodes import (
     WithAsync,
 )
 from loom_django.streaming.plan import CompiledPlan
+from loom_django.streaming.sinks import IntoSink, SinkPartition
 from loom_django.streaming.steps import (
     BatchExpandStep,
     BatchStep,
@@ -86,6 +87,7 @@ __all__ = [
     "FromMultiTypeTopic",
     "FromTopic",
     "IntoModel",
+    "IntoSink",
     "IntoTopic",
     "InlineSuspensionError",
     "InvokeUseCase",
@@ -98,6 +100,7 @@ __all__ = [
     "Process",
     "RecordStep",
     "ResourceScope",
+    "SinkPartition",
     "RetryPolicy",
     "Route",
     "Router",

@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -36,6 +37,7 @@ class FlowEngine(Protocol):
     _async_deps: dict[Any, dict[str, Any]]
     _stacks_lock: threading.Lock
     _lanes: dict[Any, DbLanes]
+    metrics: Any
 
     def _op(self, op: Op, items: list[Any], out: list[Any]) -> list[Any]: ...
 
@@ -43,7 +45,7 @@ class FlowEngine(Protocol):
 
     def _settle(self, op: StepOp, rec: Any, value: Any, result: list[Any]) -> None: ...
 
-    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int) -> float: ...
+    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int, started: float) -> float: ...
 
     def _invoke(self, op: StepOp, rec: Any) -> Any: ...
 
@@ -132,10 +134,12 @@ def lanes_for(engine: FlowEngine, op: WithOp) -> DbLanes:
         lanes = engine._lanes.get(op.path)
         if lanes is None:
             assert op.async_opts is not None
+            timing = engine.metrics.timing  # Prometheus on: loom_stream_db_lane_wait_seconds
             lanes = engine._lanes[op.path] = DbLanes(
                 op.async_opts.db_lanes,
                 name=f"loom-db-lane-{engine.plan.name}",
                 idle_close_s=engine.plan.runtime.db_idle_close_s,
+                wait=timing.lane_wait if timing is not None else None,
             )
     return lanes
 
@@ -234,12 +238,13 @@ async def _inner(
 
 async def _attempt(engine: FlowEngine, op: StepOp, rec: _Rec, deps: dict[str, Any]) -> Any:
     attempts = 0
+    started = time.monotonic()
     while True:
         attempts += 1
         try:
             return await _call(engine, op, rec, deps)
         except Exception as exc:
-            await anyio.sleep(engine._retry_delay(op, exc, attempts))
+            await anyio.sleep(engine._retry_delay(op, exc, attempts, started))
 
 
 async def _call(engine: FlowEngine, op: StepOp, rec: _Rec, deps: dict[str, Any]) -> Any:

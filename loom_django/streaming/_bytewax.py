@@ -2,7 +2,9 @@
 batches), the record path as one ``flat_map_batch`` step, and a producer sink that completes
 ack tokens only after a successful flush.
 
-Imported only by ``run``; Bytewax and confluent-kafka are required here.
+Imported only by ``run``; Bytewax is required here. The Kafka clients come from the
+transport seam (``transport.KafkaClients``), asked once per partition build: confluent-kafka,
+or the in-memory transport of the tests, which never imports librdkafka.
 """
 
 from __future__ import annotations
@@ -12,23 +14,25 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from loom_django.extras import require
 from loom_django.streaming._encode import EmitEncoder
+from loom_django.streaming._pacing import BatchPacer, max_poll_interval_s
 from loom_django.streaming._runtime import Emit, FlowEngine, RawRecord, StreamMetrics
 from loom_django.streaming.codecs import codec_for
 from loom_django.streaming.errors import KafkaDeliveryError
 from loom_django.streaming.plan import CompiledPlan, CompiledSink
 from loom_django.streaming.tracker import AckTracker, complete_all
+from loom_django.streaming.transport import KafkaClients, confluent_clients
 
 __all__ = ["StopControl", "build_dataflow"]
 
 _log = logging.getLogger("loom_django.streaming")
 
 require("bytewax", extra="stream")
-confluent = require("confluent_kafka", extra="stream")
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition  # noqa: E402
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
@@ -46,6 +50,10 @@ class StopControl:
     last_record: float = field(default_factory=time.monotonic)
     reason: str = ""
     health: Any = None  # a health.HealthFile touched after each successful poll
+    # Checked after a poll that returned nothing: true stops the run as idle (FlowHarness).
+    idle_probe: Callable[[], bool] | None = None
+    # Close Django's connections when a source closes (off when a test shares its connection).
+    close_connections: bool = True
 
     def request(self, reason: str) -> None:
         """Set the stop flag (safe from any thread or a signal handler)."""
@@ -63,8 +71,12 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         metrics: StreamMetrics,
         worker_index: int,
         brokers: str | None,
+        clients: KafkaClients | None = None,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
+        kafka = self._kafka = clients or confluent_clients()
         self._plan = plan
+        self._on_idle = on_idle  # an empty poll on this worker thread (idle DB connections)
         self._tracker = tracker
         self._control = control
         self._metrics = metrics
@@ -82,13 +94,19 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         if metrics.timing is not None:  # Prometheus on: consumer lag from librdkafka statistics
             config.setdefault("statistics.interval.ms", 5000)
             config["stats_cb"] = metrics.timing.statistics
-        self._consumer = confluent.Consumer(config)
+        self._consumer = kafka.consumer(config)
         self._owned: set[tuple[str, int]] = set()
+        if metrics.timing is not None:  # in-flight records per worker
+            metrics.timing.worker_owns(worker_index, self._owned)
         self._eof: set[tuple[str, int]] = set()  # owned partitions read to their end
         self._manual = plan.runtime.commit_mode == "after_sink"
         self._interval = plan.runtime.commit_interval_ms / 1000.0
         self._next_commit = time.monotonic() + self._interval
         self._max_records = src.settings.max_poll_records
+        self._pacer = BatchPacer(
+            plan.name, worker_index, self._max_records, max_poll_interval_s(src.settings.extra)
+        )
+        self._batch: tuple[float, int] | None = None  # (returned at, records) of the last batch
         self._timeout = src.settings.poll_timeout_ms / 1000.0
         self._max_inflight = plan.runtime.max_inflight_messages
         self._paused = False
@@ -137,24 +155,38 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
                 return []
             self._close_consumer()
             raise StopIteration
+        if self._batch is not None:  # the last micro-batch went through the dataflow
+            returned, count = self._batch
+            self._batch = None
+            self._max_records = self._pacer.batch_took(time.monotonic() - returned, count)
         if self._paused and self._tracker.inflight() <= self._max_inflight // 2:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
+        observe = self._metrics.observe
+        started = time.perf_counter() if observe is not None else 0.0
         batch = self._poll()
         records = self._records(batch) if batch else []
+        if observe is not None and records:
+            observe.transport("kafka_consume", len(records), time.perf_counter() - started)
         now = time.monotonic()
         if control.health is not None:
             control.health.beat(now)
         if records:
             control.last_record = now
-        elif (
-            control.idle_timeout_s is not None
-            and self._assigned
-            and self._owned <= self._eof
-            and now - control.last_record >= control.idle_timeout_s
-            and self._tracker.inflight() == 0
-        ):
-            control.request("idle timeout")
+            self._batch = (now, len(records))
+        else:
+            if self._on_idle is not None:
+                self._on_idle()
+            if (
+                control.idle_timeout_s is not None
+                and self._assigned
+                and self._owned <= self._eof
+                and now - control.last_record >= control.idle_timeout_s
+                and self._tracker.inflight() == 0
+            ):
+                control.request("idle timeout")
+            elif control.idle_probe is not None and control.idle_probe():
+                control.request("idle")
         if (
             control.max_messages is not None
             and self._tracker.completed_total >= control.max_messages
@@ -191,7 +223,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         tokens = self._tracker.register_many(
             [(msg.topic(), msg.partition(), msg.offset()) for msg in good]
         )
-        unavailable = confluent.TIMESTAMP_NOT_AVAILABLE
+        unavailable = self._kafka.timestamp_not_available
         out: list[RawRecord] = []
         append = out.append
         for msg, token in zip(good, tokens, strict=True):
@@ -215,17 +247,18 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         """Log (or raise, when fatal) the errors a consume returned; note partition ends (a
         record after an end reopens its partition)."""
         eof = self._eof
+        eof_code = self._kafka.partition_eof
         for msg in batch:
             err = msg.error()
             if err is None:
                 if eof:
                     eof.discard((msg.topic(), msg.partition()))
                 continue
-            if err.code() == confluent.KafkaError._PARTITION_EOF:
+            if err.code() == eof_code:
                 eof.add((msg.topic(), msg.partition()))
                 continue
             if err.fatal():
-                raise confluent.KafkaException(err)
+                raise self._kafka.exception(err)
             _log.warning("stream %s: consumer error %s", self._plan.name, err)
 
     def _commit(
@@ -236,10 +269,11 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         offsets = self._tracker.to_commit(only if only is not None else self._owned)
         if not offsets:
             return
-        tps = [confluent.TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        tp = self._kafka.topic_partition
+        tps = [tp(t, p, o) for (t, p), o in offsets.items()]
         try:
             self._consumer.commit(offsets=tps, asynchronous=not sync)
-        except confluent.KafkaException as exc:
+        except self._kafka.exception as exc:
             if strict:
                 raise
             _log.warning("stream %s: commit failed (%s); retrying later", self._plan.name, exc)
@@ -256,7 +290,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._final_commit()
         finally:
             self._consumer.close()
-            if self._plan.use_cases or self._plan.model_sinks:
+            if self._control.close_connections and (self._plan.use_cases or self._plan.model_sinks):
                 from django.db import connections
 
                 connections.close_all()
@@ -273,11 +307,10 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             try:
                 self._commit(sync=True, strict=True)
                 return
-            except confluent.KafkaException as exc:
+            except self._kafka.exception as exc:
                 err = exc.args[0] if exc.args else None
                 retriable = getattr(err, "retriable", lambda: False)() or (
-                    getattr(err, "code", lambda: None)()
-                    == confluent.KafkaError.REBALANCE_IN_PROGRESS
+                    getattr(err, "code", lambda: None)() == self._kafka.rebalance_in_progress
                 )
                 if not retriable or time.monotonic() >= deadline:
                     raise
@@ -299,17 +332,37 @@ class KafkaGroupSource(DynamicSource[RawRecord]):
         control: StopControl,
         metrics: StreamMetrics,
         brokers: str | None,
+        clients: KafkaClients | None = None,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self._args = (plan, tracker, control, metrics)
         self._brokers = brokers
+        self._clients = clients
+        self._on_idle = on_idle
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SourcePartition:
         plan, tracker, control, metrics = self._args
-        return _SourcePartition(plan, tracker, control, metrics, worker_index, self._brokers)
+        return _SourcePartition(
+            plan,
+            tracker,
+            control,
+            metrics,
+            worker_index,
+            self._brokers,
+            self._clients,
+            on_idle=self._on_idle,
+        )
 
 
 class _SinkPartition(StatelessSinkPartition[Emit]):
-    def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
+    def __init__(
+        self,
+        plan: CompiledPlan,
+        metrics: StreamMetrics,
+        brokers: str | None,
+        clients: KafkaClients | None = None,
+    ) -> None:
+        self._kafka = clients or confluent_clients()
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
@@ -331,7 +384,7 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
             config["on_delivery"] = self._on_delivery_error
             if self._brokers:
                 config["bootstrap.servers"] = self._brokers
-            producer = self._producers[key] = confluent.Producer(config)
+            producer = self._producers[key] = self._kafka.producer(config)
         return producer
 
     def _encoder(self, codec_id: str) -> EmitEncoder:
@@ -364,9 +417,12 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         """
         self._errors.clear()
         used: dict[int, Any] = {}
-        timing = self._metrics.timing  # set when Prometheus metrics are on
-        if timing is not None:
-            self._produce_timed(items, used, timing)
+        metrics = self._metrics
+        timing, observe, tracing = metrics.timing, metrics.observe, metrics.tracing
+        started = time.perf_counter()
+        spans: Any = None
+        if timing is not None or observe is not None or tracing is not None:
+            spans = self._produce_timed(items, used, timing, observe, tracing)
         else:
             last: CompiledSink | None = None
             producer: Any = None
@@ -389,19 +445,34 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
                     self._errors.setdefault(
                         emit.sink.topic, f"{remaining} record(s) not delivered in time"
                     )
-        self._settle(items, dict(self._errors))
+        failures = dict(self._errors)
+        if spans is not None:
+            tracing.end_produce(spans, failures)
+        if observe is not None and items:
+            error = "; ".join(f"{t}: {r}" for t, r in failures.items()) or None
+            observe.transport("kafka_produce", len(items), time.perf_counter() - started, error)
+        self._settle(items, failures)
 
-    def _produce_timed(self, items: list[Emit], used: dict[int, Any], timing: Any) -> None:
-        """Encode every item (timed into the encode histogram), then produce them."""
+    def _produce_timed(
+        self, items: list[Emit], used: dict[int, Any], timing: Any, observe: Any, tracing: Any
+    ) -> Any:
+        """Encode every item (timed into the encode histogram and a ``kafka_encode`` event,
+        each record in a produce span when tracing), then produce them; returns the spans."""
         start = time.perf_counter()
         encoded = [self._route(emit.sink)[2](emit) for emit in items]
         if items:
-            content_type = self._encoder(items[0].sink.codec).content_type
-            timing.encoded(content_type, time.perf_counter() - start, len(items))
+            seconds = time.perf_counter() - start
+            if timing is not None:
+                content_type = self._encoder(items[0].sink.codec).content_type
+                timing.encoded(content_type, seconds, len(items))
+            if observe is not None:
+                observe.transport("kafka_encode", len(items), seconds)
+        spans = tracing.start_produce(items, encoded) if tracing is not None else None
         for emit, (value, key, headers, ts) in zip(items, encoded, strict=True):
             producer, topic, _ = self._route(emit.sink)
             used[id(producer)] = producer
             self._produce(producer, topic, value, key, headers, ts)
+        return spans
 
     def _produce(
         self,
@@ -480,13 +551,20 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
 class KafkaEmitSink(DynamicSink[Emit]):
     """One producer per worker (and per producer settings); flushes once per write batch."""
 
-    def __init__(self, plan: CompiledPlan, metrics: StreamMetrics, brokers: str | None) -> None:
+    def __init__(
+        self,
+        plan: CompiledPlan,
+        metrics: StreamMetrics,
+        brokers: str | None,
+        clients: KafkaClients | None = None,
+    ) -> None:
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
+        self._clients = clients
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
-        return _SinkPartition(self._plan, self._metrics, self._brokers)
+        return _SinkPartition(self._plan, self._metrics, self._brokers, self._clients)
 
 
 def build_dataflow(
@@ -496,15 +574,34 @@ def build_dataflow(
     control: StopControl,
     *,
     brokers: str | None = None,
+    clients: KafkaClients | None = None,
 ) -> Any:
-    """The Bytewax dataflow: group source → record path (``flat_map_batch``) → producer sink."""
+    """The Bytewax dataflow: group source → record path (``flat_map_batch``) → producer sink.
+
+    ``clients`` is the Kafka transport (default: confluent-kafka, or what ``kafka.transport``
+    of the plan names).
+    """
     from bytewax import operators as op
     from bytewax.dataflow import Dataflow
 
+    if clients is None:
+        from loom_django.streaming.transport import clients_for
+
+        clients = clients_for(plan.transport)
     flow = Dataflow(plan.name)
     records: Any = op.input(
-        "source", flow, KafkaGroupSource(plan, tracker, control, engine.metrics, brokers)
+        "source",
+        flow,
+        KafkaGroupSource(
+            plan,
+            tracker,
+            control,
+            engine.metrics,
+            brokers,
+            clients,
+            on_idle=engine.idle_connections.release_if_idle if engine.uses_db else None,
+        ),
     )
     emits = op.flat_map_batch("process", records, engine.process)
-    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers))
+    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients))
     return flow

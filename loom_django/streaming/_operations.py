@@ -7,7 +7,15 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["configure_logging", "metrics_endpoint", "prometheus_enabled", "reason", "serve_metrics"]
+__all__ = [
+    "configure_logging",
+    "metrics_endpoint",
+    "otel_section",
+    "prometheus_enabled",
+    "pushgateway_url",
+    "reason",
+    "serve_metrics",
+]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -24,11 +32,33 @@ def configure_logging(level: str) -> None:
         logger.propagate = False
 
 
-def _prometheus_section(config: Any) -> Mapping[str, Any]:
+def _observability(config: Any, name: str) -> Mapping[str, Any]:
     from loom_django.streaming.compiler import plain_config
 
-    section = (plain_config(config).get("observability") or {}).get("prometheus") or {}
+    section = (plain_config(config).get("observability") or {}).get(name) or {}
     return section if isinstance(section, Mapping) else {}
+
+
+def _prometheus_section(config: Any) -> Mapping[str, Any]:
+    return _observability(config, "prometheus")
+
+
+def otel_section(config: Any) -> Mapping[str, Any]:
+    """``observability.otel`` (``enabled``, ``config.endpoint``, ``config.service_name``)."""
+    return _observability(config, "otel")
+
+
+def pushgateway_url(config: Any) -> str | None:
+    """``observability.prometheus.pushgateway_url`` (or under ``config``), when Prometheus is
+    enabled."""
+    section = _prometheus_section(config)
+    if not section.get("enabled"):
+        return None
+    settings = section.get("config") or {}
+    url = section.get("pushgateway_url") or (
+        settings.get("pushgateway_url") if isinstance(settings, Mapping) else None
+    )
+    return str(url) if url else None
 
 
 def prometheus_enabled(config: Any) -> bool:

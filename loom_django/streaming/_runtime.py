@@ -22,6 +22,8 @@ import msgspec
 
 from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
 from loom_django.streaming._encode import Emit, encode_emit, new_trace_id
+from loom_django.streaming._pacing import max_poll_interval_s
+from loom_django.streaming._usecase_ops import run_use_case_batch
 from loom_django.streaming.codecs import JsonCodec, KafkaCodec, MsgpackCodec, codec_for
 from loom_django.streaming.dispatch import MultiTypeDecoder
 from loom_django.streaming.errors import (
@@ -32,7 +34,7 @@ from loom_django.streaming.errors import (
     error_message_type,
 )
 from loom_django.streaming.invoke import UseCaseRunner
-from loom_django.streaming.lanes import connection_hygiene
+from loom_django.streaming.lanes import IdleConnections, connection_hygiene
 from loom_django.streaming.messages import (
     Message,
     MessageMeta,
@@ -55,6 +57,7 @@ from loom_django.streaming.plan import (
     StepOp,
     WithOp,
 )
+from loom_django.streaming.sinks import CustomSinkOp, SinkPartitions
 from loom_django.streaming.tracker import AckToken, Completion, GroupToken, complete_all
 
 __all__ = [
@@ -102,6 +105,8 @@ class StreamMetrics:
     commits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     timing: Any = None  # metrics.Timings when Prometheus metrics are on (encode durations)
+    observe: Any = None  # observe.Observation when observers are attached (TRANSPORT events)
+    tracing: Any = None  # tracing.HopTracer when OpenTelemetry is on (produce spans)
 
 
 class UnroutedErrorStop(RuntimeError):
@@ -181,20 +186,25 @@ class FlowEngine:
         self._local = _WorkerState()
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
-        self._uses_db = bool(plan.use_cases or plan.model_sinks)
+        self.uses_db = bool(plan.use_cases or plan.model_sinks)
+        self.idle_connections = IdleConnections(plan.runtime.db_idle_close_s)
+        """Closes a worker's connections after ``db_idle_close_s`` without a micro-batch."""
         self._contracts: dict[tuple[int, type[Any]], tuple[str, int] | None] = {}
         self._bridge: Any = None  # the async bridge, started by the first WithAsync batch
         self._async_deps: dict[Any, dict[str, Any]] = {}
         self._linear = _linear_path(plan)
         self._use_cases = UseCaseRunner(plan.name)  # modes and idempotency (invoke.py)
         self._lanes: dict[Any, Any] = {}  # DB lanes per WithAsync path (lanes.py)
+        self.sink_partitions = SinkPartitions(plan.runtime.workers_per_process)  # IntoSink
+        # Retries of one message stop before they could get the worker kicked (spec §5.4).
+        self._retry_budget_s = max_poll_interval_s(plan.source.settings.extra) / 2
 
     # -- entry point ------------------------------------------------------------------
 
     def process(self, records: list[RawRecord]) -> list[Emit]:
         """Decode ``records`` and run the plan; returns the items the sink must write."""
         out: list[Emit] = []
-        if self._uses_db:
+        if self.uses_db:
             connection_hygiene()  # this worker is a DB lane (lanes.py)
         try:
             recs = self._decode(records, out)
@@ -206,8 +216,9 @@ class FlowEngine:
                     rest = self._run(self.plan.ops, recs, out)
                     self._to_output(rest, out)
         finally:
-            if self._uses_db:
+            if self.uses_db:
                 connection_hygiene()
+                self.idle_connections.used()
         return out
 
     def _run_linear(
@@ -268,6 +279,7 @@ class FlowEngine:
             lanes, self._lanes = list(self._lanes.values()), {}
         for lane_set in lanes:  # each lane closes its own connections
             lane_set.close()
+        self.sink_partitions.close()
 
     # -- decode -----------------------------------------------------------------------
 
@@ -471,6 +483,9 @@ class FlowEngine:
         if isinstance(op, ModelSinkOp):
             self._write_model(op, items, out)
             return []
+        if isinstance(op, CustomSinkOp):
+            self._write_sink(op, items, out)
+            return []
         return self._expand_rows(op, items, out)
 
     def _write_model(self, op: ModelSinkOp, items: list[_Rec], out: list[Emit]) -> None:
@@ -487,6 +502,16 @@ class FlowEngine:
                 rec.token.done()
             else:
                 self._fail_exc(error, rec, out, op.name)
+
+    def _write_sink(self, op: CustomSinkOp, items: list[_Rec], out: list[Emit]) -> None:
+        """An ``IntoSink``: completes the batch once ``write_batch`` returned (sinks.py)."""
+        try:
+            self.sink_partitions.get(op, self._bridge).write_batch([r.message for r in items])
+        except Exception as exc:  # nothing of the batch counts as written
+            for rec in items:
+                self._fail_exc(exc, rec, out, op.name)
+            return
+        complete_all([rec.token for rec in items])
 
     def _emit(self, sink: CompiledSink, rec: _Rec, out: list[Emit]) -> None:
         cls = type(rec.message.payload)
@@ -552,6 +577,10 @@ class FlowEngine:
     ) -> list[_Rec]:
         if op.kind == "record" and op.retry is None:
             return self._plain_record_step(op, items, out, deps)
+        if op.kind == "use_case":  # a batch transaction, or bridged calls batched
+            batched = run_use_case_batch(self, op, items, out)
+            if batched is not None:
+                return batched
         result: list[_Rec] = []
         for rec in items:
             try:
@@ -609,40 +638,75 @@ class FlowEngine:
         return op.step.execute(rec.message, **deps)
 
     def _invoke(self, op: StepOp, rec: _Rec) -> Any:
+        runtime, instance = self._use_case_instance(op)
+        return self._use_cases.run(runtime, op.step, instance, rec.message)  # invoke.py
+
+    def _use_case_instance(self, op: StepOp) -> tuple[Any, Any]:
+        """``(runtime, use case instance)`` for ``op`` on this worker (built once per worker).
+
+        Raises:
+            RuntimeError: the engine has no runtime provider.
+        """
         if self._provider is None:
             raise RuntimeError("no loom runtime provider: use cases cannot run")
         runtime = self._provider()
-        step = op.step
-        use_case = step.use_case
+        use_case = op.step.use_case
         instance = self._local.instances.get(use_case)
         if instance is None:
             instance = self._local.instances[use_case] = runtime.factory.build(use_case)
-        return self._use_cases.run(runtime, step, instance, rec.message)  # invoke.py
+        return runtime, instance
 
-    def _attempt(self, op: StepOp, fn: Callable[[], Any]) -> Any:
-        attempts = 0
+    def _attempt(
+        self,
+        op: StepOp,
+        fn: Callable[[], Any],
+        attempts: int = 0,
+        started: float | None = None,
+    ) -> Any:
+        """``fn()``, retried per ``op``'s policy; ``attempts`` already failed before, the
+        first of them at ``started`` (default: now).
+
+        Raises:
+            _Failure: no (further) retry is due.
+        """
+        if started is None:
+            started = time.monotonic()
         while True:
             attempts += 1
             try:
                 return fn()
             except Exception as exc:
-                time.sleep(self._retry_delay(op, exc, attempts))
+                time.sleep(self._retry_delay(op, exc, attempts, started))
 
-    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int) -> float:
-        """Seconds to wait before retrying ``op`` after failed attempt ``attempts``.
+    def _retry_delay(self, op: StepOp, exc: Exception, attempts: int, started: float) -> float:
+        """Seconds to wait before retrying ``op`` after failed attempt ``attempts`` of a
+        message first tried at ``started`` (``time.monotonic()``).
 
         Raises:
-            _Failure: no retry is due (no policy, attempts exhausted, kind not retryable).
+            _Failure: no retry is due (no policy, attempts exhausted, kind not retryable, or
+                the wait would take the message's retries past ``max.poll.interval.ms / 2``).
         """
         policy = op.retry
         kind = classify(exc)
         if policy is None or attempts >= policy.max_attempts or not _retryable(policy, kind, exc):
             raise _Failure(kind, exc, attempts, op.name) from exc
+        delay = policy.delay_s(attempts)
+        if policy.jitter:
+            delay *= 0.5 + random.random() / 2
+        if time.monotonic() - started + delay > self._retry_budget_s:
+            _log.warning(
+                "stream %s.%s: giving up after %d attempt(s): retrying would exceed %.1fs "
+                "(max.poll.interval.ms / 2)",
+                self.plan.name,
+                op.name,
+                attempts,
+                self._retry_budget_s,
+            )
+            raise _Failure(kind, exc, attempts, op.name) from exc
         _reset_connection(exc)
         with self.metrics.lock:
             self.metrics.retries[op.name] += 1
-        delay = policy.delay_s(attempts)
-        return delay * (0.5 + random.random() / 2) if policy.jitter else delay
+        return delay
 
     def _batch_step(
         self, op: StepOp, batches: list[list[_Rec]], out: list[Emit], deps: dict[str, Any]
@@ -707,12 +771,15 @@ class FlowEngine:
                 if op.scope == "batch":
                     for name, factory in op.factories.items():
                         deps[name] = batch_stack.enter_context(factory.create())
-                for rec in batch:
-                    survivors.extend(self._with_one(op, rec, deps, out))
+                survivors.extend(self._with_batch(op, batch, deps, out))
         return survivors if op.to_output else _complete_all(survivors)
 
-    def _with_one(self, op: WithOp, rec: _Rec, deps: dict[str, Any], out: list[Emit]) -> list[_Rec]:
-        current = [rec]
+    def _with_batch(
+        self, op: WithOp, batch: list[_Rec], deps: dict[str, Any], out: list[Emit]
+    ) -> list[_Rec]:
+        """The inner process over the whole batch, step by step (a failure drops only its
+        message), so a use-case step sees the batch at once (batch transaction, W4)."""
+        current = batch
         for inner in op.ops:
             if not current:
                 return []

@@ -159,6 +159,10 @@ class Command(BaseCommand):
 
             require("bytewax", extra="stream")
             from loom_django.streaming.runner import StreamingRunner
+            from loom_django.streaming.tracing import tracer_from_config
+
+            tracing = tracer_from_config(plan.name, _operations.otel_section(config))
+            push_url = _operations.pushgateway_url(config)
 
             runner = StreamingRunner(
                 plan,
@@ -169,6 +173,8 @@ class Command(BaseCommand):
                 brokers=brokers,
                 prometheus=port is not None or _operations.prometheus_enabled(config),
                 health_file=options["health_file"],
+                pushgateway_url=push_url,
+                tracing=tracing,
             )
         except MissingDependency as exc:
             if exc.package != "bytewax":

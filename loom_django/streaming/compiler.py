@@ -56,6 +56,7 @@ from loom_django.streaming.plan import (
     path_label,
 )
 from loom_django.streaming.settings import KafkaSettings, RuntimeConfig
+from loom_django.streaming.sinks import compile_into_sink, is_into_sink
 from loom_django.streaming.steps import (
     BatchExpandStep,
     BatchStep,
@@ -64,7 +65,7 @@ from loom_django.streaming.steps import (
     Step,
     StreamShape,
 )
-from loom_django.streaming.usecase import MODES, UseCaseStep
+from loom_django.streaming.usecase import MODES, TRANSACTIONS, UseCaseStep
 
 __all__ = ["compile_flow", "plain_config"]
 
@@ -162,6 +163,7 @@ def compile_flow(flow: StreamFlow, *, config: Any = None, compiler: Any = None) 
         shapes=tuple(ctx.shapes),
         warnings=tuple(ctx.warnings),
         model_sinks=tuple(ctx.model_sinks),
+        transport=ctx.kafka.transport if ctx.kafka is not None else "confluent",
     )
     return _check_connection_budget(plan)
 
@@ -345,6 +347,8 @@ def _label(node: object) -> str:
         return f"IntoTopic({node.name})"
     if isinstance(node, IntoModel):
         return node.name
+    if is_into_sink(node):
+        return str(getattr(node, "name", "") or type(node).__name__)
     return type(node).__name__
 
 
@@ -450,6 +454,13 @@ def _node(
             ctx.error(label, problem)
         ctx.model_sinks.append(path_label(path))
         return model_op, NONE, current, True
+    if is_into_sink(node):  # a third-party storage sink (sinks.py)
+        _expect(shape, (R,), label, ctx)
+        upstream = current if _concrete(current) else None
+        sink_op, problems = compile_into_sink(node, path, upstream, ctx.config, in_branch=in_branch)
+        for problem in problems:
+            ctx.error(label, problem)
+        return sink_op, NONE, current, True
     ctx.error(label, f"unsupported node (got {node!r})")
     return None, shape, current, False
 
@@ -558,6 +569,17 @@ def _use_case(step: UseCaseStep, current: Any, ctx: _Ctx) -> Any:
         return None
     if step.mode not in MODES:
         ctx.error(label, f"mode must be one of {', '.join(MODES)} (got {step.mode!r})")
+    if step.transaction not in TRANSACTIONS:
+        ctx.error(
+            label,
+            f"transaction must be one of {', '.join(TRANSACTIONS)} (got {step.transaction!r})",
+        )
+    elif step.transaction == "batch" and ctx.in_async:
+        ctx.error(
+            label,
+            "transaction='batch' is not supported inside WithAsync (its messages run "
+            "concurrently on several DB lanes, one connection each); use With",
+        )
     if ctx.compiler is None:
         ctx.error(label, f"use case {uc.__name__}: no runtime compiler is available")
         return None

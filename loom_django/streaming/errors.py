@@ -20,6 +20,7 @@ import msgspec
 from loom_django.core.errors import CompilationError
 
 __all__ = [
+    "BatchRolledBack",
     "DecodeError",
     "ErrorEnvelope",
     "ErrorKind",
@@ -118,4 +119,11 @@ class InlineSuspensionError(RuntimeError):
     real suspension, Django's async ORM, an async HTTP client); its writes were rolled back.
 
     Run it with ``mode="bridged"`` (or ``"auto"``, which falls back by itself).
+    """
+
+
+class BatchRolledBack(RuntimeError):
+    """This message's writes were rolled back because another message of its
+    ``transaction="batch"`` batch failed (or the batch's COMMIT did); the reason names the
+    failing message and its error. The message itself may be fine: re-driving it can succeed.
     """

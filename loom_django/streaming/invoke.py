@@ -23,7 +23,7 @@ from loom_django.core.uow import (
 from loom_django.streaming.errors import InlineSuspensionError
 from loom_django.streaming.messages import Message
 
-__all__ = ["UseCaseRunner"]
+__all__ = ["LaneUnitOfWork", "UseCaseRunner", "command_payload", "run_inline"]
 
 _log = logging.getLogger("loom_django.streaming")
 
@@ -44,9 +44,7 @@ class UseCaseRunner:
             InlineSuspensionError: ``mode="inline"`` and the use case needed an event loop.
             Exception: whatever the use case raised (its transaction rolled back).
         """
-        params = step.params(message) or None
-        command = step.command(message)
-        payload = command if isinstance(command, dict) or command is None else _builtins(command)
+        params, payload = command_payload(step, message)
         key = step.idempotency_key(message)
         if key is None:
             value = self._execute(runtime, step, instance, params, payload)
@@ -96,23 +94,42 @@ class UseCaseRunner:
         if mode == "bridged":
             return self._bridged_run(runtime, instance, params, payload)
         if mode == "inline":
-            return _inline(runtime, instance, params, payload)
+            return run_inline(runtime, instance, params, payload)
         use_case = type(instance)
         if use_case in self._bridged:
             return self._bridged_run(runtime, instance, params, payload)
         try:
-            return _inline(runtime, instance, params, payload)
+            return run_inline(runtime, instance, params, payload)
         except InlineSuspensionError:
-            with self._lock:
-                first = use_case not in self._bridged
-                self._bridged.add(use_case)
-            if first:
-                _log.info(
-                    "stream %s: use case %s needs an event loop; running it bridged from now on",
-                    self.flow,
-                    use_case.__qualname__,
-                )
+            self.mark_bridged(use_case)
             return self._bridged_run(runtime, instance, params, payload)
+
+    def runs_bridged(self, step: Any) -> bool:
+        """Whether ``step`` runs bridged now: ``mode="bridged"``, or ``"auto"`` once its use
+        case needed an event loop."""
+        mode = step.mode
+        return mode == "bridged" or (mode == "auto" and step.use_case in self._bridged)
+
+    def mark_bridged(self, use_case: type[Any]) -> None:
+        """Run ``use_case`` bridged from now on in ``auto`` mode (logged once, at INFO)."""
+        with self._lock:
+            first = use_case not in self._bridged
+            self._bridged.add(use_case)
+        if first:
+            _log.info(
+                "stream %s: use case %s needs an event loop; running it bridged from now on",
+                self.flow,
+                use_case.__qualname__,
+            )
+
+    def loopless(self, executor: Any) -> Any:
+        """``executor`` without its thread offload, for coroutines run under ``async_to_sync``
+        on this lane (their ORM calls come back here)."""
+        owner, loopless = self._loopless
+        if owner is not executor:
+            loopless = executor.without_offload()
+            self._loopless = (executor, loopless)
+        return loopless
 
     def _bridged_run(
         self, runtime: Any, instance: Any, params: dict[str, Any] | None, payload: Any
@@ -122,13 +139,10 @@ class UseCaseRunner:
         from asgiref.sync import async_to_sync
 
         executor = runtime.executor
-        owner, loopless = self._loopless
-        if owner is not executor:
-            loopless = executor.without_offload()
-            self._loopless = (executor, loopless)
+        loopless = self.loopless(executor)
         with executor.unit_of_work():
             owner = get_active_uow()
-            lane_uow = None if owner is None else _LaneUnitOfWork(owner)
+            lane_uow = None if owner is None else LaneUnitOfWork(owner)
             token = activate_uow(lane_uow) if lane_uow is not None else None
             try:
                 result = async_to_sync(loopless.execute)(
@@ -142,7 +156,7 @@ class UseCaseRunner:
             return result
 
 
-class _LaneUnitOfWork:
+class LaneUnitOfWork:
     """The unit of work a bridged execution sees: work deferred to after the commit
     (``run_after_commit``: job dispatches) is collected wherever it is registered (the
     use case runs on the loop's thread, where the ORM is refused) and handed to the real
@@ -166,14 +180,36 @@ class _LaneUnitOfWork:
         return getattr(self.owner, name)
 
 
-def _inline(runtime: Any, instance: Any, params: dict[str, Any] | None, payload: Any) -> Any:
+def run_inline(
+    runtime: Any,
+    instance: Any,
+    params: dict[str, Any] | None,
+    payload: Any,
+    *,
+    read_only: bool = False,
+) -> Any:
+    """Drive ``instance``'s execution on this thread with no event loop (``mode="inline"``);
+    ``read_only`` skips its own transaction (the caller holds one).
+
+    Raises:
+        InlineSuspensionError: the execution needed an event loop.
+    """
     try:
-        return runtime.executor.execute_sync(instance, params=params, payload=payload)
+        return runtime.executor.execute_sync(
+            instance, params=params, payload=payload, read_only=read_only
+        )
     except EventLoopRequired as exc:
         raise InlineSuspensionError(
             f"use case {type(instance).__qualname__} cannot run inline; use mode='bridged'"
         ) from exc
 
 
-def _builtins(command: Any) -> Any:
-    return msgspec.to_builtins(command)
+def command_payload(step: Any, message: Message[Any]) -> tuple[dict[str, Any] | None, Any]:
+    """``(params, payload)`` of ``step``'s execution for ``message``: the command as a dict
+    (or ``None``), never a struct."""
+    params = step.params(message) or None
+    command = step.command(message)
+    payload = (
+        command if isinstance(command, dict) or command is None else msgspec.to_builtins(command)
+    )
+    return params, payload

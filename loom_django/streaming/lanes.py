@@ -6,20 +6,22 @@ Connection hygiene is the lanes' job, since no request signal fires in a stream 
 after each micro-batch; closing the lane's connections after an ``OperationalError`` or
 ``InterfaceError`` (the retry reconnects) and once the lane was idle for ``idle_close_s``
 (``streaming.runtime.db_idle_close_s``); ``connections.close_all()`` on every lane's own
-thread at shutdown.
+thread at shutdown. A stream worker thread is a lane too: :class:`IdleConnections` closes its
+connections once it has not used them for ``db_idle_close_s``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
-__all__ = ["DbLanes", "connection_hygiene", "database_summary"]
+__all__ = ["DbLanes", "IdleConnections", "connection_hygiene", "database_summary"]
 
 T = TypeVar("T")
 
@@ -30,12 +32,18 @@ class DbLanes:
     """``size`` lane threads fed from one queue; :meth:`run` awaits work on a free lane."""
 
     def __init__(
-        self, size: int, name: str = "loom-db-lane", *, idle_close_s: float | None = 60.0
+        self,
+        size: int,
+        name: str = "loom-db-lane",
+        *,
+        idle_close_s: float | None = 60.0,
+        wait: Any = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"db_lanes must be >= 1 (got {size})")
         self.size = size
         self._idle_close_s = idle_close_s
+        self._wait = wait  # a metrics.Histogram: seconds from submit to a lane taking the work
         self._queue: SimpleQueue[Any] = SimpleQueue()
         self._broadcast_lock = threading.Lock()
         self._threads = [
@@ -54,7 +62,7 @@ class DbLanes:
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn(*args)`` on the next free lane."""
         future: Future[T] = Future()
-        self._queue.put((fn, args, future, None))
+        self._queue.put((fn, args, future, None, time.perf_counter()))
         return future
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -88,7 +96,7 @@ class DbLanes:
             for _ in range(self.size):
                 future: Future[Any] = Future()
                 futures.append(future)
-                self._queue.put((fn, (), future, barrier))
+                self._queue.put((fn, (), future, barrier, 0.0))
             barrier.wait()
         for future in futures:
             future.result()
@@ -127,9 +135,11 @@ class DbLanes:
             used = True
             if item is _STOP:
                 return
-            fn, args, future, barrier = item
+            fn, args, future, barrier, queued = item
             if not future.set_running_or_notify_cancel():
                 continue
+            if barrier is None and self._wait is not None:
+                self._wait.observe_n(time.perf_counter() - queued, 1)
             try:
                 result = fn(*args)
             except BaseException as exc:
@@ -139,6 +149,34 @@ class DbLanes:
                 future.set_result(result)
             if barrier is not None:  # one broadcast item per lane: wait for the others
                 barrier.wait()
+
+
+class IdleConnections:
+    """Closes the calling thread's DB connections once it has not used them for
+    ``idle_close_s`` (``None``: never), so an idle stream worker pins no connection
+    (PgBouncer and firewall idle timeouts; spec §7.3 rule 3)."""
+
+    def __init__(self, idle_close_s: float | None) -> None:
+        self.idle_close_s = idle_close_s
+        self._local = threading.local()
+
+    def used(self) -> None:
+        """This thread just used its connections (the end of a micro-batch)."""
+        self._local.at = time.monotonic()
+
+    def release_if_idle(self, now: float | None = None) -> bool:
+        """Close this thread's connections when unused for ``idle_close_s``; whether it did.
+
+        Called on every empty poll, so it costs one clock read while nothing is open.
+        """
+        at = getattr(self._local, "at", None)
+        if at is None or self.idle_close_s is None:
+            return False
+        if (time.monotonic() if now is None else now) - at < self.idle_close_s:
+            return False
+        self._local.at = None
+        _close_all()
+        return True
 
 
 def connection_hygiene() -> None:

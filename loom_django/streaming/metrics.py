@@ -27,7 +27,20 @@ if TYPE_CHECKING:
     from loom_django.streaming._runtime import FlowEngine, StreamMetrics
     from loom_django.streaming.tracker import AckTracker
 
-__all__ = ["BUCKETS", "Histogram", "MetricsObserver", "RunMetrics", "Timings", "collector", "serve"]
+__all__ = [
+    "BUCKETS",
+    "PUSH_JOB",
+    "Histogram",
+    "MetricsObserver",
+    "RunMetrics",
+    "Timings",
+    "collector",
+    "push",
+    "serve",
+]
+
+PUSH_JOB = "loom_stream"
+"""The Pushgateway job of stream runs (grouped by ``flow``)."""
 
 BUCKETS = (1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 """Upper bounds (seconds) of the duration histograms; ``+Inf`` is implicit."""
@@ -66,14 +79,31 @@ class Histogram:
 @dataclass
 class Timings:
     """What one run measures only when metrics are on: decode and encode durations per content
-    type, node durations per node, rebalances by type and consumer lag per partition."""
+    type, node durations per node, use-case durations per ``(use case, status)``, rebalances by
+    type, consumer lag per partition, the partitions each worker owns (for in-flight counts
+    per worker; each set is the source partition's own, mutated in place) and the time
+    messages wait for a ``WithAsync`` DB lane."""
 
     decode: dict[str, Histogram] = field(default_factory=dict)
     encode: dict[str, Histogram] = field(default_factory=dict)
     node: dict[str, Histogram] = field(default_factory=dict)
+    usecase: dict[tuple[str, str], Histogram] = field(default_factory=dict)
     rebalances: Counter[str] = field(default_factory=Counter)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    owned: dict[int, set[tuple[str, int]]] = field(default_factory=dict)
+    lane_wait: Histogram = field(default_factory=Histogram)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def worker_owns(self, worker: int, partitions: set[tuple[str, int]]) -> None:
+        """Worker ``worker`` reads ``partitions`` (a set it keeps up to date)."""
+        with self.lock:
+            self.owned[worker] = partitions
+
+    def owned_by_worker(self) -> dict[int, frozenset[tuple[str, int]]]:
+        """A snapshot of the partitions of each worker."""
+        with self.lock:
+            owned = dict(self.owned)
+        return {worker: _snapshot(parts) for worker, parts in owned.items()}
 
     def rebalanced(self, kind: str) -> None:
         """A rebalance callback ran (``assign``, ``revoke`` or ``lost``)."""
@@ -95,7 +125,7 @@ class Timings:
         with self.lock:
             self.lag.update(lags)
 
-    def histogram(self, table: dict[str, Histogram], label: str) -> Histogram:
+    def histogram(self, table: dict[Any, Histogram], label: Any) -> Histogram:
         """The histogram of ``label`` in ``table``, created on first use."""
         hist = table.get(label)
         if hist is None:
@@ -119,6 +149,16 @@ class RunMetrics:
     source_content_type: str
 
 
+def _snapshot(parts: set[tuple[str, int]]) -> frozenset[tuple[str, int]]:
+    """A copy of a set another thread may be changing (a rebalance), retried on a race."""
+    for _ in range(10):
+        try:
+            return frozenset(parts)
+        except RuntimeError:  # "Set changed size during iteration"
+            continue
+    return frozenset()
+
+
 class MetricsObserver:
     """Feeds NODE and POLL_CYCLE events into the node histogram and the shared ``lifecycle_*``
     instruments."""
@@ -131,7 +171,7 @@ class MetricsObserver:
 
     def on_event(self, event: LifecycleEvent) -> None:
         """Observe finished node executions and runs; count errors."""
-        name = event.node_type or event.flow
+        name = event.name or event.node_type or event.flow
         scope = event.scope.value
         if event.phase is Phase.END:
             seconds = (event.duration_ms or 0.0) / 1000
@@ -157,6 +197,30 @@ def instrument_decode(engine: FlowEngine, run: RunMetrics) -> None:
         return result
 
     engine._decode = timed  # type: ignore[method-assign]
+
+
+def instrument_usecases(engine: FlowEngine, run: RunMetrics) -> None:
+    """Time each use-case execution of ``engine`` into ``usecase[(use case, status)]``
+    (``status``: ``success`` or ``error``), whichever thread or lane runs it."""
+    invoke: Callable[[Any, Any], Any] = engine._invoke
+    timings = run.timings
+
+    def timed(op: Any, rec: Any) -> Any:
+        label = getattr(op.step.use_case, "__name__", op.name)
+        start = time.perf_counter()
+        try:
+            result = invoke(op, rec)
+        except BaseException:
+            timings.histogram(timings.usecase, (label, "error")).observe_n(
+                time.perf_counter() - start, 1
+            )
+            raise
+        timings.histogram(timings.usecase, (label, "success")).observe_n(
+            time.perf_counter() - start, 1
+        )
+        return result
+
+    engine._invoke = timed  # type: ignore[method-assign]
 
 
 # -- the collector -------------------------------------------------------------------------
@@ -196,7 +260,19 @@ _FAMILIES: tuple[tuple[str, Callable[[str, str, list[str]], Any], str, list[str]
     ),
     ("loom_stream_inflight_messages", _gauge, "Records polled, not completed.", ["flow", "worker"]),
     ("loom_stream_node_seconds", _histogram, "Node time per message.", ["flow", "node"]),
+    (
+        "loom_stream_usecase_seconds",
+        _histogram,
+        "Use-case execution time.",
+        ["flow", "use_case", "status"],
+    ),
     ("loom_stream_rebalances", _counter, "Rebalance callbacks by type.", ["flow", "type"]),
+    (
+        "loom_stream_db_lane_wait_seconds",
+        _histogram,
+        "Time a message waited for a free DB lane (WithAsync use cases).",
+        ["flow"],
+    ),
     (
         "loom_stream_consumer_lag",
         _gauge,
@@ -291,8 +367,10 @@ def _sample(
             values[name][(flow, node)] += n
     for (topic, partition), offset in run.tracker.committed_offsets().items():
         values["loom_stream_committed_offset"][(flow, topic, str(partition))] = offset
-    values["loom_stream_inflight_messages"][(flow, "all")] += run.tracker.inflight()
     timings = run.timings
+    for worker, parts in timings.owned_by_worker().items():
+        inflight = run.tracker.inflight_of(parts)
+        values["loom_stream_inflight_messages"][(flow, str(worker))] += inflight
     with timings.lock:
         rebalances, lags = dict(timings.rebalances), dict(timings.lag)
     for kind, n in rebalances.items():
@@ -306,6 +384,12 @@ def _sample(
     ):
         for label, hist in list(table.items()):
             hists.setdefault(name, {}).setdefault((*prefix, label), []).append(hist)
+    for (use_case, status), hist in list(timings.usecase.items()):
+        key = (flow, use_case, status)
+        hists.setdefault("loom_stream_usecase_seconds", {}).setdefault(key, []).append(hist)
+    hists.setdefault("loom_stream_db_lane_wait_seconds", {}).setdefault((flow,), []).append(
+        timings.lane_wait
+    )
 
 
 def _merge(parts: list[Histogram]) -> tuple[list[tuple[str, float]], float]:
@@ -351,3 +435,23 @@ def serve(port: int, *, addr: str = "127.0.0.1", registry: Any = None) -> None:
     from prometheus_client import REGISTRY, start_http_server
 
     start_http_server(port, addr=addr, registry=registry if registry is not None else REGISTRY)
+
+
+def push(url: str, flow: str, *, registry: Any = None, timeout_s: float = 10.0) -> None:
+    """Push ``registry`` (default: the process-wide one) to the Pushgateway at ``url`` as job
+    ``loom_stream``, grouping key ``flow`` (replacing that flow's previous push).
+
+    Raises:
+        MissingDependency: prometheus-client is not installed.
+        OSError: the Pushgateway cannot be reached or refused the push.
+    """
+    require("prometheus_client", extra="prometheus")
+    from prometheus_client import REGISTRY, push_to_gateway
+
+    push_to_gateway(
+        url,
+        job=PUSH_JOB,
+        registry=registry if registry is not None else REGISTRY,
+        grouping_key={"flow": flow},
+        timeout=timeout_s,
+    )

@@ -1,6 +1,8 @@
 """Lifecycle events of a running flow (spec §6.9): ``POLL_CYCLE`` around the whole run, ``FLOW``
-around the dataflow, ``NODE`` start/end per node execution (one micro-batch through one node) and
-``NODE`` error per failed message.
+around the dataflow, ``NODE`` start/end per node execution (one micro-batch through one node),
+``NODE`` error per failed message, a ``WRITE`` span per storage flush (``IntoModel``, an
+``IntoSink``) and ``TRANSPORT`` events per micro-batch (``kafka_consume``, ``kafka_decode``,
+``kafka_encode``, ``kafka_produce``).
 
 Observers see :class:`LifecycleEvent` objects; one that raises is logged and never changes the
 run. Nothing here runs unless an observer is attached: :func:`instrument` swaps the engine's node
@@ -52,6 +54,8 @@ class Scope(StrEnum):
     POLL_CYCLE = "poll_cycle"
     FLOW = "flow"
     NODE = "node"
+    WRITE = "write"
+    TRANSPORT = "transport"
 
 
 class Phase(StrEnum):
@@ -68,7 +72,9 @@ class LifecycleEvent:
 
     ``node_idx`` is the node's index in its process, ``path`` its full position (``"0.2.1"``),
     ``node_type`` the declared node (``WithAsync``, ``Router``, a step's name, …). ``items`` is
-    the number of items a node execution received; ``message_id`` is set on NODE errors.
+    the number of items a node execution received (or a TRANSPORT event handled);
+    ``message_id`` is set on NODE errors. ``name`` names a WRITE sink or a TRANSPORT event
+    (``kafka_consume``, ``kafka_decode``, ``kafka_encode``, ``kafka_produce``).
     """
 
     scope: Scope
@@ -83,6 +89,7 @@ class LifecycleEvent:
     duration_ms: float | None = None
     message_id: str | None = None
     error: str | None = None
+    name: str | None = None
 
 
 class StreamObserver(Protocol):
@@ -116,6 +123,21 @@ class Observation:
                     event.phase.value,
                     exc_info=True,
                 )
+
+    def transport(self, name: str, items: int, seconds: float, error: str | None = None) -> None:
+        """A finished TRANSPORT event (END, or ERROR with ``error``) of ``items`` records."""
+        self.emit(
+            LifecycleEvent(
+                Scope.TRANSPORT,
+                Phase.END if error is None else Phase.ERROR,
+                self.flow,
+                self.run_id,
+                items=items,
+                duration_ms=seconds * 1000,
+                error=error,
+                name=name,
+            )
+        )
 
     @contextmanager
     def span(self, scope: Scope, **fields: Any) -> Iterator[None]:
@@ -185,8 +207,10 @@ def node_types(ops: Sequence[Op]) -> dict[int, tuple[int, str, str]]:
 
 
 def instrument(engine: FlowEngine, observation: Observation) -> None:
-    """Emit NODE events from ``engine``: start/end around each node execution and an error
-    event for each message a node fails. Does nothing when ``observation`` has no observers."""
+    """Emit NODE events from ``engine`` (start/end around each node execution, an error event
+    for each message a node fails), a WRITE span around each storage sink's write and a
+    ``kafka_decode`` TRANSPORT event per decoded micro-batch. Does nothing when
+    ``observation`` has no observers."""
     if not observation:
         return
     index = node_types(engine.plan.ops)
@@ -194,6 +218,22 @@ def instrument(engine: FlowEngine, observation: Observation) -> None:
     flow, run_id, emit = observation.flow, observation.run_id, observation.emit
     run_op: Callable[[Op, list[Any], list[Any]], list[Any]] = engine._op
     fail: Callable[[Any, Any, list[Any]], None] = engine._fail
+    decode: Callable[[list[Any], list[Any]], list[Any]] = engine._decode
+    storage = _storage_ops()
+
+    def observed_decode(records: list[Any], out: list[Any]) -> list[Any]:
+        start = time.perf_counter()
+        result = decode(records, out)
+        if records:
+            observation.transport("kafka_decode", len(records), time.perf_counter() - start)
+        return result
+
+    def write(op: Op, items: list[Any], out: list[Any]) -> list[Any]:
+        if not isinstance(op, storage):
+            return run_op(op, items, out)
+        name = str(getattr(op, "name", ""))
+        with observation.span(Scope.WRITE, name=name, items=len(items)):
+            return run_op(op, items, out)
 
     def observed_op(op: Op, items: list[Any], out: list[Any]) -> list[Any]:
         idx, node_type, path = index.get(id(op)) or (op.path[-1], _node_type(op), "")
@@ -206,7 +246,7 @@ def instrument(engine: FlowEngine, observation: Observation) -> None:
         emit(LifecycleEvent(Scope.NODE, Phase.START, flow, run_id, **fields))
         start = time.perf_counter()
         try:
-            result = run_op(op, items, out)
+            result = write(op, items, out)
         except BaseException as exc:
             emit(
                 LifecycleEvent(
@@ -238,3 +278,12 @@ def instrument(engine: FlowEngine, observation: Observation) -> None:
 
     engine._op = observed_op  # type: ignore[method-assign]
     engine._fail = observed_fail  # type: ignore[method-assign]
+    engine._decode = observed_decode  # type: ignore[method-assign]
+
+
+def _storage_ops() -> tuple[type[Any], ...]:
+    """The op classes of storage sinks (a WRITE span each)."""
+    from loom_django.streaming.model_sink import ModelSinkOp
+    from loom_django.streaming.sinks import CustomSinkOp
+
+    return (ModelSinkOp, CustomSinkOp)

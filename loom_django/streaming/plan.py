@@ -10,6 +10,7 @@ from loom_django.streaming.errors import ErrorKind
 from loom_django.streaming.model_sink import ModelSinkOp
 from loom_django.streaming.nodes import PartitionPolicy, RetryPolicy
 from loom_django.streaming.settings import ConsumerSettings, ProducerSettings, RuntimeConfig
+from loom_django.streaming.sinks import CustomSinkOp
 
 __all__ = [
     "AsyncOptions",
@@ -218,6 +219,7 @@ Op = (
     | ExplodeOp
     | ExpandRoutesOp
     | ModelSinkOp
+    | CustomSinkOp
 )
 
 
@@ -239,6 +241,7 @@ class CompiledPlan:
     shapes: tuple[tuple[str, str, str, str], ...]  # (path, node, in shape, out shape)
     warnings: tuple[str, ...] = field(default=())
     model_sinks: tuple[str, ...] = field(default=())  # paths of the IntoModel sinks
+    transport: str = "confluent"  # kafka.transport: "confluent" or "memory"
 
     @property
     def producer_sinks(self) -> tuple[CompiledSink, ...]:

@@ -152,8 +152,13 @@ class ConsumerSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
 
 class KafkaSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The ``kafka`` section: defaults plus named entries by logical reference."""
+    """The ``kafka`` section: defaults plus named entries by logical reference.
 
+    ``transport`` chooses the client library: ``confluent`` (librdkafka, the default) or
+    ``memory`` (the in-memory test transport, spec §8.2).
+    """
+
+    transport: Literal["confluent", "memory"] = "confluent"
     codec: str = DEFAULT_CODEC
     consumer: dict[str, Any] = msgspec.field(default_factory=dict)
     producer: dict[str, Any] = msgspec.field(default_factory=dict)

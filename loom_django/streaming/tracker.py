@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["AckToken", "AckTracker", "Completion", "GroupToken", "complete_all"]
@@ -162,6 +163,15 @@ class AckTracker:
     def inflight(self) -> int:
         """Records registered and not yet completed (all partitions)."""
         return self._inflight
+
+    def inflight_of(self, tps: Iterable[TopicPartition]) -> int:
+        """Records registered and not yet completed in ``tps`` (revoked partitions count 0)."""
+        with self._lock:
+            return sum(
+                len(state.order) - len(state.completed)
+                for tp in tps
+                if (state := self._parts.get(tp)) is not None
+            )
 
     def to_commit(self, owned: set[TopicPartition] | None = None) -> dict[TopicPartition, int]:
         """Committable offsets that advanced since the last :meth:`mark_committed`."""

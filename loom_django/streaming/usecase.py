@@ -10,10 +10,13 @@ from loom_django.streaming.messages import Message
 from loom_django.streaming.nodes import RetryPolicy
 from loom_django.streaming.steps import RecordStep
 
-__all__ = ["MODES", "InvokeUseCase", "UseCaseStep"]
+__all__ = ["MODES", "TRANSACTIONS", "InvokeUseCase", "UseCaseStep"]
 
 MODES = ("auto", "inline", "bridged")
 """The execution modes of a use-case step (spec §7.3)."""
+
+TRANSACTIONS = ("message", "batch")
+"""What one transaction of a use-case step spans: a message, or a whole batch (spec §2.7)."""
 
 _NOT_GIVEN: Any = object()
 
@@ -23,8 +26,9 @@ class UseCaseStep(RecordStep[Any, Any]):
 
     Override ``params`` (path/query parameters), ``command`` (the ``Input()`` command, a
     struct or a dict; default: the payload) and ``result`` (the payload emitted downstream,
-    ``None`` filters). Runs in one transaction per message, committed before the result
-    moves on. ``DomainError`` and ``IntegrityError`` become BUSINESS errors.
+    ``None`` filters). Runs in one transaction per message (``transaction = "batch"``: one
+    per batch, all or nothing), committed before the result moves on. ``DomainError`` and
+    ``IntegrityError`` become BUSINESS errors.
     """
 
     use_case: ClassVar[type[Any] | None] = None
@@ -36,6 +40,9 @@ class UseCaseStep(RecordStep[Any, Any]):
     """The payload class ``result`` builds, for the compile-time check (``None``: not checked)."""
     mode: ClassVar[str] = "auto"
     """``"inline"``, ``"bridged"`` or ``"auto"`` (inline, bridged once a run needs a loop)."""
+    transaction: ClassVar[str] = "message"
+    """``"message"``: one transaction per message; ``"batch"``: one for the whole micro-batch
+    (or ``CollectBatch`` batch), where any failure rolls back and fails every message of it."""
     idempotency: ClassVar[str | None] = None
     """``"message"``: record each message id in the stream inbox (see ``idempotency_key``)."""
 
@@ -76,6 +83,7 @@ def InvokeUseCase(
     result: type[Any] | Callable[[Any, Message[Any]], Any] | None = None,
     mode: str = "auto",
     idempotency: str | Callable[[Message[Any]], str] | None = None,
+    transaction: str = "message",
     retry: RetryPolicy | None = None,
     name: str = "",
 ) -> UseCaseStep:
@@ -91,15 +99,23 @@ def InvokeUseCase(
         mode: ``"auto"`` (default), ``"inline"`` or ``"bridged"`` (see the streaming guide).
         idempotency: ``"message"`` (the message id), a callable ``message -> key``, or
             ``None``: with a key, a redelivered message re-emits its stored result.
+        transaction: ``"message"`` (default: one transaction per message) or ``"batch"``
+            (one transaction per micro-batch or ``CollectBatch`` batch; a failure rolls the
+            whole batch back and becomes an error for each of its messages).
         retry: retry policy for TASK failures.
         name: the step name (default ``invoke_<UseCase>``).
 
     Raises:
-        ValueError: ``mode`` is not one of auto, inline, bridged, or ``idempotency`` is a
-            string other than ``"message"``.
+        ValueError: ``mode`` is not one of auto, inline, bridged, ``transaction`` not one of
+            message, batch, or ``idempotency`` is a string other than ``"message"``.
     """
     if mode not in MODES:
         raise ValueError(f"InvokeUseCase.mode must be one of {', '.join(MODES)} (got {mode!r})")
+    if transaction not in TRANSACTIONS:
+        raise ValueError(
+            f"InvokeUseCase.transaction must be one of {', '.join(TRANSACTIONS)} "
+            f"(got {transaction!r})"
+        )
     if isinstance(idempotency, str) and idempotency != "message":
         raise ValueError(
             f"InvokeUseCase.idempotency must be 'message' or a callable (got {idempotency!r})"
@@ -146,6 +162,7 @@ def InvokeUseCase(
         "command_from_payload": from_payload,
         "result_type": result_cls,
         "mode": mode,
+        "transaction": transaction,
         "idempotency": "message" if idempotency == "message" else None,
         "params": _params,
         "command": _command,

@@ -109,7 +109,31 @@ N, K = 40, 6  # records, of which BUSINESS rejections
 
 
 @pytest.fixture(scope="module")
-def metered(bootstrap):
+def pushgateway():
+    """A local stand-in for the Pushgateway: records each request's method, path and body."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_PUT(self):
+            length = int(self.headers.get("Content-Length", 0))
+            received.append(("PUT", self.path, self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def metered(bootstrap, pushgateway):
     """One run of N records (K rejected, no error route) with metrics on a fresh registry."""
     from loom_django.streaming import compile_flow
     from loom_django.streaming.runner import StreamingRunner
@@ -135,6 +159,7 @@ def metered(bootstrap):
         brokers=bootstrap,
         metrics_registry=registry,
         observers=[recorder],
+        pushgateway_url=pushgateway[0],
     )
 
     def stop_when_done_and_lag_reported():
@@ -167,6 +192,7 @@ def metered(bootstrap):
         "events": recorder.events,
         "infos": [r for r in handler.records if r.levelno == logging.INFO],
         "runner": runner,
+        "pushed": list(pushgateway[1]),
     }
 
 
@@ -319,3 +345,44 @@ def test_consumer_lag_is_read_from_librdkafka_statistics():
         )
     )
     assert timings.lag == {("orders", 0): 7}
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_transport_events_count_every_consumed_decoded_encoded_and_produced_record(metered):
+    """streaming §6.9: Scope.TRANSPORT kafka_consume/decode/encode/produce per micro-batch"""
+    items: dict[str, int] = {}
+    for e in metered["events"]:
+        if e.scope is Scope.TRANSPORT:
+            assert e.phase is Phase.END
+            items[e.name] = items.get(e.name, 0) + e.items
+    assert items == {
+        "kafka_consume": N,
+        "kafka_decode": N,
+        "kafka_encode": N - K,
+        "kafka_produce": N - K,
+    }
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_inflight_messages_are_exported_per_worker_not_for_all(metered):
+    """streaming §6.9: loom_stream_inflight_messages{worker}"""
+    workers = {
+        s.labels["worker"]: s.value
+        for family in metered["registry"].collect()
+        if family.name == "loom_stream_inflight_messages"
+        for s in family.samples
+    }
+    assert workers == {"0": 0}
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_the_run_pushes_its_metrics_to_the_pushgateway_when_it_ends(metered):
+    """streaming §6.8 step 6: observability flush (Pushgateway) at the end of a run"""
+    flow, suffix = metered["flow"], metered["suffix"]
+    [(method, path, body)] = metered["pushed"]
+    assert (method, path) == ("PUT", f"/metrics/job/loom_stream/flow/{flow}")
+    line = f'loom_stream_messages_in_total{{flow="{flow}",topic="in-{suffix}"}} {float(N)}'
+    assert line.encode() in body

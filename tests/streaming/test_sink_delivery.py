@@ -55,10 +55,9 @@ class FakeProducer:
 
 @pytest.fixture
 def fake_producer(monkeypatch):
-    class Confluent:
-        Producer = FakeProducer
+    import confluent_kafka
 
-    monkeypatch.setattr(_bytewax, "confluent", Confluent)
+    monkeypatch.setattr(confluent_kafka, "Producer", FakeProducer)
     FakeProducer.failing = set()
     FakeProducer.sent = []
     FakeProducer.refuse = {}

@@ -1,4 +1,9 @@
-"""Test helpers: librdkafka's in-process mock cluster, and producing/reading sample records."""
+"""Test helpers (spec §8): ``FlowHarness`` and ``InMemoryKafka`` (the M tier, no broker and no
+librdkafka), ``StreamingTestRunner`` (kernel-compatible, transport-less), and for the K tier
+librdkafka's in-process mock cluster with helpers to produce and read sample records.
+
+The pytest fixtures live in ``loom_django.streaming.testing.pytest_plugin``.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,20 @@ from loom_django.streaming.codecs import (
     MessageMetadata,
     codec_for,
 )
+from loom_django.streaming.memory import InMemoryKafka
 from loom_django.streaming.messages import message_type_of
 
-__all__ = ["create_topics", "envelope_bytes", "read_topic", "send", "start_mock_cluster"]
+__all__ = [
+    "FlowHarness",
+    "FlowHarnessTimeout",
+    "InMemoryKafka",
+    "StreamingTestRunner",
+    "create_topics",
+    "envelope_bytes",
+    "read_topic",
+    "send",
+    "start_mock_cluster",
+]
 
 
 def start_mock_cluster(brokers: int = 1) -> tuple[Any, str]:
@@ -112,3 +128,7 @@ def read_topic(bootstrap: str, topic: str, *, expected: int, timeout_s: float = 
     finally:
         consumer.close()
     return out
+
+
+from loom_django.streaming.testing.harness import FlowHarness, FlowHarnessTimeout  # noqa: E402
+from loom_django.streaming.testing.runner import StreamingTestRunner  # noqa: E402
