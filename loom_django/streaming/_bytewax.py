@@ -585,9 +585,7 @@ def build_dataflow(
     from bytewax.dataflow import Dataflow
 
     if clients is None:
-        from loom_django.streaming.transport import clients_for
-
-        clients = clients_for(plan.transport)
+        clients = _clients_for(plan.transport)
     flow = Dataflow(plan.name)
     records: Any = op.input(
         "source",
@@ -599,9 +597,25 @@ def build_dataflow(
             engine.metrics,
             brokers,
             clients,
-            on_idle=engine.idle_connections.release_if_idle if engine.uses_db else None,
+            on_idle=engine.idle_connections.release_if_idle if engine.manages_connections else None,
         ),
     )
     emits = op.flat_map_batch("process", records, engine.process)
     op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients))
     return flow
+
+
+def _clients_for(transport: str) -> KafkaClients:
+    """The clients of the configured ``kafka.transport``; ``memory`` uses the process-wide
+    :func:`~loom_django.streaming.memory.default_kafka` broker.
+
+    Raises:
+        ValueError: an unknown transport name.
+    """
+    if transport == "confluent":
+        return confluent_clients()
+    if transport == "memory":
+        from loom_django.streaming.memory import default_kafka
+
+        return default_kafka().clients()
+    raise ValueError(f"unknown kafka.transport {transport!r} (expected confluent or memory)")

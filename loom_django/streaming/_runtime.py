@@ -20,8 +20,9 @@ from typing import Any
 
 import msgspec
 
-from loom_django.core.errors import DomainError, RuleViolation, RuleViolations
+from loom_django.core.errors import RuleViolation, RuleViolations
 from loom_django.streaming._encode import Emit, encode_emit, new_trace_id
+from loom_django.streaming._failures import StepFailure, classify, retryable
 from loom_django.streaming._pacing import max_poll_interval_s
 from loom_django.streaming._usecase_ops import run_use_case_batch
 from loom_django.streaming.codecs import JsonCodec, KafkaCodec, MsgpackCodec, codec_for
@@ -113,26 +114,6 @@ class UnroutedErrorStop(RuntimeError):
     """An error had no route and the flow says ``unrouted_errors="fail"``."""
 
 
-class _Failure(Exception):
-    def __init__(self, kind: ErrorKind, exc: BaseException, attempts: int, node: str) -> None:
-        super().__init__(str(exc))
-        self.kind = kind
-        self.exc = exc
-        self.attempts = attempts
-        self.node = node
-
-
-def classify(exc: BaseException) -> ErrorKind:
-    """BUSINESS for ``DomainError`` and Django ``IntegrityError``; TASK otherwise."""
-    if isinstance(exc, DomainError):
-        return ErrorKind.BUSINESS
-    from django.db import IntegrityError
-
-    if isinstance(exc, IntegrityError):
-        return ErrorKind.BUSINESS
-    return ErrorKind.TASK
-
-
 def _details(exc: BaseException) -> list[dict[str, str]]:
     if isinstance(exc, RuleViolations):
         return [
@@ -186,7 +167,9 @@ class FlowEngine:
         self._local = _WorkerState()
         self._stacks: list[ExitStack] = []
         self._stacks_lock = threading.Lock()
-        self.uses_db = bool(plan.use_cases or plan.model_sinks)
+        self.manages_connections = bool(plan.use_cases or plan.model_sinks)
+        """Connection hygiene around each micro-batch and the idle close; off when a test
+        shares its own connection and transaction (FlowHarness)."""
         self.idle_connections = IdleConnections(plan.runtime.db_idle_close_s)
         """Closes a worker's connections after ``db_idle_close_s`` without a micro-batch."""
         self._contracts: dict[tuple[int, type[Any]], tuple[str, int] | None] = {}
@@ -204,7 +187,7 @@ class FlowEngine:
     def process(self, records: list[RawRecord]) -> list[Emit]:
         """Decode ``records`` and run the plan; returns the items the sink must write."""
         out: list[Emit] = []
-        if self.uses_db:
+        if self.manages_connections:
             connection_hygiene()  # this worker is a DB lane (lanes.py)
         try:
             recs = self._decode(records, out)
@@ -216,7 +199,7 @@ class FlowEngine:
                     rest = self._run(self.plan.ops, recs, out)
                     self._to_output(rest, out)
         finally:
-            if self.uses_db:
+            if self.manages_connections:
                 connection_hygiene()
                 self.idle_connections.used()
         return out
@@ -238,7 +221,7 @@ class FlowEngine:
                     value = op.step.execute(message)
                 except Exception as exc:
                     self._fail(
-                        _Failure(classify(exc), exc, 1, op.name), _Rec(message, rec.token), out
+                        StepFailure(classify(exc), exc, 1, op.name), _Rec(message, rec.token), out
                     )
                     break
                 if value is None:
@@ -398,10 +381,10 @@ class FlowEngine:
 
     def _fail_exc(self, exc: BaseException, rec: _Rec, out: list[Emit], node: str) -> None:
         """Route ``exc`` for ``rec``: a retry outcome as it is, anything else classified."""
-        failure = exc if isinstance(exc, _Failure) else _Failure(classify(exc), exc, 1, node)
+        failure = exc if isinstance(exc, StepFailure) else StepFailure(classify(exc), exc, 1, node)
         self._fail(failure, rec, out)
 
-    def _fail(self, failure: _Failure, rec: _Rec, out: list[Emit]) -> None:
+    def _fail(self, failure: StepFailure, rec: _Rec, out: list[Emit]) -> None:
         exc = failure.exc
         reason = str(exc) or type(exc).__name__
         if failure.kind is ErrorKind.BUSINESS:
@@ -546,7 +529,7 @@ class FlowEngine:
             f"IntoTopic({sink.ref}) expects {getattr(want, '__qualname__', want)}, "
             f"got {cls.__qualname__}"
         )
-        self._fail(_Failure(ErrorKind.TASK, exc, 1, f"IntoTopic({sink.ref})"), rec, out)
+        self._fail(StepFailure(ErrorKind.TASK, exc, 1, f"IntoTopic({sink.ref})"), rec, out)
 
     def _to_output(self, items: list[Any], out: list[Emit]) -> None:
         sink = self.plan.output
@@ -585,7 +568,7 @@ class FlowEngine:
         for rec in items:
             try:
                 value = self._attempt(op, partial(self._call, op, rec, deps))
-            except _Failure as failure:
+            except StepFailure as failure:
                 self._fail(failure, rec, out)
                 continue
             self._settle(op, rec, value, result)
@@ -605,7 +588,7 @@ class FlowEngine:
             try:
                 value = execute(message)
             except Exception as exc:
-                self._fail(_Failure(classify(exc), exc, 1, op.name), rec, out)
+                self._fail(StepFailure(classify(exc), exc, 1, op.name), rec, out)
                 continue
             if value is None:
                 filtered.append(rec.token)
@@ -667,7 +650,7 @@ class FlowEngine:
         first of them at ``started`` (default: now).
 
         Raises:
-            _Failure: no (further) retry is due.
+            StepFailure: no (further) retry is due.
         """
         if started is None:
             started = time.monotonic()
@@ -683,13 +666,13 @@ class FlowEngine:
         message first tried at ``started`` (``time.monotonic()``).
 
         Raises:
-            _Failure: no retry is due (no policy, attempts exhausted, kind not retryable, or
+            StepFailure: no retry is due (no policy, attempts exhausted, kind not retryable, or
                 the wait would take the message's retries past ``max.poll.interval.ms / 2``).
         """
         policy = op.retry
         kind = classify(exc)
-        if policy is None or attempts >= policy.max_attempts or not _retryable(policy, kind, exc):
-            raise _Failure(kind, exc, attempts, op.name) from exc
+        if policy is None or attempts >= policy.max_attempts or not retryable(policy, kind, exc):
+            raise StepFailure(kind, exc, attempts, op.name) from exc
         delay = policy.delay_s(attempts)
         if policy.jitter:
             delay *= 0.5 + random.random() / 2
@@ -702,7 +685,7 @@ class FlowEngine:
                 attempts,
                 self._retry_budget_s,
             )
-            raise _Failure(kind, exc, attempts, op.name) from exc
+            raise StepFailure(kind, exc, attempts, op.name) from exc
         _reset_connection(exc)
         with self.metrics.lock:
             self.metrics.retries[op.name] += 1
@@ -717,7 +700,7 @@ class FlowEngine:
             try:
                 values = list(self._attempt(op, partial(op.step.execute, messages, **deps)))
                 if len(values) != len(batch):
-                    raise _Failure(
+                    raise StepFailure(
                         ErrorKind.TASK,
                         ValueError(
                             f"{op.name} returned {len(values)} items for a batch of {len(batch)}"
@@ -725,7 +708,7 @@ class FlowEngine:
                         1,
                         op.name,
                     )
-            except _Failure as failure:
+            except StepFailure as failure:
                 for rec in batch:
                     self._fail(failure, rec, out)
                 continue
@@ -745,7 +728,7 @@ class FlowEngine:
             messages = [r.message for r in batch]
             try:
                 values = list(self._attempt(op, partial(op.step.execute, messages)))
-            except _Failure as failure:
+            except StepFailure as failure:
                 for rec in batch:
                     self._fail(failure, rec, out)
                 continue
@@ -814,7 +797,7 @@ class FlowEngine:
             try:
                 index = _select(op, rec.message)
             except Exception as exc:
-                self._fail(_Failure(ErrorKind.ROUTING, exc, 1, op.name), rec, out)
+                self._fail(StepFailure(ErrorKind.ROUTING, exc, 1, op.name), rec, out)
                 continue
             if index is None:
                 if op.fork:
@@ -935,12 +918,6 @@ def _wrap(value: Any, rec: _Rec) -> _Rec:
     if isinstance(value, Message):
         return _Rec(value, rec.token)
     return _Rec(Message(payload=value, meta=rec.message.meta), rec.token)
-
-
-def _retryable(policy: Any, kind: ErrorKind, exc: BaseException) -> bool:
-    if kind in (ErrorKind.BUSINESS, ErrorKind.WIRE) or kind not in policy.retry_on:
-        return False
-    return policy.retry_if is None or bool(policy.retry_if(exc))
 
 
 def _reset_connection(exc: BaseException) -> None:

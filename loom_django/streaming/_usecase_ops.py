@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from loom_django.streaming._failures import StepFailure, classify, retryable
 from loom_django.streaming.errors import BatchRolledBack
 from loom_django.streaming.invoke_batch import (
     BatchFailed,
@@ -56,8 +57,6 @@ def run_use_case_batch(
 def _one_transaction(engine: _Engine, op: StepOp, items: list[_Rec], out: list[Any]) -> list[_Rec]:
     """All of ``items`` in one transaction; a failure (after the retries the policy allows,
     each re-running the whole batch) becomes an error for every message of the batch."""
-    from loom_django.streaming._runtime import _Failure
-
     runtime, instance = engine._use_case_instance(op)
     messages = [rec.message for rec in items]
     attempts = 0
@@ -74,7 +73,7 @@ def _one_transaction(engine: _Engine, op: StepOp, items: list[_Rec], out: list[A
             exc = failed.exc if isinstance(failed.exc, Exception) else failed
             try:
                 delay = engine._retry_delay(op, exc, attempts, started)
-            except _Failure as final:
+            except StepFailure as final:
                 _fail_batch(engine, op, items, failed, final, out)
                 return []
             time.sleep(delay)
@@ -89,8 +88,6 @@ def _fail_batch(
 ) -> None:
     """The failing message gets its own error; every other message of the batch an error
     of the same kind saying which message rolled the batch back."""
-    from loom_django.streaming._runtime import _Failure
-
     culprit = items[failed.index].message.meta.message_id if failed.index is not None else None
     cause = f"{type(final.exc).__name__}: {final.exc}"
     for position, rec in enumerate(items):
@@ -102,22 +99,20 @@ def _fail_batch(
             if culprit is not None
             else f"batch transaction failed to commit ({cause})"
         )
-        engine._fail(_Failure(final.kind, BatchRolledBack(why), final.attempts, op.name), rec, out)
+        engine._fail(
+            StepFailure(final.kind, BatchRolledBack(why), final.attempts, op.name), rec, out
+        )
 
 
 def _bridged_each(engine: _Engine, op: StepOp, items: list[_Rec], out: list[Any]) -> list[_Rec]:
     """Bridged executions of ``items``, one transaction each, in as few ``async_to_sync``
     calls as retries allow (a retried message runs alone, then batching resumes)."""
-    from loom_django.streaming._runtime import _Failure, _retryable, classify
-
     runtime, instance = engine._use_case_instance(op)
     policy = op.retry
 
     def retry_due(exc: Exception) -> bool:
         return (
-            policy is not None
-            and policy.max_attempts > 1
-            and _retryable(policy, classify(exc), exc)
+            policy is not None and policy.max_attempts > 1 and retryable(policy, classify(exc), exc)
         )
 
     result: list[_Rec] = []
@@ -144,7 +139,7 @@ def _bridged_each(engine: _Engine, op: StepOp, items: list[_Rec], out: list[Any]
                 value = engine._attempt(
                     op, lambda rec=rec: engine._invoke(op, rec), attempts=1, started=started
                 )
-            except _Failure as failure:
+            except StepFailure as failure:
                 engine._fail(failure, rec, out)
                 continue
             engine._settle(op, rec, value, result)

@@ -14,7 +14,7 @@ from typing import Any
 
 from loom_django.extras import require
 
-__all__ = ["KafkaClients", "clients_for", "confluent_clients"]
+__all__ = ["KafkaClients", "confluent_clients"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +59,3 @@ def confluent_clients() -> KafkaClients:
         rebalance_in_progress=ck.KafkaError.REBALANCE_IN_PROGRESS,
         timestamp_not_available=ck.TIMESTAMP_NOT_AVAILABLE,
     )
-
-
-def clients_for(transport: str) -> KafkaClients:
-    """The clients of the configured ``kafka.transport``; ``memory`` uses the process-wide
-    :func:`~loom_django.streaming.memory.default_kafka` broker.
-
-    Raises:
-        ValueError: an unknown transport name.
-    """
-    if transport == "confluent":
-        return confluent_clients()
-    if transport == "memory":
-        from loom_django.streaming.memory import default_kafka
-
-        return default_kafka().clients()
-    raise ValueError(f"unknown kafka.transport {transport!r} (expected confluent or memory)")

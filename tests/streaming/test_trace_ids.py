@@ -12,4 +12,3 @@ def test_pooled_trace_ids_are_distinct_128_bit_hex():
     ids = [new_trace_id() for _ in range(2000)]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[0-9a-f]{32}", trace_id) for trace_id in ids)
-

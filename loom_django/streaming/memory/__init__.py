@@ -4,8 +4,8 @@ Select it with ``kafka: {transport: memory}`` or inject one into
 :class:`~loom_django.streaming.testing.FlowHarness`.
 """
 
-from loom_django.streaming.memory.broker import InMemoryKafka, default_kafka
 from loom_django.streaming.memory.clients import MemoryConsumer, MemoryProducer
+from loom_django.streaming.memory.kafka import InMemoryKafka, default_kafka
 from loom_django.streaming.memory.records import (
     KafkaError,
     KafkaException,

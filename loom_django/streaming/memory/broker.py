@@ -1,4 +1,4 @@
-"""``InMemoryKafka``: topics, partitions, consumer groups and committed offsets held in
+"""The in-memory broker: topics, partitions, consumer groups and committed offsets held in
 Python, with fault injection and inspection for tests (spec §8.2).
 
 Thread-safe: one re-entrant lock guards every topic and group (a flow runs a consumer and a
@@ -10,31 +10,49 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from loom_django.streaming._murmur2 import partition_for
 from loom_django.streaming.memory.records import (
     KafkaError,
     KafkaException,
     Record,
-    TopicPartition,
 )
 
-if TYPE_CHECKING:
-    from loom_django.streaming.memory.clients import MemoryConsumer
-    from loom_django.streaming.transport import KafkaClients
-
-__all__ = ["InMemoryKafka", "default_kafka"]
+__all__ = ["Broker", "GroupMember"]
 
 TP = tuple[str, int]
 HeadersIn = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 
+class GroupMember(Protocol):
+    """What the broker reads of a group's consumer to assign it partitions."""
+
+    @property
+    def topics(self) -> Sequence[str]:
+        """The topics it subscribed to."""
+        ...
+
+    @property
+    def member_id(self) -> int:
+        """Its join order: the range assignor sorts members by it."""
+        ...
+
+    @property
+    def owned(self) -> Sized:
+        """The partitions it holds now."""
+        ...
+
+    def settled(self, generation: int) -> bool:
+        """Whether the consumer has taken the assignment of ``generation``."""
+        ...
+
+
 @dataclass
 class _Group:
-    members: list[MemoryConsumer] = field(default_factory=list)
+    members: list[GroupMember] = field(default_factory=list)
     generation: int = 0
     committed: dict[TP, int] = field(default_factory=dict)
     last_join: float = 0.0
@@ -62,8 +80,10 @@ def _error(error: str | KafkaError, code: int) -> KafkaError:
     return error if isinstance(error, KafkaError) else KafkaError(code, str(error))
 
 
-class InMemoryKafka:
-    """A Kafka stand-in for tests: the runtime's source and sink run on it unchanged.
+class Broker:
+    """The state of an in-memory Kafka: logs, groups, commits and injected faults; the
+    clients (``memory.clients``) act on it and :class:`~loom_django.streaming.memory.InMemoryKafka`
+    adds the transport seam.
 
     Args:
         partitions: partitions of a topic created on first use (4, like the mock cluster).
@@ -88,25 +108,6 @@ class InMemoryKafka:
         self._commit_faults: list[Any] = [0, None]
         self._consume_errors: list[BaseException] = []
         self._member_ids = itertools.count()
-
-    # -- clients --------------------------------------------------------------------
-
-    def clients(self) -> KafkaClients:
-        """The transport seam's view of this broker (what the runtime builds clients from)."""
-        from loom_django.streaming.memory.clients import MemoryConsumer, MemoryProducer
-        from loom_django.streaming.memory.records import TIMESTAMP_NOT_AVAILABLE
-        from loom_django.streaming.transport import KafkaClients
-
-        return KafkaClients(
-            name="memory",
-            consumer=lambda config: MemoryConsumer(self, config),
-            producer=lambda config: MemoryProducer(self, config),
-            topic_partition=TopicPartition,
-            exception=KafkaException,
-            partition_eof=KafkaError._PARTITION_EOF,
-            rebalance_in_progress=KafkaError.REBALANCE_IN_PROGRESS,
-            timestamp_not_available=TIMESTAMP_NOT_AVAILABLE,
-        )
 
     # -- topics ---------------------------------------------------------------------
 
@@ -234,7 +235,7 @@ class InMemoryKafka:
         """A new consumer's member id (joining order decides the range assignment)."""
         return next(self._member_ids)
 
-    def join(self, group_id: str, consumer: MemoryConsumer) -> None:
+    def join(self, group_id: str, consumer: GroupMember) -> None:
         """``consumer`` joins the group: everyone rebalances at their next consume."""
         with self.lock:
             for topic in consumer.topics:
@@ -245,7 +246,7 @@ class InMemoryKafka:
             group.last_join = time.monotonic()
             self.changed.notify_all()
 
-    def leave(self, group_id: str, consumer: MemoryConsumer) -> None:
+    def leave(self, group_id: str, consumer: GroupMember) -> None:
         """``consumer`` leaves the group: the others rebalance at their next consume."""
         with self.lock:
             group = self.group(group_id)
@@ -260,7 +261,7 @@ class InMemoryKafka:
             self.group(group_id).generation += 1
             self.changed.notify_all()
 
-    def range_assignment(self, group_id: str, consumer: MemoryConsumer) -> list[TP]:
+    def range_assignment(self, group_id: str, consumer: GroupMember) -> list[TP]:
         """``consumer``'s partitions under Kafka's range assignor over the live members."""
         group = self.group(group_id)
         out: list[TP] = []
@@ -328,17 +329,3 @@ class InMemoryKafka:
                     return False
                 owned += len(member.owned)
             return owned == sum(len(self._logs[t]) for t in topics)
-
-
-_default: InMemoryKafka | None = None
-_default_lock = threading.Lock()
-
-
-def default_kafka() -> InMemoryKafka:
-    """The process-wide broker used when the configuration says ``kafka.transport: memory``
-    and no harness injected one."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = InMemoryKafka()
-        return _default

@@ -16,7 +16,7 @@ from loom_django.streaming.memory.records import (
 )
 
 if TYPE_CHECKING:
-    from loom_django.streaming.memory.broker import InMemoryKafka
+    from loom_django.streaming.memory.broker import Broker
 
 __all__ = ["MemoryConsumer", "MemoryProducer"]
 
@@ -36,7 +36,7 @@ class MemoryConsumer:
     then the new assignment is handed out; callbacks run inside ``consume``.
     """
 
-    def __init__(self, broker: InMemoryKafka, config: dict[str, Any]) -> None:
+    def __init__(self, broker: Broker, config: dict[str, Any]) -> None:
         group_id = config.get("group.id")
         if not group_id:
             raise ValueError("an in-memory consumer needs a 'group.id'")
@@ -255,7 +255,7 @@ class MemoryProducer:
     """A producer: records are stored at ``produce``; delivery reports (all, or only the
     failed ones with ``delivery.report.only.error``) are served by ``poll``/``flush``."""
 
-    def __init__(self, broker: InMemoryKafka, config: dict[str, Any]) -> None:
+    def __init__(self, broker: Broker, config: dict[str, Any]) -> None:
         self._broker = broker
         self._on_delivery = config.get("on_delivery")
         self._only_errors = _flag(config, "delivery.report.only.error", False)

@@ -16,6 +16,7 @@ from loom_django.streaming.memory import InMemoryKafka, Record
 from loom_django.streaming.messages import message_type_of
 from loom_django.streaming.plan import CompiledSink
 from loom_django.streaming.testing._setup import plan_for
+from loom_django.streaming.testing.samples import envelope_bytes
 
 __all__ = ["FlowHarness", "FlowHarnessTimeout"]
 
@@ -89,8 +90,6 @@ class FlowHarness:
         ``topic`` ``None`` (or the source's logical name) means the flow's first source
         topic; ``meta`` sets envelope metadata (``trace_id``, ``correlation_id``...).
         """
-        from loom_django.streaming.testing import envelope_bytes
-
         topic = self._topic(topic)
         codec = self._codec_id(topic)
         all_headers: dict[str, Any] = dict(headers or {})
@@ -136,7 +135,8 @@ class FlowHarness:
         )
         self.runner = runner
         control = runner.control
-        control.close_connections = False
+        control.close_connections = False  # the test's connection and transaction stay
+        runner.engine.manages_connections = False
         control.idle_probe = self._idle_probe(runner)
         timer = threading.Timer(timeout_s, runner.request_stop, ("timeout",))
         timer.daemon = True

@@ -100,7 +100,7 @@ def flow_harness(in_memory_kafka: Any) -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def kafka_mock_cluster() -> Iterator[MockCluster]:
     """librdkafka's mock cluster for the whole session (one broker, 4-partition topics)."""
-    from loom_django.streaming.testing import start_mock_cluster
+    from loom_django.streaming.testing.samples import start_mock_cluster
 
     owner, bootstrap = start_mock_cluster()
     yield MockCluster(owner, bootstrap)
@@ -128,9 +128,7 @@ def loom_stream_process(kafka_bootstrap: str) -> Iterator[Callable[..., StreamPr
         env: dict[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
     ) -> StreamProcess:
-        entry: Sequence[str] = (
-            [str(manage_py)] if manage_py is not None else ["-m", "django"]
-        )
+        entry: Sequence[str] = [str(manage_py)] if manage_py is not None else ["-m", "django"]
         if manage_py is not None and cwd is None:
             cwd = Path(manage_py).resolve().parent
         environment = {**os.environ, "KAFKA_BOOTSTRAP": kafka_bootstrap, **(env or {})}
