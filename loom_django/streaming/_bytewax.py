@@ -397,10 +397,11 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         """``(producer, topic, encode)`` of ``sink``, resolved once per sink."""
         route = self._routes.get(id(sink))
         if route is None:
+            encoder = self._encoder(sink.codec)
             route = self._routes[id(sink)] = (
                 self._producer(sink),
                 sink.topic,
-                self._encoder(sink.codec).encode,
+                encoder.encode if sink.lineage_headers else encoder.encode_lean,
             )
         return route
 

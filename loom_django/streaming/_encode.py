@@ -109,22 +109,21 @@ class EmitEncoder:
             )
         return descriptor
 
-    def encode(self, emit: Emit) -> KafkaRecord:
-        """The record for ``emit``: a new trace id for this hop, the input's trace id as
-        parent, its message id as causation, its event time kept (spec §3.1)."""
+    def _value_key(self, emit: Emit) -> tuple[bytes, bytes | str | None, str, int | None]:
+        """The encoded envelope (a new trace id for this hop, the input's trace id as
+        parent, its message id as causation, its event time kept; spec §3.1), the record
+        key, the new trace id and the input's event time (``None``: the producer's clock)."""
         message = emit.message
         meta = message.meta
         trace_id = new_trace_id()
-        parent = meta.trace_id
-        correlation = meta.correlation_id
         produced = meta.produced_at_ms
         value = self._encode(
             MessageEnvelope(
                 meta=MessageMetadata(
                     descriptor=self._descriptor(emit.message_type, emit.message_version),
                     trace_id=trace_id,
-                    parent_trace_id=parent,
-                    correlation_id=correlation,
+                    parent_trace_id=meta.trace_id,
+                    correlation_id=meta.correlation_id,
                     causation_id=meta.message_id,
                     produced_at_ms=produced
                     if produced is not None
@@ -138,15 +137,22 @@ class EmitEncoder:
         if policy is not None and (key is None or policy.allow_repartition):
             strategy_key = policy.key_for(message)
             key = strategy_key if strategy_key is not None else key
+        return value, key, trace_id, produced
+
+    def encode(self, emit: Emit) -> KafkaRecord:
+        """The record for ``emit``, its lineage repeated in headers: trace, parent trace,
+        correlation and causation ids, content type, inbound headers passed through."""
+        value, key, trace_id, produced = self._value_key(emit)
+        meta = emit.message.meta
         inbound = meta.headers
         headers = (
             [(k, v) for k, v in inbound.items() if k not in _MANAGED_HEADERS] if inbound else []
         )
         headers.append(("x-trace-id", trace_id.encode()))
-        if parent:
-            headers.append(("x-parent-trace-id", parent.encode()))
-        if correlation:
-            headers.append(("x-correlation-id", correlation.encode()))
+        if meta.trace_id:
+            headers.append(("x-parent-trace-id", meta.trace_id.encode()))
+        if meta.correlation_id:
+            headers.append(("x-correlation-id", meta.correlation_id.encode()))
         headers.append(("x-causation-id", meta.message_id.encode()))
         if self._raw:
             headers.append(("x-loom-message-type", emit.message_type.encode()))
@@ -155,6 +161,13 @@ class EmitEncoder:
         if emit.extra_headers:
             headers.extend(emit.extra_headers.items())
         return value, key, headers, produced
+
+    def encode_lean(self, emit: Emit) -> KafkaRecord:
+        """The record for ``emit`` with the envelope alone carrying its lineage
+        (``IntoTopic(lineage_headers=False)``): only headers a step added are written."""
+        value, key, _, produced = self._value_key(emit)
+        extra = emit.extra_headers
+        return value, key, list(extra.items()) if extra else [], produced
 
 
 def encode_emit(emit: Emit, codec: KafkaCodec) -> KafkaRecord:

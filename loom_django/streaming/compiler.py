@@ -310,14 +310,22 @@ def _sink(node: IntoTopic[Any], ctx: _Ctx, where: str) -> CompiledSink | None:
         ctx.error(where, _reason(exc))
         return None
     topic = ctx.kafka.producers.get(node.name, {}).get("topic") or settings.topic or node.name
+    codec = node.codec or settings.codec or ctx.kafka.codec
+    if not node.lineage_headers and codec == "json-raw":
+        ctx.error(
+            where,
+            f"IntoTopic({node.name}): lineage_headers=False cannot be used with codec "
+            "'json-raw': its message type and trace ids travel only in headers",
+        )
     return CompiledSink(
         ref=node.name,
         topic=str(topic),
         payload_type=node.payload,
-        codec=node.codec or settings.codec or ctx.kafka.codec,
+        codec=codec,
         settings=settings,
         partitioning=node.partitioning,
         dlq_topic=node.dlq,
+        lineage_headers=node.lineage_headers,
     )
 
 

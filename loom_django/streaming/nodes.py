@@ -149,7 +149,11 @@ class IntoTopic(Generic[P]):
     """Terminal sink: writes each message to a logical topic reference.
 
     ``payload`` (optional) is checked at compile time and at runtime. ``dlq`` receives the
-    records whose *delivery* failed, with header ``x-dlq-error``.
+    records whose *delivery* failed, with header ``x-dlq-error``. ``lineage_headers=False``
+    writes the envelope alone: no trace, correlation, causation or content-type headers and
+    no inbound headers passed through (the envelope carries the same metadata), for
+    consumers that read the envelope; not with the ``json-raw`` codec, whose metadata
+    travels only in headers.
     """
 
     name: str
@@ -158,6 +162,7 @@ class IntoTopic(Generic[P]):
     partitioning: PartitionPolicy | None = None
     dlq: str | None = None
     codec: str | None = None
+    lineage_headers: bool = True
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -82,6 +82,7 @@ class CompiledSink:
     settings: ProducerSettings
     partitioning: PartitionPolicy | None = None
     dlq_topic: str | None = None
+    lineage_headers: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,7 @@ class RuntimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, fr
     db_lanes: int | None = None
     db_max_connections: int | None = None
     db_idle_close_s: float | None = 60.0
+    gc_threshold: int | None = 50_000
 
     def problems(self) -> list[str]:
         """Every invalid value, as ``streaming.runtime.<key>: <problem>``."""
@@ -224,6 +225,10 @@ class RuntimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, fr
         ):
             if getattr(self, key) < 1:
                 out.append(f"streaming.runtime.{key} must be >= 1 (got {getattr(self, key)})")
+        if self.gc_threshold is not None and self.gc_threshold < 1:
+            out.append(
+                f"streaming.runtime.gc_threshold must be >= 1 or null (got {self.gc_threshold})"
+            )
         if self.db_lanes is not None and self.db_lanes < 1:
             out.append(f"streaming.runtime.db_lanes must be >= 1 (got {self.db_lanes})")
         if self.process_id is not None or self.addresses:
