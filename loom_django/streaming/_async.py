@@ -29,8 +29,8 @@ Emit = Any  # an item for the sink
 
 
 class FlowEngine(Protocol):
-    """What the window needs from the engine (``_runtime.FlowEngine``, which imports this
-    module lazily: anyio comes with the stream extra)."""
+    """What the window needs from the engine (``_runtime.FlowEngine``, whose ``With`` op
+    in ``_engine_ops`` imports this module lazily: anyio comes with the stream extra)."""
 
     plan: CompiledPlan
     _bridge: Any

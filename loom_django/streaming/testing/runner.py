@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from loom_django.streaming._runtime import FlowEngine, RawRecord, _Rec
+from loom_django.streaming._records import Rec
+from loom_django.streaming._runtime import FlowEngine, RawRecord
 from loom_django.streaming.errors import DecodeError, ErrorEnvelope, ErrorKind
 from loom_django.streaming.flow import StreamFlow
 from loom_django.streaming.messages import Message, MessageMeta, message_type_of
@@ -23,8 +24,8 @@ _CAPTURE_TOPIC = "loom.test.errors"
 class _MessageEngine(FlowEngine):
     """Takes ready ``Message`` items as well as raw records (decoded as usual)."""
 
-    def _decode(self, records: list[Any], out: list[Any]) -> list[_Rec]:
-        recs: list[_Rec] = []
+    def _decode(self, records: list[Any], out: list[Any]) -> list[Rec]:
+        recs: list[Rec] = []
         pending: list[RawRecord] = []
         for item in records:
             if isinstance(item, RawRecord):
@@ -34,7 +35,7 @@ class _MessageEngine(FlowEngine):
                 recs.extend(super()._decode(pending, out))
                 pending = []
             message, token = item
-            recs.append(_Rec(message, token))
+            recs.append(Rec(message, token))
         if pending:
             recs.extend(super()._decode(pending, out))
         return recs
