@@ -15,7 +15,8 @@ group, in round-robin order:
   ``commit_mode=after_sink``, ``poll_timeout_ms=100``, 1 worker;
 * ``ours-auto`` (P3), ``ours-poll1000`` (P2), ``ours-2w`` (P4): one setting changed;
 * ``ours-lean``: ``IntoTopic(lineage_headers=False)`` (the envelope alone carries the
-  lineage), the record B1 writes plus the new trace and causation ids.
+  lineage), the record B1 writes plus the new trace and causation ids;
+* ``ours-gc700``: ``streaming.runtime.gc_threshold: null`` (Python's collector threshold).
 
 Timing starts at the first consumed record (the ~3 s group join is excluded) and stops when
 the last record was written (and, for ours, completed). Prints msgs/s per variant (median of
@@ -269,6 +270,7 @@ def run_ours(
     poll_timeout_ms: int = 100,
     workers: int = 1,
     lineage_headers: bool = True,
+    gc_threshold: int | None = 50_000,
 ) -> float:
     """Our flow: FromTopic → Price (RecordStep) → IntoTopic through ``StreamingRunner``."""
     sink = IntoTopic(f"{topic}-out", payload=Priced, lineage_headers=lineage_headers)
@@ -286,7 +288,7 @@ def run_ours(
             },
             "producer": {"brokers": [bootstrap], "extra": QUIET},
         },
-        "streaming": {"runtime": {"commit_mode": commit_mode}},
+        "streaming": {"runtime": {"commit_mode": commit_mode, "gc_threshold": gc_threshold}},
     }
     plan = compile_flow(flow, config=config)
     runner = StreamingRunner(plan, brokers=bootstrap, max_messages=n, workers=workers)
@@ -373,6 +375,7 @@ VARIANTS: dict[str, Callable[[str, str, int], float]] = {
     "ours-poll1000": partial(run_ours, poll_timeout_ms=1000),
     "ours-2w": partial(run_ours, workers=2),
     "ours-lean": partial(run_ours, lineage_headers=False),
+    "ours-gc700": partial(run_ours, gc_threshold=None),
 }
 
 TARGETS = (
@@ -383,6 +386,7 @@ TARGETS = (
     ("gate", "ours", "B1", 0.9, "issue 9: ours >= 0.9 x plain Bytewax"),
     ("gate-wire", "ours", "B1-wire", 0.9, "ours >= 0.9 x Bytewax writing the same record"),
     ("gate-lean", "ours-lean", "B1", 0.9, "lineage_headers=False >= 0.9 x plain Bytewax"),
+    ("gc", "ours", "ours-gc700", 1.0, "gc_threshold 50,000 vs Python's 700"),
 )
 
 
