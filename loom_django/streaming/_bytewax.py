@@ -25,7 +25,7 @@ from loom_django.streaming._runtime import Emit, FlowEngine, RawRecord, StreamMe
 from loom_django.streaming.codecs import codec_for
 from loom_django.streaming.errors import KafkaDeliveryError
 from loom_django.streaming.plan import CompiledPlan, CompiledSink
-from loom_django.streaming.tracker import AckTracker, complete_all
+from loom_django.streaming.tracker import AckTracker, Completion, complete_all
 from loom_django.streaming.transport import KafkaClients, confluent_clients
 
 __all__ = ["StopControl", "build_dataflow"]
@@ -361,8 +361,10 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         metrics: StreamMetrics,
         brokers: str | None,
         clients: KafkaClients | None = None,
+        tracker: AckTracker | None = None,
     ) -> None:
         self._kafka = clients or confluent_clients()
+        self._tracker = tracker
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
@@ -416,6 +418,9 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         A topic with a delivery failure is failed as a batch (its items go to the sink's
         DLQ, or ``KafkaDeliveryError`` stops the flow and nothing of it is completed).
         """
+        tracker = self._tracker
+        if tracker is not None and tracker.stale_inflight:
+            items = self._without_stale(items)
         self._errors.clear()
         used: dict[int, Any] = {}
         metrics = self._metrics
@@ -453,6 +458,26 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
             error = "; ".join(f"{t}: {r}" for t, r in failures.items()) or None
             observe.transport("kafka_produce", len(items), time.perf_counter() - started, error)
         self._settle(items, failures)
+
+    def _without_stale(self, items: list[Emit]) -> list[Emit]:
+        """``items`` without the outputs of records whose partition was revoked since they
+        were polled (completed unwritten: whoever owns the partition now redelivers them),
+        so a rebalance does not write a record's outputs twice."""
+        kept: list[Emit] = []
+        stale: list[Completion] = []
+        for emit in items:
+            if emit.token.stale:
+                stale.append(emit.token)
+            else:
+                kept.append(emit)
+        if stale:
+            complete_all(stale)
+            _log.info(
+                "stream %s: dropped %d output(s) of records revoked while in flight",
+                self._plan.name,
+                len(stale),
+            )
+        return kept
 
     def _produce_timed(
         self, items: list[Emit], used: dict[int, Any], timing: Any, observe: Any, tracing: Any
@@ -558,14 +583,18 @@ class KafkaEmitSink(DynamicSink[Emit]):
         metrics: StreamMetrics,
         brokers: str | None,
         clients: KafkaClients | None = None,
+        tracker: AckTracker | None = None,
     ) -> None:
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
         self._clients = clients
+        self._tracker = tracker
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
-        return _SinkPartition(self._plan, self._metrics, self._brokers, self._clients)
+        return _SinkPartition(
+            self._plan, self._metrics, self._brokers, self._clients, self._tracker
+        )
 
 
 def build_dataflow(
@@ -602,7 +631,7 @@ def build_dataflow(
         ),
     )
     emits = op.flat_map_batch("process", records, engine.process)
-    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients))
+    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients, tracker))
     return flow
 
 

@@ -16,13 +16,22 @@ TopicPartition = tuple[str, int]
 class AckToken:
     """The completion counter of one polled record; reaches zero exactly once."""
 
-    __slots__ = ("_tracker", "offset", "pending", "tp")
+    __slots__ = ("_state", "_tracker", "offset", "pending", "tp")
 
-    def __init__(self, tracker: AckTracker, tp: TopicPartition, offset: int) -> None:
+    def __init__(
+        self, tracker: AckTracker, tp: TopicPartition, offset: int, state: _PartitionState
+    ) -> None:
         self._tracker = tracker
         self.tp = tp
         self.offset = offset
         self.pending = 1
+        self._state = state  # its partition's state when it was polled
+
+    @property
+    def stale(self) -> bool:
+        """Its partition was revoked since the record was polled: the new owner (maybe this
+        worker again) redelivers the record, so nothing derived from it may be written."""
+        return self._tracker._parts.get(self.tp) is not self._state
 
     def fork(self, n: int) -> None:
         """The record now has ``n`` derived items instead of one (``n == 0`` completes it)."""
@@ -38,7 +47,7 @@ class AckToken:
         with tracker._lock:
             self.pending -= 1
             if self.pending == 0:
-                tracker._complete(self.tp, self.offset)
+                tracker._complete(self)
             elif self.pending < 0:
                 raise RuntimeError(f"ack token {self.tp}:{self.offset} completed twice")
 
@@ -59,6 +68,11 @@ class GroupToken:
     def _release(self) -> None:
         for token in self._tokens:
             token.done()
+
+    @property
+    def stale(self) -> bool:
+        """Every record of the batch was revoked since it was polled (see ``AckToken``)."""
+        return all(token.stale for token in self._tokens)
 
     def fork(self, n: int) -> None:
         """One derived item became ``n`` (``n == 0`` completes it)."""
@@ -98,6 +112,8 @@ class AckTracker:
         self._inflight = 0
         self.completed_total = 0
         self._last_committed: dict[TopicPartition, int] = {}  # kept after revoke (metrics)
+        self.stale_inflight = 0
+        """Records of revoked partitions still in flight here: their outputs are dropped."""
 
     def register(self, topic: str, partition: int, offset: int) -> AckToken:
         """A token for a polled record; its offset is in flight until the token completes."""
@@ -108,7 +124,7 @@ class AckTracker:
                 state = self._parts[tp] = _PartitionState()
             state.order.append(offset)
             self._inflight += 1
-        return AckToken(self, tp, offset)
+        return AckToken(self, tp, offset, state)
 
     def register_many(self, coordinates: list[tuple[str, int, int]]) -> list[AckToken]:
         """Tokens for a polled batch of ``(topic, partition, offset)``, under one lock."""
@@ -118,16 +134,17 @@ class AckTracker:
         with self._lock:
             last_tp: TopicPartition | None = None
             order: deque[int] | None = None
+            state: _PartitionState | None = None
             for topic, partition, offset in coordinates:
                 tp = (topic, partition)
-                if tp != last_tp or order is None:
+                if tp != last_tp or state is None or order is None:
                     state = parts.get(tp)
                     if state is None:
                         state = parts[tp] = _PartitionState()
                     order = state.order
                     last_tp = tp
                 order.append(offset)
-                append(AckToken(self, tp, offset))
+                append(AckToken(self, tp, offset, state))
             self._inflight += len(tokens)
         return tokens
 
@@ -137,16 +154,18 @@ class AckTracker:
             for token in tokens:
                 token.pending -= 1
                 if token.pending == 0:
-                    self._complete(token.tp, token.offset)
+                    self._complete(token)
                 elif token.pending < 0:
                     raise RuntimeError(f"ack token {token.tp}:{token.offset} completed twice")
 
-    def _complete(self, tp: TopicPartition, offset: int) -> None:
+    def _complete(self, token: AckToken) -> None:
         self._inflight -= 1
         self.completed_total += 1
-        state = self._parts.get(tp)
-        if state is None:  # revoked: the new owner redelivers
+        state = token._state
+        if self._parts.get(token.tp) is not state:  # revoked since polled: redelivered
+            self.stale_inflight -= 1
             return
+        offset = token.offset
         order = state.order
         if order and order[0] == offset:  # in order: the common case
             order.popleft()
@@ -199,10 +218,13 @@ class AckTracker:
             return dict(self._last_committed)
 
     def revoke(self, tps: set[TopicPartition]) -> None:
-        """Forget ``tps``: later completions for them never commit."""
+        """Forget ``tps``: later completions of records polled before never commit, even
+        when a partition comes back to this worker (its records are polled again)."""
         with self._lock:
             for tp in tps:
-                self._parts.pop(tp, None)
+                state = self._parts.pop(tp, None)
+                if state is not None:
+                    self.stale_inflight += len(state.order) - len(state.completed)
 
 
 def complete_all(tokens: list[Completion]) -> None:

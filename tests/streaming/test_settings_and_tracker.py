@@ -90,6 +90,31 @@ def test_completions_after_revoke_never_commit():
     assert tracker.to_commit() == {}
 
 
+def test_a_record_polled_before_its_partition_was_revoked_is_stale():
+    tracker = AckTracker()
+    before, kept = tracker.register_many([("t", 1, 0), ("t", 2, 0)])
+    tracker.revoke({("t", 1)})
+    assert (before.stale, kept.stale) == (True, False)
+    assert tracker.stale_inflight == 1
+    before.done()
+    assert tracker.stale_inflight == 0
+
+
+def test_a_stale_completion_does_not_move_the_partition_when_it_comes_back():
+    """A revoked partition reassigned to the same worker: the old record's completion must
+    not count for the redelivered one (its offset would commit before it was written)."""
+    tracker = AckTracker()
+    old = tracker.register("t", 1, 5)
+    tracker.revoke({("t", 1)})
+    again, nxt = tracker.register_many([("t", 1, 5), ("t", 1, 6)])
+    old.done()
+    assert tracker.to_commit() == {}
+    nxt.done()
+    assert tracker.to_commit() == {}
+    again.done()
+    assert tracker.to_commit() == {("t", 1): 7}
+
+
 def test_batch_registration_commits_like_single_registration():
     """streaming §11.55: ``register_many`` + ``done_many`` keep the contiguous-prefix rule."""
     tracker = AckTracker()

@@ -86,6 +86,24 @@ def _write(dlq, count=2):
     return sink, emits, tracker
 
 
+def test_outputs_of_records_revoked_in_flight_are_not_written(fake_producer):
+    """streaming §11.61: after a rebalance the new owner writes them, once"""
+    flow = StreamFlow("s", FromTopic("in", payload=Order), Process(IntoTopic("orders")))
+    plan = compile_flow(flow, config=kafka_config())
+    tracker = AckTracker()
+    tokens = tracker.register_many([("in", 0, 0), ("in", 1, 0)])
+    records = [
+        RawRecord(envelope_bytes(Order(order_id=str(i))), None, {}, "in", i, 0, None, token)
+        for i, token in enumerate(tokens)
+    ]
+    emits = FlowEngine(plan).process(records)
+    tracker.revoke({("in", 0)})
+    _bytewax._SinkPartition(plan, StreamMetrics(), None, tracker=tracker).write_batch(emits)
+    assert len(fake_producer.sent) == 1
+    assert (tracker.inflight(), tracker.stale_inflight) == (0, 0)
+    assert tracker.to_commit() == {("in", 1): 1}
+
+
 def test_clean_flush_completes_every_token(fake_producer):
     """streaming §11.57"""
     sink, emits, tracker = _write(dlq=None)
