@@ -179,6 +179,7 @@ class FlowEngine(OpRunner):
         for lane_set in lanes:  # each lane closes its own connections
             lane_set.close()
         self.sink_partitions.close()
+        self._use_cases.close()  # the loops of bridged executions
 
     # -- decode -----------------------------------------------------------------------
 

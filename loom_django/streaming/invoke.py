@@ -20,6 +20,7 @@ from loom_django.core.uow import (
     deactivate_uow,
     get_active_uow,
 )
+from loom_django.streaming._bridge_loops import BridgeLoops
 from loom_django.streaming.errors import InlineSuspensionError
 from loom_django.streaming.messages import Message
 
@@ -36,6 +37,12 @@ class UseCaseRunner:
         self._bridged: set[type[Any]] = set()
         self._lock = threading.Lock()
         self._loopless: tuple[Any, Any] = (None, None)  # (executor, its loop-bound twin)
+        self.loops = BridgeLoops(f"loom-bridge-{flow}")
+        """The persistent loops bridged executions run on (one per lane thread)."""
+
+    def close(self) -> None:
+        """Stop the persistent loops of bridged executions (the flow stopped)."""
+        self.loops.close()
 
     def run(self, runtime: Any, step: Any, instance: Any, message: Message[Any]) -> Any:
         """What ``step`` emits for ``message`` (``None``: nothing), its writes committed.
@@ -134,10 +141,9 @@ class UseCaseRunner:
     def _bridged_run(
         self, runtime: Any, instance: Any, params: dict[str, Any] | None, payload: Any
     ) -> Any:
-        """``async_to_sync`` on this thread: the coroutine runs on a temporary loop while
-        thread-sensitive ORM calls come back here, inside the transaction opened here."""
-        from asgiref.sync import async_to_sync
-
+        """``async_to_sync`` on this thread: the coroutine runs on this lane's persistent
+        loop while thread-sensitive ORM calls come back here, inside the transaction opened
+        here."""
         executor = runtime.executor
         loopless = self.loopless(executor)
         with executor.unit_of_work():
@@ -145,8 +151,8 @@ class UseCaseRunner:
             lane_uow = None if owner is None else LaneUnitOfWork(owner)
             token = activate_uow(lane_uow) if lane_uow is not None else None
             try:
-                result = async_to_sync(loopless.execute)(
-                    instance, params=params, payload=payload, read_only=True
+                result = self.loops.call(
+                    loopless.execute, instance, params=params, payload=payload, read_only=True
                 )
             finally:
                 if token is not None:

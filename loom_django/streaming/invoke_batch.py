@@ -129,8 +129,6 @@ def _bridged_all(
 ) -> list[Any]:
     """Every execution of ``calls`` in one ``async_to_sync`` call, inside the transaction
     this lane holds (each execution joins it: no savepoint, the batch fails as a whole)."""
-    from asgiref.sync import async_to_sync
-
     loopless = runner.loopless(executor)
     owner = get_active_uow()
     lane_uow = None if owner is None else LaneUnitOfWork(owner)
@@ -149,7 +147,7 @@ def _bridged_all(
             if token is not None:
                 deactivate_uow(token)
 
-    values = async_to_sync(all_of)()
+    values = runner.loops.call(all_of)
     if lane_uow is not None:
         lane_uow.deferred.run()  # on this thread, inside the transaction
     return values
@@ -172,7 +170,7 @@ def run_bridged_each(
     Stops after the first failure ``stop`` accepts (a retry is due: the caller retries that
     message before the next one runs, keeping order), so the list may be shorter.
     """
-    from asgiref.sync import async_to_sync, sync_to_async
+    from asgiref.sync import sync_to_async
 
     executor = runtime.executor
     loopless = runner.loopless(executor)
@@ -214,7 +212,7 @@ def run_bridged_each(
                     return
 
     try:
-        async_to_sync(each)()
+        runner.loops.call(each)
     finally:
         pending, opened = state["pending"], state["opened"]
         if state.get("running") is not None:  # the execution was interrupted (BaseException)
