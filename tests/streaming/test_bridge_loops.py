@@ -55,10 +55,27 @@ def test_thread_sensitive_calls_come_back_to_the_calling_thread():
 
 
 def test_the_thread_is_pointed_at_its_loop_only_during_the_call():
+    """asgiref leaves its own ``main_event_loop`` on threads it ran sync code on: whatever
+    the thread held before the call, it holds again after it."""
     loops = BridgeLoops()
+
+    def attributes() -> tuple[object, object]:
+        local = SyncToAsync.threadlocal
+        return getattr(local, "main_event_loop", None), getattr(local, "main_event_loop_pid", None)
+
+    def check() -> tuple[bool, bool]:
+        before = attributes()
+        during = loops.call(_running_loop)
+        return before == attributes(), during is not before[0]
+
+    def preset_then_check() -> tuple[bool, bool, bool]:
+        SyncToAsync.threadlocal.main_event_loop = "left by asgiref"
+        SyncToAsync.threadlocal.main_event_loop_pid = 1
+        return (*check(), attributes() == ("left by asgiref", 1))
+
     try:
-        loops.call(_running_loop)
-        assert not hasattr(SyncToAsync.threadlocal, "main_event_loop")
+        assert _in_thread(check) == (True, True)
+        assert _in_thread(preset_then_check) == (True, True, True)
     finally:
         loops.close()
 
