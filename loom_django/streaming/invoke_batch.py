@@ -1,7 +1,7 @@
 """A use-case step over a whole batch on one DB lane (spec §2.7, §7.3, §9.2 W4):
 ``transaction="batch"`` (every execution of the batch in one transaction, all or nothing) and
-bridged executions batched into one ``async_to_sync`` call (one transaction per message, the
-event loop started once per batch instead of once per message)."""
+bridged executions batched into one ``async_to_sync`` call (one transaction per message, one
+trip to the lane's event loop per batch instead of one per message)."""
 
 from __future__ import annotations
 
