@@ -60,10 +60,10 @@ class BridgeLoops:
         """``async_to_sync(fn)(*args, **kwargs)`` on this thread's persistent loop."""
         from asgiref.sync import SyncToAsync, async_to_sync
 
-        owned = self._loop()
-        if owned is None:  # closed: a plain bridge (a new loop for this call)
-            return async_to_sync(fn)(*args, **kwargs)
-        local = SyncToAsync.threadlocal
+        local: Any = getattr(SyncToAsync, "threadlocal", None)
+        owned = self._loop() if local is not None else None
+        if local is None or owned is None:  # closed, or an asgiref without the hook:
+            return async_to_sync(fn)(*args, **kwargs)  # a new loop for this call
         saved = tuple(getattr(local, attribute, _UNSET) for attribute in _ATTRIBUTES)
         local.main_event_loop = owned.loop
         local.main_event_loop_pid = os.getpid()
