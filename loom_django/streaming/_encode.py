@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from random import randbytes
 from typing import Any
 
+import msgspec
+
 from loom_django.streaming.codecs import (
     CONTENT_TYPES,
     JSON_RAW,
@@ -28,8 +30,7 @@ KafkaRecord = tuple[bytes, bytes | str | None, list[tuple[str, bytes]], int | No
 """``(value, key, headers, timestamp_ms)`` of one record to produce."""
 
 
-@dataclass(slots=True)
-class Emit:
+class Emit(msgspec.Struct):
     """An item for the sink: a message for ``sink`` whose write completes ``token``."""
 
     sink: CompiledSink

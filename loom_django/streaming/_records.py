@@ -10,6 +10,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from loom_django.streaming.messages import Message
 from loom_django.streaming.tracker import AckToken, Completion
 
@@ -25,9 +27,8 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
-class RawRecord:
-    """One polled Kafka record and its ack token."""
+class RawRecord(msgspec.Struct):
+    """One polled Kafka record and its ack token (a struct: msgspec builds it in C)."""
 
     value: bytes | None
     key: bytes | None
@@ -61,8 +62,7 @@ class UnroutedErrorStop(RuntimeError):
     """An error had no route and the flow says ``unrouted_errors="fail"``."""
 
 
-@dataclass(slots=True)
-class Rec:
+class Rec(msgspec.Struct):
     """A message in flight and the completion its outputs owe to its source offsets."""
 
     message: Message[Any]

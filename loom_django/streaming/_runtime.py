@@ -189,6 +189,10 @@ class FlowEngine(OpRunner):
         fast = self._envelope_decode
         decode = self._codec.decode
         payload_type = self._payload
+        # A polled batch comes partition by partition: the "topic:partition:" of message ids
+        # is built once per run of one partition.
+        prefix_of: tuple[str, int] | None = None
+        prefix = ""
         for rec in records:
             value = rec.value
             if value is None:
@@ -202,12 +206,15 @@ class FlowEngine(OpRunner):
             meta = env.meta
             desc = meta.descriptor
             topic, partition, offset = rec.topic, rec.partition, rec.offset
+            if prefix_of is None or prefix_of[1] != partition or prefix_of[0] != topic:
+                prefix_of = (topic, partition)
+                prefix = f"{topic}:{partition}:"
             append(
                 Rec(
                     Message(
                         payload=env.payload,
                         meta=MessageMeta(
-                            message_id=f"{topic}:{partition}:{offset}",
+                            message_id=prefix + str(offset),
                             correlation_id=meta.correlation_id,
                             trace_id=meta.trace_id or new_trace_id(),
                             parent_trace_id=meta.parent_trace_id,
@@ -225,9 +232,14 @@ class FlowEngine(OpRunner):
                     rec.token,
                 )
             )
-        counts = Counter([rec.topic for rec in records])
-        with self.metrics.lock:
-            self.metrics.messages_in.update(counts)
+        if records:
+            first = records[0].topic
+            if len(self.plan.source.topics) == 1 or all(r.topic == first for r in records):
+                counts: Counter[str] | dict[str, int] = {first: len(records)}
+            else:
+                counts = Counter([rec.topic for rec in records])
+            with self.metrics.lock:
+                self.metrics.messages_in.update(counts)
         return recs
 
 

@@ -8,24 +8,24 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
+
 __all__ = ["AckToken", "AckTracker", "Completion", "GroupToken", "complete_all"]
 
 TopicPartition = tuple[str, int]
 
 
-class AckToken:
-    """The completion counter of one polled record; reaches zero exactly once."""
+class AckToken(msgspec.Struct, eq=False):
+    """The completion counter of one polled record; reaches zero exactly once.
 
-    __slots__ = ("_state", "_tracker", "offset", "pending", "tp")
+    A struct, not a plain class: one is built per polled record, and msgspec builds it in C.
+    """
 
-    def __init__(
-        self, tracker: AckTracker, tp: TopicPartition, offset: int, state: _PartitionState
-    ) -> None:
-        self._tracker = tracker
-        self.tp = tp
-        self.offset = offset
-        self.pending = 1
-        self._state = state  # its partition's state when it was polled
+    _tracker: AckTracker
+    tp: TopicPartition
+    offset: int
+    _state: _PartitionState  # its partition's state when it was polled
+    pending: int = 1
 
     @property
     def stale(self) -> bool:
