@@ -54,12 +54,25 @@ class StopControl:
     idle_probe: Callable[[], bool] | None = None
     # Close Django's connections when a source closes (off when a test shares its connection).
     close_connections: bool = True
+    failure: Exception | None = None
+    """What stopped the run, raised by the runner once every worker has closed."""
 
     def request(self, reason: str) -> None:
         """Set the stop flag (safe from any thread or a signal handler)."""
         if not self.event.is_set():
             self.reason = reason
             self.event.set()
+
+    def fail(self, exc: Exception) -> None:
+        """Stop the run because of ``exc`` (the first failure wins).
+
+        Errors are kept here instead of being raised through Bytewax, which would abort the
+        worker with a Rust panic and its backtrace on stderr: workers stop polling at once
+        (records in flight stay uncommitted) and close their clients as on any stop.
+        """
+        if self.failure is None:
+            self.failure = exc
+        self.request("failed")
 
 
 class _SourcePartition(StatelessSourcePartition[RawRecord]):
@@ -149,6 +162,18 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
     # -- polling ------------------------------------------------------------------------
 
     def next_batch(self) -> list[RawRecord]:
+        control = self._control
+        if control.failure is None:
+            try:
+                return self._next_batch()
+            except StopIteration:
+                raise
+            except Exception as exc:
+                control.fail(exc)
+        self.close()  # failed: what is in flight stays uncommitted
+        raise StopIteration
+
+    def _next_batch(self) -> list[RawRecord]:
         control = self._control
         if control.event.is_set():
             if self._tracker.inflight() > 0:
@@ -319,7 +344,10 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._consumer.poll(0.1)
 
     def close(self) -> None:
-        self._close_consumer()
+        try:
+            self._close_consumer()
+        except Exception as exc:
+            self._control.fail(exc)
 
 
 class KafkaGroupSource(DynamicSource[RawRecord]):
@@ -362,9 +390,11 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
         brokers: str | None,
         clients: KafkaClients | None = None,
         tracker: AckTracker | None = None,
+        control: StopControl | None = None,
     ) -> None:
         self._kafka = clients or confluent_clients()
         self._tracker = tracker
+        self._control = control
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
@@ -413,11 +443,24 @@ class _SinkPartition(StatelessSinkPartition[Emit]):
             self._errors.setdefault(msg.topic(), err.str())
 
     def write_batch(self, items: list[Emit]) -> None:
-        """Produce every item, flush once, then complete, DLQ or raise per topic.
+        """Produce every item, flush once, then complete, DLQ or fail per topic.
 
         A topic with a delivery failure is failed as a batch (its items go to the sink's
         DLQ, or ``KafkaDeliveryError`` stops the flow and nothing of it is completed).
+        Once the run failed, nothing more is written.
         """
+        control = self._control
+        if control is None:
+            self._write_batch(items)
+            return
+        if control.failure is not None:
+            return
+        try:
+            self._write_batch(items)
+        except Exception as exc:
+            control.fail(exc)
+
+    def _write_batch(self, items: list[Emit]) -> None:
         tracker = self._tracker
         if tracker is not None and tracker.stale_inflight:
             items = self._without_stale(items)
@@ -584,16 +627,18 @@ class KafkaEmitSink(DynamicSink[Emit]):
         brokers: str | None,
         clients: KafkaClients | None = None,
         tracker: AckTracker | None = None,
+        control: StopControl | None = None,
     ) -> None:
         self._plan = plan
         self._metrics = metrics
         self._brokers = brokers
         self._clients = clients
         self._tracker = tracker
+        self._control = control
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
         return _SinkPartition(
-            self._plan, self._metrics, self._brokers, self._clients, self._tracker
+            self._plan, self._metrics, self._brokers, self._clients, self._tracker, self._control
         )
 
 
@@ -630,9 +675,27 @@ def build_dataflow(
             on_idle=engine.idle_connections.release_if_idle if engine.manages_connections else None,
         ),
     )
-    emits = op.flat_map_batch("process", records, engine.process)
-    op.output("sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients, tracker))
+    emits = op.flat_map_batch("process", records, _guarded(engine, control))
+    op.output(
+        "sink", emits, KafkaEmitSink(plan, engine.metrics, brokers, clients, tracker, control)
+    )
     return flow
+
+
+def _guarded(engine: FlowEngine, control: StopControl) -> Callable[[list[RawRecord]], list[Emit]]:
+    """``engine.process`` that fails the run (``StopControl.fail``) instead of raising
+    through Bytewax, and processes nothing once the run failed."""
+
+    def process(records: list[RawRecord]) -> list[Emit]:
+        if control.failure is not None:
+            return []
+        try:
+            return engine.process(records)
+        except Exception as exc:
+            control.fail(exc)
+            return []
+
+    return process
 
 
 def _clients_for(transport: str) -> KafkaClients:

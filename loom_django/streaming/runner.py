@@ -130,8 +130,8 @@ class StreamingRunner:
 
         Raises:
             MissingDependency: Bytewax is not installed (Python ≥ 3.13 has no wheels).
-            Exception: whatever stopped the dataflow (e.g. ``KafkaDeliveryError``), after
-                Bytewax closed the partitions.
+            Exception: whatever stopped the dataflow (e.g. ``KafkaDeliveryError``), once
+                every worker stopped and closed its clients (``StopControl.fail``).
         """
         require("bytewax", extra="stream")
         from bytewax.run import cli_main
@@ -174,6 +174,8 @@ class StreamingRunner:
                             run_main(flow)  # type: ignore[no-untyped-call]
                         else:
                             cli_main(flow, workers_per_process=self.workers)  # type: ignore[no-untyped-call]
+                        if self.control.failure is not None:
+                            raise self.control.failure
                 finally:
                     self.engine.close()
         finally:

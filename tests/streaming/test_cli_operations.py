@@ -97,6 +97,7 @@ def test_a_delivery_failure_without_dlq_exits_1_naming_the_topic_and_is_reproces
     assert failed.returncode == 1, err
     assert f"out_{suffix}" in err
     assert "Traceback" not in err
+    assert "panicked" not in err  # the worker stopped; Bytewax did not abort it
     assert _committed(bootstrap, f"g_{suffix}", f"in_{suffix}") == {}
     again = _start(bootstrap, suffix, "--config", str(rejoin), "--idle-timeout", "2")
     _, err = again.communicate(timeout=90)
