@@ -8,15 +8,9 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-import string
-import typing
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from importlib.util import find_spec
 from typing import Any
 
-import msgspec
-
+from loom_django.etl._bindings import Binder, Collector, param_path_ok
 from loom_django.etl._plan_checks import (
     check_temps,
     history_warnings,
@@ -30,26 +24,19 @@ from loom_django.etl.config import EtlConfig
 from loom_django.etl.declarative import ClientStep, ETLPipeline, ETLProcess, ETLStep, StepSQL
 from loom_django.etl.errors import ETLCompilationError
 from loom_django.etl.errors import ETLErrorCode as C
-from loom_django.etl.expr import ParamExpr, Predicate, columns_of, param_paths
 from loom_django.etl.plan import (
     ParallelProcessGroup,
     ParallelStepGroup,
     PipelinePlan,
     ProcessPlan,
-    SourceBinding,
     StepPlan,
-    TableRoute,
     TargetBinding,
     iter_all_steps,
 )
-from loom_django.etl.schema import Format, SchemaMode, options_match
-from loom_django.etl.sources import FromFile, FromQuery, FromTable, FromTemp, Sources, SourceSet
+from loom_django.etl.sources import Sources, SourceSet
 from loom_django.etl.targets import (
-    TARGET_TYPES,
-    IntoFile,
     IntoHistory,
     IntoTable,
-    IntoUseCase,
     WriteMode,
 )
 
@@ -58,45 +45,6 @@ __all__ = ["ETLCompiler", "check_temps", "raise_errors"]
 _log = logging.getLogger("loom_django.etl.compiler")
 _SQL_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _SQL_PATH = re.compile(r"params(\.[A-Za-z_][A-Za-z0-9_]*)+")
-
-
-@dataclass
-class _Collector:
-    component: str
-    errors: list[ETLCompilationError] = field(default_factory=list)
-
-    def add(self, code: C, message: str, field_name: str | None = None) -> None:
-        self.errors.append(ETLCompilationError(code, self.component, message, field_name))
-
-
-def _param_path_ok(params_type: type[Any] | None, path: tuple[str, ...]) -> bool:
-    """Whether ``path`` exists on ``params_type`` (full path; skipped for non-Structs)."""
-    current: Any = params_type
-    for i, name in enumerate(path):
-        if isinstance(current, type) and issubclass(current, msgspec.Struct):
-            if name not in current.__struct_fields__:
-                return False
-            try:
-                current = typing.get_type_hints(current)[name]
-            except (NameError, TypeError):  # unresolvable annotation: the name is enough
-                current = Any
-            origin = typing.get_origin(current)
-            if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-                args = [a for a in typing.get_args(current) if a is not type(None)]
-                current = args[0] if len(args) == 1 else Any
-        elif isinstance(current, type) and current.__module__ in ("datetime", "decimal"):
-            if not hasattr(current, name):
-                return False
-            current = Any
-        elif i == 0 and params_type is not None:
-            return True
-        else:
-            return True
-    return True
-
-
-def _template_fields(path: str) -> list[str]:
-    return [f for _, f, _, _ in string.Formatter().parse(path) if f]
 
 
 class ETLCompiler:
@@ -108,6 +56,7 @@ class ETLCompiler:
 
     def __init__(self, config: EtlConfig | None = None) -> None:
         self.config = config or EtlConfig()
+        self._binder = Binder(lambda: self.config)
         self._steps: dict[type[Any], tuple[StepPlan | None, list[ETLCompilationError]]] = {}
         self._warned: set[type[Any]] = set()
 
@@ -133,7 +82,7 @@ class ETLCompiler:
         return result
 
     def _build_step(self, step: type[Any]) -> tuple[StepPlan | None, list[ETLCompilationError]]:
-        out = _Collector(step.__qualname__)
+        out = Collector(step.__qualname__)
         if step.params_type is None:
             out.add(C.MISSING_GENERIC_PARAM, f"{step.__qualname__} must be ETLStep[YourParams]")
         sources = self._sources(step, out)
@@ -148,9 +97,9 @@ class ETLCompiler:
         else:
             wants_ctx = self._check_execute(step, [a for a, _ in sources], out)
         bindings = tuple(
-            self._source(alias, spec, step.params_type, out) for alias, spec in sources
+            self._binder.source(alias, spec, step.params_type, out) for alias, spec in sources
         )
-        target = self._target(step, out)
+        target = self._binder.target(step, out)
         if out.errors or target is None:
             return None, out.errors
         warnings = self._warnings(step, target)
@@ -166,7 +115,7 @@ class ETLCompiler:
         )
         return plan, []
 
-    def _sources(self, step: type[Any], out: _Collector) -> list[tuple[str, Any]]:
+    def _sources(self, step: type[Any], out: Collector) -> list[tuple[str, Any]]:
         declared = step.sources
         if step.inline_sources:
             return list(step.inline_sources)
@@ -179,7 +128,7 @@ class ETLCompiler:
         out.add(C.INVALID_SOURCES_TYPE, "'sources' must be Sources(...) or a SourceSet", "sources")
         return []
 
-    def _check_execute(self, step: type[Any], aliases: list[str], out: _Collector) -> bool:
+    def _check_execute(self, step: type[Any], aliases: list[str], out: Collector) -> bool:
         signature = inspect.signature(step.execute)
         positional = [
             p
@@ -213,7 +162,7 @@ class ETLCompiler:
             )
         return "ctx" in keyword
 
-    def _check_sql(self, step: type[Any], out: _Collector) -> None:
+    def _check_sql(self, step: type[Any], out: Collector) -> None:
         sql = step.sql
         if isinstance(sql, staticmethod):
             return
@@ -229,233 +178,8 @@ class ETLCompiler:
                 )
                 continue
             path = tuple(raw.split(".")[1:])
-            if not _param_path_ok(step.params_type, path):
+            if not param_path_ok(step.params_type, path):
                 out.add(C.UNKNOWN_PARAM_FIELD, f"params has no field {'.'.join(path)!r}", raw)
-
-    def _check_params(
-        self, pred: Predicate | None, params_type: Any, out: _Collector, where: str
-    ) -> None:
-        if pred is None:
-            return
-        for expr in param_paths(pred):
-            if not _param_path_ok(params_type, expr.path):
-                out.add(
-                    C.UNKNOWN_PARAM_FIELD,
-                    f"{where}: params has no field {'.'.join(expr.path)!r}",
-                    ".".join(expr.path),
-                )
-
-    def _check_template(self, path: str, params_type: Any, out: _Collector) -> None:
-        for name in _template_fields(path):
-            if not _param_path_ok(params_type, tuple(name.split("."))):
-                out.add(C.UNKNOWN_PARAM_FIELD, f"path {path!r}: params has no field {name!r}", name)
-
-    def _route(
-        self, ref: Any, database: str | None, out: _Collector, alias: str
-    ) -> TableRoute | None:
-        from loom_django.etl._routing import RouteError, resolve_route
-
-        try:
-            return resolve_route(ref, self.config, database)
-        except (RouteError, LookupError) as exc:
-            out.add(C.NO_ROUTE, str(exc), alias)
-            return None
-
-    def _columns(
-        self, route: TableRoute | None, names: Iterable[str], out: _Collector, alias: str
-    ) -> None:
-        if route is None:
-            return
-        known = {c.name for c in route.columns} | {c.column for c in route.columns}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            out.add(C.UNKNOWN_COLUMN, f"{route.name} has no column(s) {unknown}", alias)
-
-    def _file(
-        self, spec: FromFile | IntoFile, params_type: Any, out: _Collector, alias: str
-    ) -> str | None:
-        location = spec.path
-        if spec.is_alias:
-            configured = self.config.file_alias(spec.path)
-            if configured is None:
-                names = [f.name for f in self.config.storage.files]
-                out.add(
-                    C.UNKNOWN_FILE_ALIAS,
-                    f"file alias {spec.path!r} is not configured {names}",
-                    alias,
-                )
-                return None
-            location = configured
-        self._check_template(location, params_type, out)
-        if spec.format is Format.DELTA:
-            if find_spec("deltalake") is None:
-                out.add(C.FEATURE_UNAVAILABLE, "Delta needs pip install loom-django[delta]", alias)
-            else:
-                out.add(
-                    C.UNSUPPORTED_FORMAT, "Delta files are not supported by this version", alias
-                )
-        if spec.options is not None and not options_match(spec.format, spec.options):
-            out.add(
-                C.INVALID_READ_OPTIONS,
-                f"{type(spec.options).__name__} does not match format {spec.format.value}",
-                alias,
-            )
-        return location
-
-    def _delta(self, ref: Any, out: _Collector, alias: str) -> str | None:
-        from loom_django.etl._routing import delta_location
-
-        location = delta_location(ref, self.config)
-        if location is not None and find_spec("deltalake") is None:
-            out.add(
-                C.FEATURE_UNAVAILABLE,
-                f"{ref!r} is a Delta table: pip install loom-django[delta]",
-                alias,
-            )
-        return location
-
-    def _source(self, alias: str, spec: Any, params_type: Any, out: _Collector) -> SourceBinding:
-        if isinstance(spec, FromTable) and (delta := self._delta(spec.ref, out, alias)):
-            self._check_params(spec.predicate, params_type, out, f"source {alias!r}")
-            return SourceBinding(alias, spec, delta=delta)
-        if isinstance(spec, FromTable):
-            route = self._route(spec.ref, spec.database, out, alias)
-            self._check_params(spec.predicate, params_type, out, f"source {alias!r}")
-            self._columns(route, spec.projected or (), out, alias)
-            if spec.predicate is not None:
-                self._columns(route, columns_of(spec.predicate), out, alias)
-            return SourceBinding(alias, spec, route=route)
-        if isinstance(spec, FromFile):
-            if spec.format is Format.XLSX and find_spec("fastexcel") is None:
-                out.add(C.FEATURE_UNAVAILABLE, "XLSX reading needs the fastexcel package", alias)
-            return SourceBinding(alias, spec, location=self._file(spec, params_type, out, alias))
-        if isinstance(spec, FromTemp | FromQuery):
-            return SourceBinding(alias, spec)
-        out.add(C.INVALID_SOURCES_TYPE, f"source {alias!r} is not a source builder", alias)
-        return SourceBinding(alias, spec)
-
-    def _target(self, step: type[Any], out: _Collector) -> TargetBinding | None:
-        spec = step.target
-        if spec is None:
-            out.add(C.MISSING_TARGET, f"{step.__qualname__} has no target", "target")
-            return None
-        if not isinstance(spec, TARGET_TYPES):
-            out.add(C.INVALID_TARGET_TYPE, f"target {spec!r} is not a target builder", "target")
-            return None
-        return self._bind_target(spec, step.params_type, out)
-
-    def _bind_target(self, spec: Any, params_type: Any, out: _Collector) -> TargetBinding | None:
-        if isinstance(spec, IntoTable):
-            return self._table_target(spec, params_type, out)
-        if isinstance(spec, IntoFile):
-            if spec.format is Format.XLSX:
-                out.add(C.UNSUPPORTED_FORMAT, "XLSX cannot be written", "target")
-                return None
-            return TargetBinding(spec, location=self._file(spec, params_type, out, "target"))
-        if isinstance(spec, IntoUseCase):
-            return self._use_case_target(spec, params_type, out)
-        if isinstance(spec, IntoHistory):
-            return self._history_target(spec, params_type, out)
-        return TargetBinding(spec)
-
-    def _history_target(
-        self, spec: IntoHistory, params_type: Any, out: _Collector
-    ) -> TargetBinding | None:
-        if isinstance(spec.effective_date, ParamExpr) and not _param_path_ok(
-            params_type, spec.effective_date.path
-        ):
-            path = ".".join(spec.effective_date.path)
-            out.add(C.UNKNOWN_PARAM_FIELD, f"effective_date: params has no field {path!r}", path)
-        route = self._route(spec.ref, spec.database, out, "target")
-        if route is None:
-            return None
-        if spec.schema is not SchemaMode.STRICT:
-            out.add(
-                C.SCHEMA_OWNED_BY_MIGRATIONS,
-                f"{route.name} is a Django table: its schema is owned by migrations; use STRICT",
-                "target",
-            )
-        bounds = [spec.valid_from, spec.valid_to]
-        if spec.delete_policy == "soft_delete":
-            bounds.append(spec.deleted_at)
-        cols = [*spec.keys, *(spec.track or ()), *spec.overwrite, *spec.partition_scope, *bounds]
-        self._columns(route, cols, out, "target")
-        return TargetBinding(spec, route=route)
-
-    def _table_target(
-        self, spec: IntoTable, params_type: Any, out: _Collector
-    ) -> TargetBinding | None:
-        if spec.mode is WriteMode.UPSERT:
-            if not spec.keys:
-                out.add(C.UPSERT_NO_KEYS, "upsert() needs keys", "target")
-            if spec.include and spec.exclude:
-                out.add(
-                    C.UPSERT_EXCLUDE_INCLUDE_CONFLICT,
-                    "upsert(): include and exclude together",
-                    "target",
-                )
-            in_exclude = [k for k in spec.keys if k in spec.exclude]
-            if in_exclude:
-                out.add(
-                    C.UPSERT_KEY_IN_EXCLUDE, f"upsert(): keys {in_exclude} are excluded", "target"
-                )
-        self._check_params(spec.predicate, params_type, out, "target")
-        delta = self._delta(spec.ref, out, "target")
-        if delta is not None:
-            return TargetBinding(spec, delta=delta)
-        route = self._route(spec.ref, spec.database, out, "target")
-        if route is None:
-            return None
-        if spec.schema is not SchemaMode.STRICT:
-            out.add(
-                C.SCHEMA_OWNED_BY_MIGRATIONS,
-                f"{route.name} is a Django table: its schema is owned by migrations; use STRICT",
-                "target",
-            )
-        cols = [*spec.partition_cols, *spec.keys, *spec.include, *spec.exclude]
-        if spec.predicate is not None:
-            cols.extend(columns_of(spec.predicate))
-        self._columns(route, cols, out, "target")
-        unique = frozenset(spec.keys) in route.unique_sets
-        if spec.mode is WriteMode.UPSERT and spec.keys and not unique:
-            out.add(
-                C.UPSERT_KEYS_NOT_UNIQUE,
-                f"upsert keys {list(spec.keys)} are not the primary key or an unconditional "
-                f"unique constraint of {route.name}",
-                "target",
-            )
-        return TargetBinding(spec, route=route)
-
-    def _use_case_target(
-        self, spec: IntoUseCase, params_type: Any, out: _Collector
-    ) -> TargetBinding | None:
-        from loom_django.etl._use_case import command_fields, has_lookups
-
-        fields = command_fields(spec.use_case)
-        if fields is None:
-            out.add(
-                C.USE_CASE_INVALID, f"{spec.use_case!r} is not a use case with an Input()", "target"
-            )
-            return None
-        if spec.mode == "validate" and has_lookups(spec.use_case):
-            out.add(
-                C.USE_CASE_INVALID,
-                f"{spec.use_case.__qualname__} has Load/Exists markers: validate mode does not "
-                "run lookups yet; use mode='execute'",
-                "target",
-            )
-        unknown = [f for f in (spec.payload or {}) if f not in fields]
-        if unknown:
-            out.add(C.USE_CASE_INVALID, f"payload maps unknown command fields {unknown}", "target")
-        for value in (spec.params or {}).values():
-            if isinstance(value, ParamExpr) and not _param_path_ok(params_type, value.path):
-                out.add(
-                    C.UNKNOWN_PARAM_FIELD, f"params has no field {'.'.join(value.path)!r}", "target"
-                )
-        rejects = None
-        if spec.rejects is not None:
-            rejects = self._bind_target(spec.rejects, params_type, out)
-        return TargetBinding(spec, rejects=rejects)
 
     def _warnings(self, step: type[Any], target: TargetBinding) -> tuple[str, ...]:
         spec = target.spec
@@ -489,7 +213,7 @@ class ETLCompiler:
         return plan
 
     def _process(self, process: type[Any], errors: list[ETLCompilationError]) -> ProcessPlan | None:
-        out = _Collector(process.__qualname__)
+        out = Collector(process.__qualname__)
         if not (isinstance(process, type) and issubclass(process, ETLProcess)):
             return None
         if process.params_type is None:
@@ -514,7 +238,7 @@ class ETLCompiler:
         self,
         item: Any,
         process: type[Any],
-        out: _Collector,
+        out: Collector,
         errors: list[ETLCompilationError],
         *,
         nested: bool,
@@ -542,7 +266,7 @@ class ETLCompiler:
         Raises:
             ETLCompilationError: one problem, or an ``ETLCompilationErrorGroup``.
         """
-        out = _Collector(pipeline.__qualname__)
+        out = Collector(pipeline.__qualname__)
         errors: list[ETLCompilationError] = []
         if pipeline.params_type is None:
             out.add(

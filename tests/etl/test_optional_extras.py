@@ -20,7 +20,7 @@ from loom_django.etl import (
     FromFile,
     IntoFile,
 )
-from loom_django.etl import compiler as compiler_module
+from loom_django.etl import _bindings as binding_module
 
 BLOCKER = """
 import importlib.abc, sys
@@ -61,9 +61,9 @@ def _read(self: Any, params: P, *, orders: pl.LazyFrame) -> pl.LazyFrame:
 )
 def test_delta_without_deltalake_is_feature_unavailable_naming_the_extra(monkeypatch, attrs):
     """etl §12.29"""
-    real = compiler_module.find_spec
+    real = binding_module.find_spec
     monkeypatch.setattr(
-        compiler_module, "find_spec", lambda name: None if name == "deltalake" else real(name)
+        binding_module, "find_spec", lambda name: None if name == "deltalake" else real(name)
     )
     step = types.new_class("DeltaStep", (ETLStep[P],), exec_body=lambda d: d.update(attrs))
     with pytest.raises(ETLCompilationError) as info:
@@ -88,9 +88,9 @@ def test_a_delta_route_without_deltalake_is_feature_unavailable(monkeypatch, tmp
     from loom_django.etl import IntoTable
     from loom_django.etl.config import EtlConfig, FilePath, StorageConfig, StorageDefaults
 
-    real = compiler_module.find_spec
+    real = binding_module.find_spec
     monkeypatch.setattr(
-        compiler_module, "find_spec", lambda name: None if name == "deltalake" else real(name)
+        binding_module, "find_spec", lambda name: None if name == "deltalake" else real(name)
     )
     storage = StorageConfig(defaults=StorageDefaults(table_path=FilePath(uri=str(tmp_path))))
     step = types.new_class(
