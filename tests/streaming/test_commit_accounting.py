@@ -85,8 +85,9 @@ def test_a_failed_final_commit_surfaces_to_the_caller(monkeypatch):
     rec.token.done()
     consumer.failing_commits = 10
     control.request("test")
-    with pytest.raises(ck.KafkaException):
+    with pytest.raises(StopIteration):  # the worker stops; the runner raises the failure
         part.next_batch()
+    assert isinstance(control.failure, ck.KafkaException)
     assert consumer.closed
 
 
