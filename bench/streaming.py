@@ -18,6 +18,16 @@ group, in round-robin order:
   lineage), the record B1 writes plus the new trace and causation ids;
 * ``ours-gc700``: ``streaming.runtime.gc_threshold: null`` (Python's collector threshold).
 
+Issue 9's gate names a use case: "decode → use case without DB → encode". ``B1-uc`` and
+``ours-uc`` replace the pure transform with ``PriceOrderUseCase`` (an ``Input`` command, no
+repository call, ``read_only``) run by the engine over an in-memory runtime:
+
+* ``B1-uc``: the B1 flow whose transform map calls the use case through the runtime's
+  synchronous entry (``runtime.invoke_sync``), writing B1's bare envelope;
+* ``B1-uc-wire``: the same, writing the record ours writes (as ``B1-wire``);
+* ``ours-uc``: ``FromTopic`` → ``InvokeUseCase(PriceOrderUseCase, mode="inline")`` →
+  ``IntoTopic``.
+
 Timing starts at the first consumed record (the ~3 s group join is excluded) and stops when
 the last record was written (and, for ours, completed). Prints msgs/s per variant (median of
 ``--rounds``), the ratios and the P1-P4 verdicts.
@@ -40,12 +50,22 @@ import uuid
 from collections.abc import Callable
 from functools import partial
 from random import getrandbits
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from confluent_kafka import Consumer, Producer
 
-from loom_django.streaming import FromTopic, IntoTopic, Process, RecordStep, StreamFlow
+from loom_django.core.command import Command
+from loom_django.core.model import BaseModel, ColumnField
+from loom_django.core.use_case import Input, UseCase
+from loom_django.streaming import (
+    FromTopic,
+    IntoTopic,
+    InvokeUseCase,
+    Process,
+    RecordStep,
+    StreamFlow,
+)
 from loom_django.streaming.codecs import (
     MessageDescriptor,
     MessageEnvelope,
@@ -55,6 +75,7 @@ from loom_django.streaming.compiler import compile_flow
 from loom_django.streaming.runner import StreamingRunner
 from loom_django.streaming.settings import PRODUCER_DEFAULTS
 from loom_django.streaming.testing import create_topics, envelope_bytes, start_mock_cluster
+from loom_django.testing import build_test_runtime
 
 
 class Order(msgspec.Struct, frozen=True):
@@ -77,6 +98,71 @@ def transform(order: Order) -> Priced:
 class Price(RecordStep[Order, Priced]):
     def execute(self, message: Any) -> Priced:
         return transform(message.payload)
+
+
+class BenchOrder(BaseModel):
+    """The use case's model (its repository is never called)."""
+
+    __tablename__ = "bench_stream_orders"
+
+    id: int = ColumnField(primary_key=True, autoincrement=True)
+
+
+class PriceCommand(Command, frozen=True):
+    order_id: str
+    customer: str
+    amount: int
+    currency: str = "EUR"
+
+
+class PriceOrderUseCase(UseCase[BenchOrder, Priced]):
+    """W1's transform as a use case that touches no database."""
+
+    read_only = True
+
+    async def execute(self, cmd: PriceCommand = Input()) -> Priced:
+        return Priced(order_id=cmd.order_id, customer=cmd.customer, total_cents=cmd.amount * 100)
+
+
+_RUNTIME: list[Any] = []
+
+
+def use_case_runtime() -> Any:
+    """One in-memory loom runtime (no Django, no database) for the ``-uc`` variants."""
+    if not _RUNTIME:
+        _RUNTIME.append(
+            build_test_runtime(
+                models=[BenchOrder], use_cases=[PriceOrderUseCase], transactional=False
+            )
+        )
+    return _RUNTIME[0]
+
+
+def price_by_use_case(order: Order) -> Priced:
+    """B1-uc's transform: the use case through the runtime's synchronous entry."""
+    result: Priced = use_case_runtime().invoke_sync(
+        PriceOrderUseCase, payload=msgspec.to_builtins(order)
+    )
+    return result
+
+
+class Run(NamedTuple):
+    """One measured run: msgs/s, and the process CPU it took per message (every thread: the
+    Kafka clients, the in-process mock cluster and Python), which moves less than wall time
+    when the shared machine is busy."""
+
+    rate: float
+    cpu_us: float
+
+    @classmethod
+    def between(cls, n: int, start: tuple[float, float], end: tuple[float, float]) -> Run:
+        """The run of ``n`` messages between two :func:`_now` marks."""
+        return cls(n / (end[0] - start[0]), (end[1] - start[1]) / n * 1e6)
+
+
+def _now() -> tuple[float, float]:
+    """``(wall, process CPU)`` seconds now."""
+    return time.perf_counter(), time.process_time()
 
 
 QUIET = {"log_level": 0}
@@ -106,7 +192,7 @@ def prefill(bootstrap: str, topic: str, n: int) -> None:
         raise RuntimeError(f"pre-fill delivered {delivered[0]} of {n}")
 
 
-def run_b0(bootstrap: str, topic: str, n: int) -> float:
+def run_b0(bootstrap: str, topic: str, n: int) -> Run:
     """Hand-written loop: consume(500) → decode → transform → encode → produce → flush → commit."""
     consumer = Consumer(
         {
@@ -122,13 +208,13 @@ def run_b0(bootstrap: str, topic: str, n: int) -> float:
     encoder = msgspec.msgpack.Encoder()
     consumer.subscribe([topic])
     done = 0
-    started = 0.0
+    started: tuple[float, float] | None = None
     while done < n:
         batch = consumer.consume(500, 0.1)
         if not batch:
             continue
-        if not started:
-            started = time.perf_counter()
+        if started is None:
+            started = _now()
         for msg in batch:
             env = decoder.decode(msg.value())
             out = MessageEnvelope(
@@ -142,13 +228,21 @@ def run_b0(bootstrap: str, topic: str, n: int) -> float:
         producer.flush(30)
         consumer.commit(asynchronous=False)
         done += len(batch)
-    elapsed = time.perf_counter() - started
+    ended = _now()
     consumer.close()
-    return n / elapsed
+    assert started is not None
+    return Run.between(n, started, ended)
 
 
-def run_b1(bootstrap: str, topic: str, n: int, *, wire: bool = False) -> float:
-    """Plain Bytewax: group DynamicSource (consume(500)) → map decode → map transform → map
+def run_b1(
+    bootstrap: str,
+    topic: str,
+    n: int,
+    *,
+    wire: bool = False,
+    logic: Callable[[Order], Priced] = transform,
+) -> Run:
+    """Plain Bytewax: group DynamicSource (consume(500)) → map decode → map ``logic`` → map
     encode → producer sink flushing per batch. ``wire``: write ours' record (§3.1)."""
     from bytewax import operators as op
     from bytewax.dataflow import Dataflow
@@ -156,7 +250,7 @@ def run_b1(bootstrap: str, topic: str, n: int, *, wire: bool = False) -> float:
     from bytewax.outputs import DynamicSink, StatelessSinkPartition
     from bytewax.run import cli_main
 
-    marks: dict[str, float] = {}
+    marks: dict[str, tuple[float, float]] = {}
     counts = {"in": 0, "out": 0}
 
     class Part(StatelessSourcePartition[Any]):
@@ -177,7 +271,7 @@ def run_b1(bootstrap: str, topic: str, n: int, *, wire: bool = False) -> float:
                 raise StopIteration
             batch = self.consumer.consume(500, 0.1)
             if batch and "start" not in marks:
-                marks["start"] = time.perf_counter()
+                marks["start"] = _now()
             counts["in"] += len(batch)
             if wire:
                 return [
@@ -202,8 +296,8 @@ def run_b1(bootstrap: str, topic: str, n: int, *, wire: bool = False) -> float:
                 self.producer.produce(f"{topic}-out", value, key, headers=headers, timestamp=ts)
             self.producer.flush(30)
             counts["out"] += len(items)
-            if counts["out"] >= n:
-                marks["end"] = time.perf_counter()
+            if counts["out"] >= n and "end" not in marks:
+                marks["end"] = _now()
 
     class Sink(DynamicSink[Any]):
         def build(self, step_id: str, worker_index: int, worker_count: int) -> SinkPart:
@@ -254,11 +348,11 @@ def run_b1(bootstrap: str, topic: str, n: int, *, wire: bool = False) -> float:
     flow = Dataflow("b1")
     raw = op.input("in", flow, Source())
     decoded = op.map("decode", raw, lambda kv: (kv[0], decoder.decode(kv[1])))
-    priced = op.map("transform", decoded, lambda kv: (kv[0], (kv[1], transform(kv[1].payload))))
+    priced = op.map("transform", decoded, lambda kv: (kv[0], (kv[1], logic(kv[1].payload))))
     encoded = op.map("encode", priced, encode_wire if wire else encode)
     op.output("out", encoded, Sink())
     cli_main(flow, workers_per_process=1)
-    return n / (marks["end"] - marks["start"])
+    return Run.between(n, marks["start"], marks["end"])
 
 
 def run_ours(
@@ -271,13 +365,16 @@ def run_ours(
     workers: int = 1,
     lineage_headers: bool = True,
     gc_threshold: int | None = 50_000,
-) -> float:
-    """Our flow: FromTopic → Price (RecordStep) → IntoTopic through ``StreamingRunner``."""
+    use_case: bool = False,
+) -> Run:
+    """Our flow: FromTopic → Price (RecordStep) → IntoTopic through ``StreamingRunner``;
+    ``use_case``: ``InvokeUseCase(PriceOrderUseCase)`` instead of ``Price``."""
     sink = IntoTopic(f"{topic}-out", payload=Priced, lineage_headers=lineage_headers)
+    step: Any = InvokeUseCase(PriceOrderUseCase, mode="inline") if use_case else Price
     flow = StreamFlow(
         name=f"bench-{uuid.uuid4().hex[:8]}",
         source=FromTopic(topic, payload=Order),
-        process=Process(Price, sink),
+        process=Process(step, sink),
     )
     config = {
         "kafka": {
@@ -290,8 +387,18 @@ def run_ours(
         },
         "streaming": {"runtime": {"commit_mode": commit_mode, "gc_threshold": gc_threshold}},
     }
-    plan = compile_flow(flow, config=config)
-    runner = StreamingRunner(plan, brokers=bootstrap, max_messages=n, workers=workers)
+    if not use_case:
+        plan = compile_flow(flow, config=config)
+        runner = StreamingRunner(plan, brokers=bootstrap, max_messages=n, workers=workers)
+        return timed_run(runner, n)
+    runtime = use_case_runtime()
+    plan = compile_flow(flow, config=config, compiler=runtime.compiler)
+    runner = StreamingRunner(
+        plan, runtime_provider=lambda: runtime, brokers=bootstrap, max_messages=n, workers=workers
+    )
+    # No Django here: the use case touches no database, so there are no connections to tend.
+    runner.engine.manages_connections = False
+    runner.control.close_connections = False
     return timed_run(runner, n)
 
 
@@ -366,7 +473,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-VARIANTS: dict[str, Callable[[str, str, int], float]] = {
+VARIANTS: dict[str, Callable[[str, str, int], Run]] = {
     "B0": run_b0,
     "B1": run_b1,
     "B1-wire": partial(run_b1, wire=True),
@@ -376,6 +483,9 @@ VARIANTS: dict[str, Callable[[str, str, int], float]] = {
     "ours-2w": partial(run_ours, workers=2),
     "ours-lean": partial(run_ours, lineage_headers=False),
     "ours-gc700": partial(run_ours, gc_threshold=None),
+    "B1-uc": partial(run_b1, logic=price_by_use_case),
+    "B1-uc-wire": partial(run_b1, wire=True, logic=price_by_use_case),
+    "ours-uc": partial(run_ours, use_case=True),
 }
 
 TARGETS = (
@@ -387,20 +497,40 @@ TARGETS = (
     ("gate-wire", "ours", "B1-wire", 0.9, "ours >= 0.9 x Bytewax writing the same record"),
     ("gate-lean", "ours-lean", "B1", 0.9, "lineage_headers=False >= 0.9 x plain Bytewax"),
     ("gc", "ours", "ours-gc700", 1.0, "gc_threshold 50,000 vs Python's 700"),
+    ("gate-uc", "ours-uc", "B1-uc", 0.9, "issue 9: use case flow >= 0.9 x plain Bytewax"),
+    (
+        "gate-uc-wire",
+        "ours-uc",
+        "B1-uc-wire",
+        0.9,
+        "use case flow >= 0.9 x Bytewax writing the same record",
+    ),
 )
 
 
-def measure(records: int, rounds: int, names: list[str]) -> dict[str, list[float]]:
-    """msgs/s of each variant in ``names``, ``rounds`` times, round-robin on one cluster."""
+def measure(
+    records: int,
+    rounds: int,
+    names: list[str],
+    cpu: dict[str, list[float]] | None = None,
+) -> dict[str, list[float]]:
+    """msgs/s of each variant in ``names``, ``rounds`` times, round-robin on one cluster;
+    ``cpu`` (when given) receives each run's process CPU µs per message."""
     owner, bootstrap = start_mock_cluster()
     results: dict[str, list[float]] = {name: [] for name in names}
     for round_no in range(rounds):
         for name in names:
             topic = f"w1-{round_no}-{name.lower()}-{uuid.uuid4().hex[:6]}"
             prefill(bootstrap, topic, records)
-            rate = VARIANTS[name](bootstrap, topic, records)
-            results[name].append(rate)
-            print(f"round {round_no + 1} {name:<14} {rate:>10,.0f} msg/s", flush=True)
+            run = VARIANTS[name](bootstrap, topic, records)
+            results[name].append(run.rate)
+            if cpu is not None:
+                cpu.setdefault(name, []).append(run.cpu_us)
+            print(
+                f"round {round_no + 1} {name:<14} {run.rate:>10,.0f} msg/s "
+                f"{run.cpu_us:>6.2f} CPU µs/msg",
+                flush=True,
+            )
     del owner
     return results
 
@@ -413,17 +543,27 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true", help="also measure P8 at 1 k msg/s")
     args = parser.parse_args()
     names = [name for name in args.variants.split(",") if name]
-    results = measure(args.records, args.rounds, names)
+    cpu: dict[str, list[float]] = {}
+    results = measure(args.records, args.rounds, names, cpu)
     medians = {name: statistics.median(rates) for name, rates in results.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
     print(f"\nW1 transform, {args.records:,} records, median of {args.rounds} round(s):")
     for name, rate in medians.items():
         low, high = min(results[name]), max(results[name])
-        print(f"  {name:<14} {rate:>10,.0f} msg/s  (range {low:,.0f}-{high:,.0f})")
+        print(
+            f"  {name:<14} {rate:>10,.0f} msg/s  (range {low:,.0f}-{high:,.0f})  "
+            f"{cpu_medians[name]:.2f} CPU µs/msg"
+        )
+    print("  ratio: msgs/s, and CPU per message inverted (the less CPU, the higher)")
     for target, num, den, bound, text in TARGETS:
         if num in medians and den in medians:
             ratio = medians[num] / medians[den]
+            by_cpu = cpu_medians[den] / cpu_medians[num]
             verdict = "met" if ratio >= bound else "NOT met"
-            print(f"  {target:<9} {num}/{den} = {ratio:.2f}x  ({text}: {verdict})")
+            print(
+                f"  {target:<9} {num}/{den} = {ratio:.2f}x, by CPU {by_cpu:.2f}x  "
+                f"({text}: {verdict})"
+            )
     if args.latency:
         owner, bootstrap = start_mock_cluster()
         samples = run_latency(bootstrap, f"lat-{uuid.uuid4().hex[:6]}")
@@ -436,14 +576,14 @@ def main() -> None:
         )
 
 
-def timed_run(runner: StreamingRunner, n: int) -> float:
-    """Run ``runner`` and return msgs/s from the first decoded batch to the n-th completion."""
-    marks: dict[str, float] = {}
+def timed_run(runner: StreamingRunner, n: int) -> Run:
+    """Run ``runner``; measured from the first decoded batch to the n-th completion."""
+    marks: dict[str, tuple[float, float]] = {}
     process = runner.engine.process
 
     def timed(records: list[Any]) -> list[Any]:
         if records and "start" not in marks:
-            marks["start"] = time.perf_counter()
+            marks["start"] = _now()
         return process(records)
 
     runner.engine.process = timed  # type: ignore[method-assign]
@@ -454,14 +594,14 @@ def timed_run(runner: StreamingRunner, n: int) -> float:
     def timed_write(self: Any, items: list[Any]) -> None:
         write_batch(self, items)
         if "end" not in marks and runner.tracker.completed_total >= n:
-            marks["end"] = time.perf_counter()
+            marks["end"] = _now()
 
     _bytewax._SinkPartition.write_batch = timed_write  # type: ignore[method-assign]
     try:
         runner.run()
     finally:
         _bytewax._SinkPartition.write_batch = write_batch  # type: ignore[method-assign]
-    return n / (marks["end"] - marks["start"])
+    return Run.between(n, marks["start"], marks["end"])
 
 
 if __name__ == "__main__":
