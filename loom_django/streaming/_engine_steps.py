@@ -43,6 +43,8 @@ class StepRunner(ErrorRouting):
             batched = run_use_case_batch(self, op, items, out)
             if batched is not None:
                 return batched
+            if op.retry is None:
+                return self._plain_use_case_step(op, items, out)
         result: list[Rec] = []
         for rec in items:
             try:
@@ -72,6 +74,39 @@ class StepRunner(ErrorRouting):
             if value is None:
                 filtered.append(rec.token)
             elif type(value) is Message or isinstance(value, Message):
+                append(Rec(value, rec.token))
+            else:
+                append(Rec(Message(payload=value, meta=message.meta), rec.token))
+        if filtered:
+            with self.metrics.lock:
+                self.metrics.filtered[op.name] += len(filtered)
+            complete_all(filtered)
+        return result
+
+    def _plain_use_case_step(self, op: StepOp, items: list[Rec], out: list[Emit]) -> list[Rec]:
+        """A use-case step without retries, one execution per record: the outcomes of
+        ``_attempt`` + ``_settle`` with the worker's instance looked up once per batch
+        (through ``_invoke`` per record when metrics time each execution)."""
+        runtime, instance = self._use_case_instance(op)
+        run = self._use_cases.run
+        timed = self._invoke if "_invoke" in self.__dict__ else None
+        step = op.step
+        result: list[Rec] = []
+        append = result.append
+        filtered: list[Completion] = []
+        for rec in items:
+            message = rec.message
+            try:
+                if timed is None:
+                    value = run(runtime, step, instance, message)
+                else:
+                    value = timed(op, rec)
+            except Exception as exc:
+                self._fail(StepFailure(classify(exc), exc, 1, op.name), rec, out)
+                continue
+            if value is None:
+                filtered.append(rec.token)
+            elif isinstance(value, Message):
                 append(Rec(value, rec.token))
             else:
                 append(Rec(Message(payload=value, meta=message.meta), rec.token))
