@@ -245,13 +245,12 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             self._consumer_errors(batch)  # also tracks partition ends, in order
         elif self._eof:  # a drained partition received records again
             self._eof -= {(msg.topic(), msg.partition()) for msg in good}
-        tokens = self._tracker.register_many(
-            [(msg.topic(), msg.partition(), msg.offset()) for msg in good]
-        )
+        coordinates = [(msg.topic(), msg.partition(), msg.offset()) for msg in good]
+        tokens = self._tracker.register_many(coordinates)
         unavailable = self._kafka.timestamp_not_available
         out: list[RawRecord] = []
         append = out.append
-        for msg, token in zip(good, tokens, strict=True):
+        for msg, (topic, partition, offset), token in zip(good, coordinates, tokens, strict=True):
             raw_headers = msg.headers()
             ts_type, ts = msg.timestamp()
             append(
@@ -259,9 +258,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
                     msg.value(),
                     msg.key(),
                     {k: v for k, v in raw_headers if v is not None} if raw_headers else {},
-                    token.tp[0],
-                    token.tp[1],
-                    token.offset,
+                    topic,
+                    partition,
+                    offset,
                     ts if ts_type != unavailable else None,
                     token,
                 )

@@ -125,6 +125,17 @@ def test_batch_registration_commits_like_single_registration():
     assert tracker.to_commit() == {("t", 0): 3, ("u", 3): 8}
 
 
+def test_batch_completion_counts_like_single_completion_and_skips_revoked_partitions():
+    """streaming §11.55, §11.63: ``done_many`` keeps the in-flight and completed counts of
+    ``done`` and never commits for a partition revoked since its records were polled."""
+    tracker = AckTracker()
+    a, b, c = tracker.register_many([("t", 0, 0), ("t", 0, 1), ("u", 0, 0)])
+    tracker.revoke({("u", 0)})
+    tracker.done_many([a, b, c])
+    assert tracker.to_commit() == {("t", 0): 2}
+    assert (tracker.inflight(), tracker.completed_total, tracker.stale_inflight) == (0, 3, 0)
+
+
 def test_batch_completion_of_a_token_twice_raises():
     """streaming §11.55: a token reaches zero exactly once, in a batch too."""
     tracker = AckTracker()
