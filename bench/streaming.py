@@ -26,7 +26,7 @@ repository call, ``read_only``) run by the engine over an in-memory runtime:
   synchronous entry (``runtime.invoke_sync``), writing B1's bare envelope;
 * ``B1-uc-wire``: the same, writing the record ours writes (as ``B1-wire``);
 * ``ours-uc``: ``FromTopic`` → ``InvokeUseCase(PriceOrderUseCase, mode="inline")`` →
-  ``IntoTopic``.
+  ``IntoTopic``; ``ours-uc-lean`` with ``IntoTopic(lineage_headers=False)``.
 
 Timing starts at the first consumed record (the ~3 s group join is excluded) and stops when
 the last record was written (and, for ours, completed). Prints msgs/s per variant (median of
@@ -486,6 +486,7 @@ VARIANTS: dict[str, Callable[[str, str, int], Run]] = {
     "B1-uc": partial(run_b1, logic=price_by_use_case),
     "B1-uc-wire": partial(run_b1, wire=True, logic=price_by_use_case),
     "ours-uc": partial(run_ours, use_case=True),
+    "ours-uc-lean": partial(run_ours, use_case=True, lineage_headers=False),
 }
 
 TARGETS = (
@@ -498,6 +499,13 @@ TARGETS = (
     ("gate-lean", "ours-lean", "B1", 0.9, "lineage_headers=False >= 0.9 x plain Bytewax"),
     ("gc", "ours", "ours-gc700", 1.0, "gc_threshold 50,000 vs Python's 700"),
     ("gate-uc", "ours-uc", "B1-uc", 0.9, "issue 9: use case flow >= 0.9 x plain Bytewax"),
+    (
+        "gate-uc-lean",
+        "ours-uc-lean",
+        "B1-uc",
+        0.9,
+        "use case flow, lineage_headers=False >= 0.9 x plain Bytewax",
+    ),
     (
         "gate-uc-wire",
         "ours-uc",
