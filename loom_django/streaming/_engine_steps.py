@@ -91,13 +91,16 @@ class StepRunner(ErrorRouting):
         run = self._use_cases.run
         timed = self._invoke if "_invoke" in self.__dict__ else None
         step = op.step
+        call = self._use_cases.inline_call(runtime, step, instance) if timed is None else None
         result: list[Rec] = []
         append = result.append
         filtered: list[Completion] = []
         for rec in items:
             message = rec.message
             try:
-                if timed is None:
+                if call is not None:
+                    value = call(message)
+                elif timed is None:
                     value = run(runtime, step, instance, message)
                 else:
                     value = timed(op, rec)

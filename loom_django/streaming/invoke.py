@@ -23,6 +23,7 @@ from loom_django.core.uow import (
 from loom_django.streaming._bridge_loops import BridgeLoops
 from loom_django.streaming.errors import InlineSuspensionError
 from loom_django.streaming.messages import Message
+from loom_django.streaming.usecase import UseCaseStep
 
 __all__ = ["LaneUnitOfWork", "UseCaseRunner", "command_payload", "run_inline"]
 
@@ -57,6 +58,43 @@ class UseCaseRunner:
             value = self._execute(runtime, step, instance, params, payload)
             return step.result(value, message)
         return self._once(runtime, step, instance, message, key, params, payload)
+
+    def inline_call(
+        self, runtime: Any, step: Any, instance: Any
+    ) -> Callable[[Message[Any]], Any] | None:
+        """``run`` of ``step`` as one call per message for the common case: an inline
+        execution (``mode="inline"``, or ``"auto"`` while its use case has not needed an
+        event loop) without an idempotency key; ``None`` otherwise (``run`` handles those).
+        """
+        if step.mode == "bridged" or self.runs_bridged(step) or step.idempotency is not None:
+            return None
+        if type(step).idempotency_key is not UseCaseStep.idempotency_key:
+            return None
+        execute = runtime.executor.execute_sync
+        params_of, command_of, result_of = step.params, step.command, step.result
+        auto = step.mode == "auto"
+        use_case = type(instance)
+        bridged = self._bridged
+        to_builtins = msgspec.to_builtins
+
+        def call(message: Message[Any]) -> Any:
+            if auto and use_case in bridged:  # an earlier message of the batch needed a loop
+                return self.run(runtime, step, instance, message)
+            params = params_of(message) or None
+            command = command_of(message)
+            payload = (
+                command if isinstance(command, dict) or command is None else to_builtins(command)
+            )
+            try:
+                value = execute(instance, params=params, payload=payload)
+            except EventLoopRequired as exc:
+                if not auto:
+                    raise InlineSuspensionError(_cannot_run_inline(use_case)) from exc
+                self.mark_bridged(use_case)
+                value = self._bridged_run(runtime, instance, params, payload)
+            return result_of(value, message)
+
+        return call
 
     def _once(
         self,
@@ -205,9 +243,11 @@ def run_inline(
             instance, params=params, payload=payload, read_only=read_only
         )
     except EventLoopRequired as exc:
-        raise InlineSuspensionError(
-            f"use case {type(instance).__qualname__} cannot run inline; use mode='bridged'"
-        ) from exc
+        raise InlineSuspensionError(_cannot_run_inline(type(instance))) from exc
+
+
+def _cannot_run_inline(use_case: type[Any]) -> str:
+    return f"use case {use_case.__qualname__} cannot run inline; use mode='bridged'"
 
 
 def command_payload(step: Any, message: Message[Any]) -> tuple[dict[str, Any] | None, Any]:

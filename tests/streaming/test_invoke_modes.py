@@ -147,6 +147,17 @@ def test_auto_mode_falls_back_once_then_runs_bridged_and_logs_info_once(caplog):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_auto_mode_within_one_batch_runs_the_messages_after_the_fallback_bridged():
+    """streaming §11.67: once a message of a micro-batch needed a loop, the next ones of the
+    same batch go straight to bridged (no second inline attempt)."""
+    engine = engine_for(InvokeUseCase(AsyncOrmUseCase))
+    emits, _ = feed(engine, NameRequested(name="a"), NameRequested(name="b"))
+    assert [p.name for p in _by_topic(emits)["out"]] == ["a", "b"]
+    assert AsyncOrmUseCase.loops == [False, True, True]
+    assert _rows() == ["a", "b"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_integrity_error_is_business_and_not_retried():
     """streaming §11.69: Django IntegrityError → BUSINESS, no retry despite a policy."""
     engine = engine_for(
