@@ -21,6 +21,7 @@ from typing import Any
 from loom_django.extras import require
 from loom_django.streaming._encode import EmitEncoder
 from loom_django.streaming._pacing import BatchPacer, max_poll_interval_s
+from loom_django.streaming._resume import UnsavedProgress
 from loom_django.streaming._runtime import Emit, FlowEngine, RawRecord, StreamMetrics
 from loom_django.streaming.codecs import codec_for
 from loom_django.streaming.errors import KafkaDeliveryError
@@ -109,6 +110,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
             config["stats_cb"] = metrics.timing.statistics
         self._consumer = kafka.consumer(config)
         self._owned: set[tuple[str, int]] = set()
+        self._unsaved = UnsavedProgress(plan.name)
         if metrics.timing is not None:  # in-flight records per worker
             metrics.timing.worker_owns(worker_index, self._owned)
         self._eof: set[tuple[str, int]] = set()  # owned partitions read to their end
@@ -135,6 +137,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
     # -- rebalance callbacks (run on this worker's thread inside consume) ---------------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self._unsaved.assigned(consumer, partitions, self._tracker, self._kafka.topic_partition)
         self._owned.update((p.topic, p.partition) for p in partitions)
         self._control.last_record = time.monotonic()
         self._assigned = True
@@ -148,6 +151,8 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         if self._metrics.timing is not None:
             self._metrics.timing.rebalanced("revoke")
         self._commit(sync=True, only=revoked)
+        if self._manual:
+            self._unsaved.revoked(self._tracker, revoked)  # what that commit could not save
         self._tracker.revoke(revoked)
         self._owned -= revoked
 
@@ -156,6 +161,7 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
         self._eof -= lost
         if self._metrics.timing is not None:
             self._metrics.timing.rebalanced("lost")
+        self._unsaved.lost(lost)
         self._tracker.revoke(lost)
         self._owned -= lost
 
@@ -241,6 +247,9 @@ class _SourcePartition(StatelessSourcePartition[RawRecord]):
 
     def _records(self, batch: list[Any]) -> list[RawRecord]:
         good = [msg for msg in batch if msg.error() is None]
+        if self._unsaved.skipping:
+            written = self._unsaved.already_written
+            good = [m for m in good if not written((m.topic(), m.partition()), m.offset())]
         if len(good) != len(batch):
             self._consumer_errors(batch)  # also tracks partition ends, in order
         elif self._eof:  # a drained partition received records again

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-__all__ = ["AckToken", "AckTracker", "Completion", "GroupToken", "complete_all"]
+__all__ = ["AckToken", "AckTracker", "Completion", "GroupToken", "TopicPartition", "complete_all"]
 
 TopicPartition = tuple[str, int]
 
@@ -234,6 +234,16 @@ class AckTracker:
         """The last offset committed per partition by this process (revoked ones too)."""
         with self._lock:
             return dict(self._last_committed)
+
+    def resume(self, tp: TopicPartition, offset: int) -> None:
+        """Start ``tp`` (assigned again, nothing registered yet) at ``offset``: everything
+        before it was written, so ``offset`` is committable now."""
+        with self._lock:
+            state = self._parts.get(tp)
+            if state is None:
+                state = self._parts[tp] = _PartitionState()
+            if not state.order and (state.committable is None or state.committable < offset):
+                state.committable = offset
 
     def revoke(self, tps: set[TopicPartition]) -> None:
         """Forget ``tps``: later completions of records polled before never commit, even

@@ -49,6 +49,7 @@ class FakeConsumer:
         self.paused = False
         self.closed = False
         self.owned: set[tuple[str, int]] = set()
+        self.stored: dict[tuple[str, int], int] = {}  # the group's committed offsets
         FakeConsumer.instances.append(self)
 
     def subscribe(self, topics, on_assign, on_revoke, on_lost):
@@ -84,7 +85,17 @@ class FakeConsumer:
         if self.failing_commits:
             self.failing_commits -= 1
             raise ck.KafkaException(ck.KafkaError(ck.KafkaError._TRANSPORT, "broker down"))
-        self.commits.append(({(tp.topic, tp.partition): tp.offset for tp in offsets}, asynchronous))
+        committed = {(tp.topic, tp.partition): tp.offset for tp in offsets}
+        self.commits.append((committed, asynchronous))
+        self.stored.update(committed)
+
+    def committed(self, partitions, timeout=None):
+        return [
+            ck.TopicPartition(
+                tp.topic, tp.partition, self.stored.get((tp.topic, tp.partition), -1001)
+            )
+            for tp in partitions
+        ]
 
     def poll(self, timeout):
         return None

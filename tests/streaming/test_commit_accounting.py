@@ -128,3 +128,44 @@ def test_revoke_commits_the_completed_prefix_synchronously_and_later_completions
         if rec.partition == 1:
             rec.token.done()
     assert tracker.to_commit() == {("in", 1): 2}
+
+
+def test_a_partition_back_after_a_failed_revoke_commit_skips_what_it_had_written(monkeypatch):
+    """streaming §11.61, §11.63: the revoke's commit failed (the group was rebalancing); the
+    partition comes back to this worker, which neither writes those records again nor loses
+    their commit."""
+    part, consumer, _, _ = _source(monkeypatch)
+    consumer.assign(("in", 0))
+    consumer.add("in", 0, range(5), b"x")
+    for rec in part.next_batch():
+        rec.token.done()
+    consumer.failing_commits = 1
+    consumer.revoke(("in", 0))
+    consumer.assign(("in", 0))
+    consumer.add("in", 0, range(8), b"x")  # redelivered from the group's older offset
+    again = part.next_batch()
+    assert [rec.offset for rec in again] == [5, 6, 7]
+    _tick(part)
+    assert consumer.stored == {("in", 0): 5}  # committed in the new generation
+    for rec in again:
+        rec.token.done()
+    _tick(part)
+    assert consumer.stored == {("in", 0): 8}
+
+
+def test_a_partition_back_after_the_group_committed_further_keeps_the_group_offset(monkeypatch):
+    """Another member owned the partition meanwhile and committed past this worker's
+    progress: nothing is skipped and no older offset is committed over the group's."""
+    part, consumer, _, _ = _source(monkeypatch)
+    consumer.assign(("in", 0))
+    consumer.add("in", 0, range(5), b"x")
+    for rec in part.next_batch():
+        rec.token.done()
+    consumer.failing_commits = 1
+    consumer.revoke(("in", 0))
+    consumer.stored[("in", 0)] = 7  # another member's commit
+    consumer.assign(("in", 0))
+    consumer.add("in", 0, range(7, 9), b"x")
+    assert [rec.offset for rec in part.next_batch()] == [7, 8]
+    _tick(part)
+    assert consumer.stored == {("in", 0): 7}
