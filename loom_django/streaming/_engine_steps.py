@@ -58,16 +58,36 @@ class StepRunner(ErrorRouting):
     def _plain_record_step(
         self, op: StepOp, items: list[Rec], out: list[Emit], deps: dict[str, Any]
     ) -> list[Rec]:
-        """A record step without retries: one call per record, failures classified at once,
-        filtered records completed together (the outcomes of ``_attempt`` + ``_settle``)."""
+        """A record step without retries (see :meth:`_each_record`)."""
         execute = partial(op.step.execute, **deps) if deps else op.step.execute
+        return self._each_record(op, items, out, lambda rec: execute(rec.message))
+
+    def _plain_use_case_step(self, op: StepOp, items: list[Rec], out: list[Emit]) -> list[Rec]:
+        """A use-case step without retries (see :meth:`_each_record`), the worker's instance
+        looked up once per batch; through ``_invoke`` when metrics time each execution."""
+        if "_invoke" in self.__dict__:
+            return self._each_record(op, items, out, partial(self._invoke, op))
+        runtime, instance = self._use_case_instance(op)
+        step = op.step
+        call = self._use_cases.inline_call(runtime, step, instance)
+        if call is not None:
+            return self._each_record(op, items, out, lambda rec: call(rec.message))
+        run = self._use_cases.run
+        return self._each_record(
+            op, items, out, lambda rec: run(runtime, step, instance, rec.message)
+        )
+
+    def _each_record(
+        self, op: StepOp, items: list[Rec], out: list[Emit], call: Callable[[Rec], Any]
+    ) -> list[Rec]:
+        """``call`` once per record, failures classified at once, filtered records completed
+        together: the outcomes of ``_attempt`` + ``_settle`` without a retry policy."""
         result: list[Rec] = []
         append = result.append
         filtered: list[Completion] = []
         for rec in items:
-            message = rec.message
             try:
-                value = execute(message)
+                value = call(rec)
             except Exception as exc:
                 self._fail(StepFailure(classify(exc), exc, 1, op.name), rec, out)
                 continue
@@ -76,43 +96,7 @@ class StepRunner(ErrorRouting):
             elif type(value) is Message or isinstance(value, Message):
                 append(Rec(value, rec.token))
             else:
-                append(Rec(Message(payload=value, meta=message.meta), rec.token))
-        if filtered:
-            with self.metrics.lock:
-                self.metrics.filtered[op.name] += len(filtered)
-            complete_all(filtered)
-        return result
-
-    def _plain_use_case_step(self, op: StepOp, items: list[Rec], out: list[Emit]) -> list[Rec]:
-        """A use-case step without retries, one execution per record: the outcomes of
-        ``_attempt`` + ``_settle`` with the worker's instance looked up once per batch
-        (through ``_invoke`` per record when metrics time each execution)."""
-        runtime, instance = self._use_case_instance(op)
-        run = self._use_cases.run
-        timed = self._invoke if "_invoke" in self.__dict__ else None
-        step = op.step
-        call = self._use_cases.inline_call(runtime, step, instance) if timed is None else None
-        result: list[Rec] = []
-        append = result.append
-        filtered: list[Completion] = []
-        for rec in items:
-            message = rec.message
-            try:
-                if call is not None:
-                    value = call(message)
-                elif timed is None:
-                    value = run(runtime, step, instance, message)
-                else:
-                    value = timed(op, rec)
-            except Exception as exc:
-                self._fail(StepFailure(classify(exc), exc, 1, op.name), rec, out)
-                continue
-            if value is None:
-                filtered.append(rec.token)
-            elif isinstance(value, Message):
-                append(Rec(value, rec.token))
-            else:
-                append(Rec(Message(payload=value, meta=message.meta), rec.token))
+                append(Rec(Message(payload=value, meta=rec.message.meta), rec.token))
         if filtered:
             with self.metrics.lock:
                 self.metrics.filtered[op.name] += len(filtered)
