@@ -220,21 +220,26 @@ class Binder:
         ):
             path = ".".join(spec.effective_date.path)
             out.add(C.UNKNOWN_PARAM_FIELD, f"effective_date: params has no field {path!r}", path)
-        route = self._route(spec.ref, spec.database, out, "target")
+        route = self._table_route(spec, out)
         if route is None:
             return None
-        if spec.schema is not SchemaMode.STRICT:
-            out.add(
-                C.SCHEMA_OWNED_BY_MIGRATIONS,
-                f"{route.name} is a Django table: its schema is owned by migrations; use STRICT",
-                "target",
-            )
         bounds = [spec.valid_from, spec.valid_to]
         if spec.delete_policy == "soft_delete":
             bounds.append(spec.deleted_at)
         cols = [*spec.keys, *(spec.track or ()), *spec.overwrite, *spec.partition_scope, *bounds]
         self._columns(route, cols, out, "target")
         return TargetBinding(spec, route=route)
+
+    def _table_route(self, spec: IntoTable | IntoHistory, out: Collector) -> TableRoute | None:
+        """The Django table a target writes; its schema must be STRICT (migrations own it)."""
+        route = self._route(spec.ref, spec.database, out, "target")
+        if route is not None and spec.schema is not SchemaMode.STRICT:
+            out.add(
+                C.SCHEMA_OWNED_BY_MIGRATIONS,
+                f"{route.name} is a Django table: its schema is owned by migrations; use STRICT",
+                "target",
+            )
+        return route
 
     def _table_target(
         self, spec: IntoTable, params_type: Any, out: Collector
@@ -257,15 +262,9 @@ class Binder:
         delta = self._delta(spec.ref, out, "target")
         if delta is not None:
             return TargetBinding(spec, delta=delta)
-        route = self._route(spec.ref, spec.database, out, "target")
+        route = self._table_route(spec, out)
         if route is None:
             return None
-        if spec.schema is not SchemaMode.STRICT:
-            out.add(
-                C.SCHEMA_OWNED_BY_MIGRATIONS,
-                f"{route.name} is a Django table: its schema is owned by migrations; use STRICT",
-                "target",
-            )
         cols = [*spec.partition_cols, *spec.keys, *spec.include, *spec.exclude]
         if spec.predicate is not None:
             cols.extend(columns_of(spec.predicate))
