@@ -88,12 +88,16 @@ class LoomRuntime:
         Raises:
             RuntimeError: called inside a running event loop.
         """
-        if isinstance(use_case, str):
-            use_case = self.registry.resolve(use_case)
         # AppInvoker.invoke_sync, inlined: this is the entry of every synchronous door.
+        # Keys are never entries, so a key takes the slow path and is resolved there.
         try:
-            entry = self._entries[use_case]
+            entry = self._entries[use_case]  # type: ignore[index]
         except KeyError:
+            if isinstance(use_case, str):
+                use_case = self.registry.resolve(use_case)
+                keyed = self._entries.get(use_case)
+                if keyed is not None:
+                    return keyed(params, payload, False)
             return self.app.invoke_sync(use_case, params=params, payload=payload)
         return entry(params, payload, False)
 

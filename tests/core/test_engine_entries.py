@@ -13,7 +13,7 @@ from loom_django.core.command import Command, fields_set_of
 from loom_django.core.engine.events import EventKind, RuntimeEvent
 from loom_django.core.errors import NotFound, ParameterBindingError, RuleViolations
 from loom_django.core.model import BaseModel, ColumnField
-from loom_django.core.use_case import F, Input, LoadById, Rule, UseCase
+from loom_django.core.use_case import Exists, F, Input, LoadById, Rule, UseCase
 from loom_django.testing import build_test_runtime
 
 
@@ -166,3 +166,63 @@ def test_an_observed_runtime_gets_no_entries_and_emits_every_call():
         runtime.invoke_sync(RenamePet, params={"pet_id": "1"}, payload={"name": "Bo"})
     assert RenamePet not in runtime.app.sync_entries()
     assert events.kinds.count(EventKind.EXEC_DONE) == 3  # the CreatePet of _runtime too
+
+
+class Owner(BaseModel):
+    """A second entity, so a plan can look up two repositories in turn."""
+
+    __tablename__ = "entry_owners"
+
+    id: int = ColumnField(primary_key=True, autoincrement=True)
+    name: str = ColumnField(length=40)
+
+
+class PetAndOwner(UseCase[Pet, Any]):
+    async def execute(
+        self,
+        pet_id: int,
+        owner_id: int,
+        pet_name: str,
+        owner_name: str,
+        pet: Pet = LoadById(Pet, by="pet_id"),
+        owner: Owner = LoadById(Owner, by="owner_id"),
+        owner_named: bool = Exists(Owner, from_param="owner_name", against="name"),
+        pet_named: bool = Exists(Pet, from_param="pet_name", against="name"),
+    ) -> tuple[str, str, bool, bool]:
+        return pet.name, owner.name, owner_named, pet_named
+
+
+def test_an_entry_asks_each_step_s_own_repository_when_steps_alternate_between_models():
+    runtime = build_test_runtime(
+        models=[Pet, Owner], use_cases=[CreatePet, PetAndOwner], transactional=False
+    )
+    runtime.invoke_sync(CreatePet, payload={"name": "Ada"})
+    asyncio.run(runtime.container.resolve_repo(Owner).create({"name": "Grace"}))
+    params = {"pet_id": 1, "owner_id": 1, "pet_name": "Ada", "owner_name": "Grace"}
+    for _ in range(2):  # the first call binds the entry, the second runs it
+        assert runtime.invoke_sync(PetAndOwner, params=params) == ("Ada", "Grace", True, True)
+    swapped = {**params, "pet_name": "Grace", "owner_name": "Ada"}
+    assert runtime.invoke_sync(PetAndOwner, params=swapped) == ("Ada", "Grace", False, False)
+    assert PetAndOwner in runtime.app.sync_entries()
+    with pytest.raises(NotFound):
+        runtime.invoke_sync(PetAndOwner, params={**params, "owner_id": 2})
+
+
+class KnownPet(UseCase[Pet, bool]):
+    async def execute(
+        self, pet_id: int, known: bool = Exists(Pet, from_param="pet_id", against="id")
+    ) -> bool:
+        return known
+
+
+def test_an_attribute_error_raised_by_exists_by_itself_reaches_the_caller():
+    runtime = build_test_runtime(models=[Pet], use_cases=[KnownPet], transactional=False)
+    pets = runtime.container.resolve_repo(Pet)
+
+    def broken(against: str, value: Any) -> Any:
+        raise AttributeError("the driver lost its cursor")
+
+    pets.exists_by = broken
+    for _ in range(2):
+        with pytest.raises(AttributeError, match="lost its cursor"):
+            runtime.invoke_sync(KnownPet, params={"pet_id": 1})

@@ -60,9 +60,11 @@ class _Slots:
     step needs the whole context (raw or predicate steps, deferred ``Exists`` checks).
     """
 
-    def __init__(self, names: tuple[str, ...], as_dict: bool) -> None:
+    def __init__(self, names: tuple[str, ...], as_dict: bool, command: str | None) -> None:
         self.as_dict = as_dict
         self._local = {name: f"slot_{index}" for index, name in enumerate(names)}
+        if command is not None:
+            self._local[command] = "command"  # the decoded command is its own slot
 
     def ref(self, name: str) -> str:
         """The expression reading ``name``."""
@@ -121,7 +123,11 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
         _inline_rule(index, step.fn, command_type, {}, repr) is not None
         for index, step in enumerate(plan.rule_steps)
     )
-    slots = _Slots(_slot_names(plan), as_dict=bool(deferred) or not inline)
+    slots = _Slots(
+        _slot_names(plan),
+        as_dict=bool(deferred) or not inline,
+        command=binding.name if binding is not None else None,
+    )
     inline_computes = [
         _inline_compute(index, step.fn, fn, names, slots.ref)
         for index, (step, fn) in enumerate(zip(plan.compute_steps, plan.compute_fns, strict=True))
@@ -130,77 +136,8 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
         _inline_rule(index, step.fn, command_type, names, slots.ref)
         for index, step in enumerate(plan.rule_steps)
     ]
-    lines: list[str] = []
-    if slots.as_dict:
-        lines.append("    bound = {}")
-    lines += _bind_section(plan, slots, names)
-    if binding is not None:
-        names["from_payload"] = input_decoder(plan)
-        lines += [
-            "    if payload is None:",
-            "        executor._missing_payload(plan)",
-            *_decode_lines(plan, names),
-            _store(slots, binding.name, "command"),
-        ]
-    shared = _shared_repos(plan, deferred)
-    lines += [f"    {local} = None" for local in shared.values()]
-    for index, load in enumerate(plan.load_steps):
-        entity = f"load_entity_{index}"
-        names[entity] = load.entity_type
-        value = _source(slots, load.source_kind, load.source_name)
-        lines += [
-            f"    if load_overrides is not None and {entity} in load_overrides:",
-            f"        found = load_overrides[{entity}]",
-            "    else:",
-        ]
-        lines += _repo_lines(
-            entity, "LoadById", shared.get(load.entity_type), "        ", first=index == 0
-        )
-        lines.append(f"        value = {value}")
-        if load.lookup_kind is LookupKind.BY_ID:
-            lines.append(f"        found = await repo.get_by_id(value, profile={load.profile!r})")
-        else:
-            names[f"load_step_{index}"] = load
-            lines.append(f"        found = await executor._get_by(repo, load_step_{index}, value)")
-        lines.append("        if found is None:")
-        if load.on_missing is OnMissing.RAISE:
-            lines.append(f"            raise NotFound({entity}.__name__, id=value)")
-        else:
-            empty = "None" if load.on_missing is OnMissing.RETURN_NONE else "False"
-            lines.append(f"            found = {empty}")
-        lines.append(_store(slots, load.name, "found"))
-    for index, check in enumerate(plan.exists_steps):
-        if check.name in deferred:
-            lines.append(_store(slots, check.name, "False"))
-            continue
-        entity = f"exists_entity_{index}"
-        names[entity] = check.entity_type
-        lines += _repo_lines(entity, "Exists", shared.get(check.entity_type), "    ")
-        lines += [
-            f"    value = {_source(slots, check.source_kind, check.source_name)}",
-            "    try:",
-            "        exists_by = repo.exists_by",
-            "    except AttributeError:",
-            f"        exists_by = executor._exists_by(repo, {entity})",
-            f"    found = True if await exists_by({check.against!r}, value) else False",
-        ]
-        if check.on_missing is OnMissing.RAISE:
-            lines += ["    if not found:", f"        raise NotFound({entity}.__name__, id=value)"]
-        lines.append(_store(slots, check.name, "found"))
-    if plan.compute_fns:
-        assert binding is not None
-        lines += _compute_lines(plan, inline_computes, slots, names)
-    if plan.rule_fns:
-        lines += _rule_lines(plan, inline_rules, names)
-        lines.append("    if violations:")
-        if deferred:
-            names["settle_deferred"] = settle_deferred
-            lines.append(
-                "        await settle_deferred(executor, plan, command, fields_set, bound, "
-                "dependencies)"
-            )
-        else:
-            lines.append("        raise RuleViolations(violations)")
+    body = _Body(plan, slots, names, deferred, inline_computes, inline_rules)
+    lines = body.lines(entry=False)
     call = _call(plan, slots)
     value = f"await {call}" if plan.is_async else call
     if deferred:
@@ -238,7 +175,7 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
             "        raise",
         ]
     )
-    source += "\n" + entry_source(lines, finish, value, plan.read_only)
+    source += "\n" + entry_source(body.lines(entry=True), finish, value, plan.read_only)
     names.update(
         Entries=Entries,
         drive_suspended=drive_suspended,
@@ -254,6 +191,168 @@ def generate_pipeline(plan: ExecutionPlan) -> Pipelines:
     for variant in ("pipeline", "quiet_sync", "quiet_async", "bind"):
         names[variant].__loom_source__ = source
     return Pipelines(names["pipeline"], names["quiet_sync"], names["quiet_async"], names["bind"])
+
+
+class _Body:
+    """The pipeline body of one plan, written for one of two callers.
+
+    ``lines(entry=False)`` serves the executor's paths, where ``dependencies`` and
+    ``load_overrides`` may be given; ``lines(entry=True)`` serves the invoker entries,
+    which pass neither, so their lookups and the branches they guard are left out.
+    """
+
+    def __init__(
+        self,
+        plan: ExecutionPlan,
+        slots: _Slots,
+        names: dict[str, Any],
+        deferred: set[str],
+        inline_computes: list[str | None],
+        inline_rules: list[list[str] | None],
+    ) -> None:
+        self.plan = plan
+        self.slots = slots
+        self.names = names
+        self.deferred = deferred
+        self.inline_computes = inline_computes
+        self.inline_rules = inline_rules
+
+    def lines(self, entry: bool) -> list[str]:
+        """Every line of the body (four-space indent), up to the call of ``execute``."""
+        plan, slots, names = self.plan, self.slots, self.names
+        self._previous: type[Any] | None = None
+        lines: list[str] = ["    bound = {}"] if slots.as_dict else []
+        lines += _bind_section(plan, slots, names)
+        binding = plan.input_binding
+        if binding is not None:
+            names["from_payload"] = input_decoder(plan)
+            lines += _decode_lines(plan, names)
+            lines += _store(slots, binding.name, "command")
+        shared = _shared_repos(plan, self.deferred)
+        if entry:
+            shared = {
+                entity: local
+                for entity, local in shared.items()
+                if not _back_to_back(plan, self.deferred, entity)
+            }
+        else:
+            lines += [f"    {local} = None" for local in shared.values()]
+        seen: set[type[Any]] = set()
+        for index, load in enumerate(plan.load_steps):
+            lines += self._load(index, load, shared, seen, entry)
+        for index, check in enumerate(plan.exists_steps):
+            lines += self._exists(index, check, shared, seen, entry)
+        if plan.compute_fns:
+            assert binding is not None
+            lines += _compute_lines(plan, self.inline_computes, slots, names)
+        if plan.rule_fns:
+            lines += _rule_lines(plan, self.inline_rules, names)
+            lines.append("    if violations:")
+            if self.deferred:
+                names["settle_deferred"] = settle_deferred
+                deps = "None" if entry else "dependencies"
+                lines.append(
+                    "        await settle_deferred(executor, plan, command, fields_set, bound, "
+                    f"{deps})"
+                )
+            else:
+                lines.append("        raise RuleViolations(violations)")
+        return lines
+
+    def _target(self, name: str) -> str:
+        """Where a step writes its value: its own local, or ``found`` before ``bound``."""
+        return "found" if self.slots.as_dict else self.slots.ref(name)
+
+    def _load(
+        self,
+        index: int,
+        load: Any,
+        shared: dict[type[Any], str],
+        seen: set[type[Any]],
+        entry: bool,
+    ) -> list[str]:
+        entity = f"load_entity_{index}"
+        self.names[entity] = load.entity_type
+        value = _source(self.slots, load.source_kind, load.source_name)
+        target = self._target(load.name)
+        if entry:
+            indent, lines = "    ", []
+        else:
+            indent = "        "
+            lines = [
+                f"    if load_overrides is not None and {entity} in load_overrides:",
+                f"        {target} = load_overrides[{entity}]",
+                "    else:",
+            ]
+        lines += self._repo(entity, "LoadById", load.entity_type, shared, seen, indent, entry)
+        if load.lookup_kind is LookupKind.BY_ID:
+            found = f"await repo.get_by_id({value}, profile={load.profile!r})"
+        else:
+            self.names[f"load_step_{index}"] = load
+            found = f"await executor._get_by(repo, load_step_{index}, {value})"
+        lines.append(f"{indent}{target} = {found}")
+        if load.on_missing is OnMissing.RAISE:
+            missing = f"raise NotFound({entity}.__name__, id={value})"
+        elif load.on_missing is OnMissing.RETURN_NONE:
+            missing = None
+        else:
+            missing = f"{target} = False"
+        if missing is not None:
+            lines += [f"{indent}if {target} is None:", f"{indent}    {missing}"]
+        return lines + _store(self.slots, load.name, target)
+
+    def _exists(
+        self,
+        index: int,
+        check: Any,
+        shared: dict[type[Any], str],
+        seen: set[type[Any]],
+        entry: bool,
+    ) -> list[str]:
+        if check.name in self.deferred:
+            return _store(self.slots, check.name, "False")
+        entity = f"exists_entity_{index}"
+        self.names[entity] = check.entity_type
+        value = _source(self.slots, check.source_kind, check.source_name)
+        target = self._target(check.name)
+        lines = self._repo(entity, "Exists", check.entity_type, shared, seen, "    ", entry)
+        lines += [
+            "    try:",
+            f"        pending = repo.exists_by({check.against!r}, {value})",
+            "    except AttributeError:",
+            "        if hasattr(repo, 'exists_by'):",
+            "            raise",
+            f"        executor._exists_by(repo, {entity})  # names the repository and raises",
+            f"    {target} = True if await pending else False",
+        ]
+        if check.on_missing is OnMissing.RAISE:
+            missing = f"raise NotFound({entity}.__name__, id={value})"
+            lines += [f"    if not {target}:", f"        {missing}"]
+        return lines + _store(self.slots, check.name, target)
+
+    def _repo(
+        self,
+        entity: str,
+        label: str,
+        entity_type: type[Any],
+        shared: dict[type[Any], str],
+        seen: set[type[Any]],
+        indent: str,
+        entry: bool,
+    ) -> list[str]:
+        """Lines setting ``repo`` for one step (see ``_repo_lines``). In an entry every
+        load runs, so a shared repository found by an earlier step is simply read."""
+        local = shared.get(entity_type)
+        first = entity_type not in seen
+        seen.add(entity_type)
+        previous, self._previous = self._previous, entity_type
+        if entry and previous is entity_type:
+            return []  # every step of an entry runs: ``repo`` still holds it
+        if entry and local is not None and not first:
+            return [f"{indent}repo = {local}"]
+        if entry:
+            return _repo_lines(entity, label, local, indent, first=True, dependencies=False)
+        return _repo_lines(entity, label, local, indent, first=first)
 
 
 def _call(plan: ExecutionPlan, slots: _Slots) -> str:
@@ -289,8 +388,10 @@ def _slot_names(plan: ExecutionPlan) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _store(slots: _Slots, name: str, value: str) -> str:
-    return f"    {slots.ref(name)} = {value}"
+def _store(slots: _Slots, name: str, value: str) -> list[str]:
+    """The line writing ``value`` into ``name``'s slot; none when it is already there."""
+    target = slots.ref(name)
+    return [] if target == value else [f"    {target} = {value}"]
 
 
 def _bind_section(plan: ExecutionPlan, slots: _Slots, names: dict[str, Any]) -> list[str]:
@@ -319,21 +420,44 @@ def _shared_repos(plan: ExecutionPlan, deferred: set[str]) -> dict[type[Any], st
     return {entity: f"repo_{index}" for index, entity in enumerate(shared)}
 
 
-def _repo_lines(
-    entity: str, label: str, shared: str | None, indent: str, first: bool = False
-) -> list[str]:
-    """Lines setting ``repo``: the dependencies first, then the executor's cache and
-    resolver. A ``shared`` local is read, except by the step that uses it ``first``."""
-    lines = [
-        f"{indent}repo = dependencies.get({entity}) if dependencies is not None else None",
-        f"{indent}if repo is None:",
-        f"{indent}    repo = executor._repo_cache.get({entity})",
-        f"{indent}    if repo is None:",
-        f"{indent}        resolve = executor._repo_resolver",
-        f"{indent}        repo = resolve({entity}) if resolve is not None else None",
-        f"{indent}        if repo is None:",
-        f"{indent}            repo = executor._repository({entity}, dependencies, {label!r})",
+def _back_to_back(plan: ExecutionPlan, deferred: set[str], entity: type[Any]) -> bool:
+    """Whether every step that needs ``entity``'s repository follows another one that does,
+    so ``repo`` still holds it (in an entry, where every step runs)."""
+    entities = [load.entity_type for load in plan.load_steps] + [
+        check.entity_type for check in plan.exists_steps if check.name not in deferred
     ]
+    positions = [index for index, used in enumerate(entities) if used is entity]
+    return positions == list(range(positions[0], positions[0] + len(positions)))
+
+
+def _repo_lines(
+    entity: str,
+    label: str,
+    shared: str | None,
+    indent: str,
+    first: bool = False,
+    dependencies: bool = True,
+) -> list[str]:
+    """Lines setting ``repo``: the dependencies first (unless the caller passes none),
+    then the executor's cache and resolver. A ``shared`` local is read, except by the step
+    that uses it ``first``."""
+    deps = "dependencies" if dependencies else "None"
+    resolve = [
+        f"repo = executor._repo_cache.get({entity})",
+        "if repo is None:",
+        "    resolve = executor._repo_resolver",
+        f"    repo = resolve({entity}) if resolve is not None else None",
+        "    if repo is None:",
+        f"        repo = executor._repository({entity}, {deps}, {label!r})",
+    ]
+    if dependencies:
+        lines = [
+            f"{indent}repo = dependencies.get({entity}) if dependencies is not None else None",
+            f"{indent}if repo is None:",
+            *[f"{indent}    {line}" for line in resolve],
+        ]
+    else:
+        lines = [f"{indent}{line}" for line in resolve]
     if shared is None:
         return lines
     if first:
@@ -368,10 +492,8 @@ def _compute_lines(
         ]
         if isinstance(fn, ComputeSpec):
             lines.append(f"        computed = (computed or set()) | {{{fn.target.leaf!r}}}")
-        lines += [
-            "        command = new",
-            "    " + _store(slots, plan.input_binding.name, "command"),
-        ]
+        lines.append("        command = new")
+        lines += [f"    {line}" for line in _store(slots, plan.input_binding.name, "command")]
     return [
         *lines,
         "    if computed:",
@@ -411,13 +533,14 @@ def _decode_lines(plan: ExecutionPlan, names: dict[str, Any]) -> list[str]:
     assert plan.input_binding is not None
     command_type = plan.input_binding.command_type
     call = ["    command, fields_set = from_payload(payload)"]
+    missing = ["    if payload is None:", "        executor._missing_payload(plan)"]
     if not (isinstance(command_type, type) and issubclass(command_type, Command)):
-        return call
+        return missing + call
     if names["from_payload"] != command_type._command_info().decode:
-        return call  # the decoder also refuses nulls: keep it whole
+        return missing + call  # the decoder also refuses nulls: keep it whole
     shapes = known_shapes(command_type)
     if shapes is None:
-        return call
+        return missing + call
     info = command_type._command_info()
     names.update(
         known_shapes=shapes,
@@ -443,6 +566,7 @@ def _decode_lines(plan: ExecutionPlan, names: dict[str, Any]) -> list[str]:
         "            fields_set = required_fields",
         attach,
         "    else:",
+        *[f"    {line}" for line in missing],
         "        shape = known_shapes.get(tuple(payload)) if type(payload) is dict else None",
         "        if shape is None or shape[1]:",
         *[f"        {line}" for line in call],

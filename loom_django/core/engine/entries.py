@@ -53,10 +53,10 @@ def entry_source(
 ) -> str:
     """The source of ``bind`` for a pipeline whose body lines are ``body``.
 
-    ``body`` is written for a function taking ``executor, instance, params, payload,
-    dependencies, load_overrides`` (four-space indent); ``finish(statement)`` wraps the
-    final statement; ``value`` is the expression of the result. ``read_only`` plans never
-    look at transactions.
+    ``body`` is written for a function taking ``executor, instance, params, payload``
+    (four-space indent) with no dependencies and no load overrides; ``finish(statement)``
+    wraps the final statement; ``value`` is the expression of the result. ``read_only``
+    plans never look at transactions.
     """
     transaction = (
         ""
@@ -73,8 +73,6 @@ def entry_source(
         "instance = new(use_case_type)",
         "main = main_cache.get(main_key)",
         "instance._main_repo = main if main is not None else main_fallback()",
-        "dependencies = None",
-        "load_overrides = None",
     ]
     run = [*body, *finish(f"return {value}")]
     stored = [*body, *finish(f"out[0] = {value}")]
