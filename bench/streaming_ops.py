@@ -1,9 +1,9 @@
 """Streaming operations targets (spec §9.3): P9 graceful stop, P10 memory over a long run, and
-the instruction cost of the record path with tracing off or on.
+the instruction cost of the record path (tracing off or on, or a use case instead of a step).
 
     python bench/streaming_ops.py p9 [--rounds 3] [--record-ms 2] [--max-poll-records 100]
     python bench/streaming_ops.py p10 [--messages 1000000] [--topics 16]
-    python bench/streaming_ops.py instructions [--batches 20] [--variants off,traced]
+    python bench/streaming_ops.py instructions [--batches 20] [--variants off,traced,uc]
 
 * ``p9``: ``manage.py loom_stream run e2e`` (the end-to-end test flow: a step sleeping
   ``--record-ms`` per record) as a subprocess on librdkafka's mock cluster, SIGTERM once it has
@@ -17,7 +17,8 @@ the instruction cost of the record path with tracing off or on.
 * ``instructions``: callgrind's instruction count per record of ``FlowEngine.process`` plus the
   sink's ``write_batch`` (a producer that does nothing), ``batches`` and ``2 * batches`` batches
   of 500 in separate processes, the difference divided per record, so start-up cancels out.
-  ``off`` is the default flow; ``traced`` has OpenTelemetry spans on (the SDK with no exporter).
+  ``off`` is the default flow; ``traced`` has OpenTelemetry spans on (the SDK with no exporter);
+  ``uc`` runs W1's transform as ``InvokeUseCase(PriceOrderUseCase, mode="inline")`` (no DB).
   Run ``off`` on two checkouts to see what a change costs an untraced flow.
 
 Caveats: the machine is shared; p9 and p10 are wall-clock and RSS figures of one machine,
@@ -235,9 +236,9 @@ class _NullProducer:
 
 def _record_path(variant: str, batches: int) -> None:
     """Run ``batches`` micro-batches of W1 through the engine and the sink (no broker)."""
-    from streaming import Order, Price, Priced
+    from streaming import Order, Price, Priced, PriceOrderUseCase, use_case_runtime
 
-    from loom_django.streaming import FromTopic, IntoTopic, Process, StreamFlow
+    from loom_django.streaming import FromTopic, IntoTopic, InvokeUseCase, Process, StreamFlow
     from loom_django.streaming._bytewax import _SinkPartition
     from loom_django.streaming._runtime import FlowEngine, RawRecord
     from loom_django.streaming.compiler import compile_flow
@@ -245,10 +246,12 @@ def _record_path(variant: str, batches: int) -> None:
     from loom_django.streaming.tracker import AckTracker
     from loom_django.streaming.transport import KafkaClients
 
+    with_use_case = variant == "uc"
+    step: Any = InvokeUseCase(PriceOrderUseCase, mode="inline") if with_use_case else Price
     flow = StreamFlow(
         name="instr",
         source=FromTopic("in", payload=Order),
-        process=Process(Price, IntoTopic("out", payload=Priced)),
+        process=Process(step, IntoTopic("out", payload=Priced)),
     )
     config = {
         "kafka": {
@@ -256,8 +259,14 @@ def _record_path(variant: str, batches: int) -> None:
             "producer": {"brokers": ["x:1"], "extra": QUIET},
         }
     }
-    plan = compile_flow(flow, config=config)
-    engine = FlowEngine(plan)
+    if with_use_case:
+        runtime = use_case_runtime()
+        plan = compile_flow(flow, config=config, compiler=runtime.compiler)
+        engine = FlowEngine(plan, runtime_provider=lambda: runtime)
+        engine.manages_connections = False  # no Django: the use case touches no database
+    else:
+        plan = compile_flow(flow, config=config)
+        engine = FlowEngine(plan)
     if variant == "traced":
         from opentelemetry.sdk.trace import TracerProvider
 
