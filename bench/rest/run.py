@@ -16,7 +16,10 @@ is reported, which damps interference from other load on the machine):
 Targets, all in the same URLconf: (a) loom under ``/api/``, (b) hand-written django-ninja
 under ``/ninja/``, (c) DRF ModelViewSets under ``/drf/``, all three under WSGI, and
 ``loom-asgi`` (plus ``--asgi-targets ninja,drf``) under ASGI. Prints requests/s and p99
-latency per scenario and target, and the ratios a/b, a/c and ASGI/WSGI.
+latency per scenario and target, and the ratios a/b, a/c and ASGI/WSGI; then the CPU the
+server's processes spent per request (the least over the rounds; the database's CPU is not
+counted) and the same ratios by CPU, which move far less than requests/s when other work
+shares the machine.
 ``--asgi-handler django`` serves the ASGI column with Django's own handler instead.
 
     python bench/rest/run.py [--connections 16,64] [--duration 4] [--rounds 2] [--warmup 1]
@@ -240,12 +243,41 @@ def _check(base: str, target: str) -> None:
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_TICK = 1 / os.sysconf("SC_CLK_TCK")
 
 
-def _wrk(base: str, script: str, duration: int, connections: int) -> dict[str, float]:
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) spent so far by ``root`` and every live descendant: a
+    server's master and its workers, whatever the worker model."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited while we looked
+        # After the command name: state, ppid, ..., utime (12th), stime (13th).
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) * _TICK)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def _wrk(base: str, script: str, duration: int, connections: int, server: int) -> dict[str, float]:
+    """One wrk run against ``base``: requests/s, p99, non-2xx count, requests, and the
+    CPU the ``server`` process tree spent per request (µs; the database's not included)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
         path = handle.name
+    cpu_before = _tree_cpu(server)
     try:
         out = subprocess.run(
             [
@@ -267,6 +299,7 @@ def _wrk(base: str, script: str, duration: int, connections: int) -> dict[str, f
         ).stdout
     finally:
         os.unlink(path)
+    cpu = _tree_cpu(server) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -276,6 +309,7 @@ def _wrk(base: str, script: str, duration: int, connections: int) -> dict[str, f
         "p99_ms": float(p99.group(1)) * _UNITS[p99.group(2)] if p99 else float("nan"),
         "non_2xx": float(errors.group(1)) if errors else 0.0,
         "requests": float(total.group(1)) if total else 0.0,
+        "cpu_us": cpu / float(total.group(1)) * 1e6 if total else float("nan"),
     }
 
 
@@ -309,22 +343,29 @@ def _start(server: str, database: str, args: argparse.Namespace) -> tuple[str, A
 
 def _measure(
     bases: dict[str, str],
+    servers: dict[str, int],
     tokens: dict[str, list[str]],
     scenario: str,
     connections: int,
     args: argparse.Namespace,
 ) -> dict[str, dict[str, float]]:
-    """Best run of each target for one scenario at one connection count."""
+    """Best run of each target for one scenario at one connection count: the run with the
+    most requests/s, and the least server CPU per request seen over the rounds."""
     targets = tuple(bases)
     scripts = {t: _lua(_views(t), scenario, tokens[t]) for t in targets}
     for target in targets if args.warmup else ():
-        _wrk(bases[target], scripts[target], args.warmup, connections)
+        _wrk(bases[target], scripts[target], args.warmup, connections, servers[target])
     runs: dict[str, list[dict[str, float]]] = {target: [] for target in targets}
     for round_ in range(args.rounds):
         shift = round_ % len(targets)
         for target in targets[shift:] + targets[:shift]:
-            runs[target].append(_wrk(bases[target], scripts[target], args.duration, connections))
-    return {target: max(runs[target], key=lambda run: run["rps"]) for target in targets}
+            run = _wrk(bases[target], scripts[target], args.duration, connections, servers[target])
+            runs[target].append(run)
+    best: dict[str, dict[str, float]] = {}
+    for target in targets:
+        best[target] = dict(max(runs[target], key=lambda run: run["rps"]))
+        best[target]["cpu_us"] = min(run["cpu_us"] for run in runs[target])
+    return best
 
 
 def _views(target: str) -> str:
@@ -367,18 +408,20 @@ def main() -> int:
         subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=EXAMPLE, env=env, check=True)
         subprocess.run([python, "-c", SEED], cwd=EXAMPLE, env=env, check=True)
         bases: dict[str, str] = {}
+        servers: dict[str, int] = {}
         for server in ("wsgi", "asgi") if asgi_targets else ("wsgi",):
             base, process = _start(server, database, args)
             processes.append(process)
             for target in TARGETS if server == "wsgi" else asgi_targets:
                 bases[target] = base
+                servers[target] = process.pid
         for target, base in bases.items():
             _check(base, target)
         tokens = {t: _cursor_tokens(bases[t], _views(t)) for t in bases}
         results: dict[int, dict[str, dict[str, dict[str, float]]]] = {}
         for connections in connection_counts:
             results[connections] = {
-                scenario: _measure(bases, tokens, scenario, connections, args)
+                scenario: _measure(bases, servers, tokens, scenario, connections, args)
                 for scenario in [name for name in args.scenarios.split(",") if name in SCENARIOS]
             }
         _report(results, args, time.monotonic() - started)
@@ -430,6 +473,25 @@ def _report(
             bad = {t: int(v["non_2xx"]) for t, v in row.items() if v["non_2xx"]}
             if bad:
                 print(f"         non-2xx responses: {bad}")
+        _report_cpu(table, targets)
+
+
+def _report_cpu(table: dict[str, dict[str, dict[str, float]]], targets: list[str]) -> None:
+    """Server CPU per request and the ratios it gives (the less CPU, the higher): steadier
+    than requests/s when other work shares the machine, and blind to the database."""
+    header = f"{'cpu µs':<8}" + "".join(f" {t:>15}" for t in targets)
+    ratios = ["a/b", "a/c"] + [f"{t}/{_views(t)}" for t in targets if t.endswith("-asgi")]
+    print(header + "".join(f" {r:>15}" for r in ratios) + "   (server CPU per request)")
+    for scenario, row in table.items():
+        line = f"{scenario:<8}" + "".join(f" {row[t]['cpu_us']:>15.0f}" for t in targets)
+        values = [
+            row["ninja"]["cpu_us"] / row["loom"]["cpu_us"],
+            row["drf"]["cpu_us"] / row["loom"]["cpu_us"],
+        ]
+        values += [
+            row[_views(t)]["cpu_us"] / row[t]["cpu_us"] for t in targets if t.endswith("-asgi")
+        ]
+        print(line + "".join(f" {v:>15.2f}" for v in values))
 
 
 if __name__ == "__main__":
