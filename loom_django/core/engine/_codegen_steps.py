@@ -100,7 +100,6 @@ class StepWriter:
         """The lines of every step (four-space indent), after the command is decoded and
         up to the call of ``execute``."""
         plan, slots, names = self.plan, self.slots, self.names
-        self._previous: type[Any] | None = None
         lines: list[str] = []
         shared = _shared_repos(plan, self.deferred)
         if entry:
@@ -111,7 +110,7 @@ class StepWriter:
             }
         else:
             lines += [f"    {local} = None" for local in shared.values()]
-        seen: set[type[Any]] = set()
+        seen: list[type[Any]] = []  # the model of every step so far, in order
         for index, load in enumerate(plan.load_steps):
             lines += self._load(index, load, shared, seen, entry)
         for index, check in enumerate(plan.exists_steps):
@@ -141,7 +140,7 @@ class StepWriter:
         index: int,
         load: Any,
         shared: dict[type[Any], str],
-        seen: set[type[Any]],
+        seen: list[type[Any]],
         entry: bool,
     ) -> list[str]:
         entity = f"load_entity_{index}"
@@ -179,7 +178,7 @@ class StepWriter:
         index: int,
         check: Any,
         shared: dict[type[Any], str],
-        seen: set[type[Any]],
+        seen: list[type[Any]],
         entry: bool,
     ) -> list[str]:
         if check.name in self.deferred:
@@ -209,7 +208,7 @@ class StepWriter:
         label: str,
         entity_type: type[Any],
         shared: dict[type[Any], str],
-        seen: set[type[Any]],
+        seen: list[type[Any]],
         indent: str,
         entry: bool,
     ) -> list[str]:
@@ -217,8 +216,8 @@ class StepWriter:
         load runs, so a shared repository found by an earlier step is simply read."""
         local = shared.get(entity_type)
         first = entity_type not in seen
-        seen.add(entity_type)
-        previous, self._previous = self._previous, entity_type
+        previous = seen[-1] if seen else None
+        seen.append(entity_type)
         if entry and previous is entity_type:
             return []  # every step of an entry runs: ``repo`` still holds it
         if entry and local is not None and not first:
